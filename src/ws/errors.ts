@@ -1,0 +1,69 @@
+// The one error type of omniws. Every error carries a stable `code` (WS_ERR_…,
+// documented in docs/errors.md) and, when it is a protocol error, the close code
+// it maps to (RFC 6455 §7.4.1). Callers branch on `code`, never on `message`.
+
+export type ErrorCode =
+  // frame codec (received frames)
+  | 'WS_ERR_INVALID_OPCODE'
+  | 'WS_ERR_UNEXPECTED_RSV'
+  | 'WS_ERR_EXPECTED_MASK'
+  | 'WS_ERR_UNEXPECTED_MASK'
+  | 'WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH'
+  | 'WS_ERR_FRAGMENTED_CONTROL'
+  | 'WS_ERR_INVALID_PAYLOAD_LENGTH'
+  | 'WS_ERR_UNEXPECTED_CONTINUATION'
+  | 'WS_ERR_EXPECTED_CONTINUATION'
+  | 'WS_ERR_FRAME_TOO_BIG'
+  | 'WS_ERR_MESSAGE_TOO_BIG'
+  | 'WS_ERR_INVALID_UTF8'
+  | 'WS_ERR_INVALID_CLOSE_PAYLOAD'
+  | 'WS_ERR_INVALID_CLOSE_CODE'
+  | 'WS_ERR_INVALID_CLOSE_REASON'
+  | 'WS_ERR_DECOMPRESSION'
+  // application misuse (never sent on the wire)
+  | 'WS_ERR_CLOSE_CODE_NOT_ALLOWED'
+  | 'WS_ERR_CLOSE_REASON_TOO_LONG'
+  | 'WS_ERR_CONTROL_PAYLOAD_TOO_BIG'
+  | 'WS_ERR_INVALID_STATE'
+  | 'WS_ERR_INVALID_ARGUMENT'
+  // session
+  | 'WS_ERR_HANDLER'
+  | 'WS_ERR_CLOSE_TIMEOUT'
+  | 'WS_ERR_IDLE_TIMEOUT'
+  | 'WS_ERR_CONNECTION_LOST'
+  | 'WS_ERR_TRANSPORT'
+  | 'WS_ERR_SLOW_CONSUMER'
+  // handshake
+  | 'WS_ERR_HANDSHAKE'
+  | 'WS_ERR_HANDSHAKE_TIMEOUT'
+  | 'WS_ERR_HANDSHAKE_STATUS'
+  | 'WS_ERR_EXTENDED_CONNECT_UNSUPPORTED'
+  | 'WS_ERR_INVALID_URL'
+  // HTTP/3 and QPACK
+  | 'H3_ERR'
+  | 'QPACK_ERR';
+
+export class WebSocketError extends Error {
+  readonly code: ErrorCode;
+  /** Close code this error maps to when it ends a WebSocket (1002, 1007, 1009, 1011…). */
+  readonly closeCode: number | undefined;
+  /** HTTP status for handshake errors. */
+  readonly status: number | undefined;
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    opts: { closeCode?: number; status?: number; cause?: unknown } = {},
+  ) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = 'WebSocketError';
+    this.code = code;
+    this.closeCode = opts.closeCode;
+    this.status = opts.status;
+  }
+}
+
+/** A protocol violation by the peer: closes the connection with `closeCode`. */
+export function protocolError(code: ErrorCode, message: string, closeCode = 1002): WebSocketError {
+  return new WebSocketError(code, message, { closeCode });
+}

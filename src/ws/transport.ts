@@ -1,0 +1,45 @@
+// The Transport contract: an opaque, ordered byte stream under one WebSocket.
+// h1 wraps a net/tls socket after the 101, h2 an Http2Stream after the 200 to
+// extended CONNECT, h3 an HTTP/3 request stream. The session engine sees only this.
+//
+// Events go to a single sink (one consumer, no EventEmitter dispatch on the hot
+// path). A transport must deliver nothing before `attach` and must call `onClose`
+// exactly once, last.
+
+export type HttpVersion = '1.1' | '2' | '3';
+
+export interface TransportInfo {
+  readonly http: HttpVersion;
+  readonly secure: boolean;
+  readonly remoteAddress?: string | undefined;
+  readonly remotePort?: number | undefined;
+  readonly localAddress?: string | undefined;
+  readonly localPort?: number | undefined;
+}
+
+export interface TransportSink {
+  onData(chunk: Uint8Array): void;
+  /** The peer finished sending (TCP FIN / END_STREAM / QUIC FIN). */
+  onEnd(): void;
+  onError(err: Error): void;
+  /** Buffered outbound bytes fell below the low-water mark after `write` returned false. */
+  onDrain(): void;
+  /** The transport is gone; nothing more will be delivered or sent. */
+  onClose(): void;
+}
+
+export interface Transport {
+  readonly info: TransportInfo;
+  /** Start delivering events. Bytes that arrived before (e.g. with the request head) come first. */
+  attach(sink: TransportSink): void;
+  /** Queue bytes; false once the buffered amount is above the high-water mark. */
+  write(chunks: Uint8Array | readonly Uint8Array[]): boolean;
+  /** Bytes accepted by `write` and not yet handed to the OS / the HTTP layer. */
+  bufferedAmount(): number;
+  /** Graceful end of our direction: TCP FIN / h2 END_STREAM / QUIC FIN. */
+  end(): void;
+  /** Abrupt: TCP RST (destroy) / h2 RST_STREAM / H3 stream reset. */
+  abort(kind: 'cancel' | 'protocol'): void;
+  pause(): void;
+  resume(): void;
+}
