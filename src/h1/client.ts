@@ -1,0 +1,172 @@
+// HTTP/1.1 WebSocket client for ws:// and wss:// (RFC 6455 §4.1). Builds the
+// request with `buildH1Request`, checks the answer with the pure
+// `validateH1Response`, then hands the socket to a client-role Session.
+
+import http, { type IncomingMessage } from 'node:http';
+import https from 'node:https';
+import { isIP, type Socket } from 'node:net';
+import type { ConnectionOptions } from 'node:tls';
+import { WebSocketError } from '../ws/errors.js';
+import type { Handler } from '../ws/handler.js';
+import type { ExtensionOffer } from '../ws/negotiate.js';
+import { Session, type SessionOptions } from '../ws/session.js';
+import { H1Transport } from './transport.js';
+import { buildH1Request, validateH1Response } from './upgrade.js';
+
+export interface ClientOptions<S> extends SessionOptions {
+  handler: Handler<S>;
+  state?: S;
+  subprotocols?: readonly string[];
+  /** Sec-WebSocket-Extensions to offer ('' for none). */
+  extensions?: string;
+  /** Accept the server's extension response; default: none accepted. */
+  acceptExtensions?: (response: readonly ExtensionOffer[]) => boolean;
+  origin?: string;
+  headers?: Readonly<Record<string, string>>;
+  /** Opening handshake timeout in ms (default 15 000). */
+  timeout?: number;
+  /** TLS options for wss:// (ca, cert, key, servername, rejectUnauthorized…). Verified by default. */
+  tls?: ConnectionOptions;
+}
+
+export interface ParsedUrl {
+  secure: boolean;
+  host: string;
+  port: number;
+  path: string;
+  /** Host header / :authority. */
+  authority: string;
+}
+
+/** Parse a ws://, wss://, http:// or https:// URL (RFC 6455 §3); fragments are refused. */
+export function parseWsUrl(input: string | URL): ParsedUrl {
+  let url: URL;
+  try {
+    url = new URL(input);
+  } catch {
+    throw new WebSocketError('WS_ERR_INVALID_URL', `invalid URL: ${String(input)}`);
+  }
+  const scheme = url.protocol;
+  const secure = scheme === 'wss:' || scheme === 'https:';
+  if (!secure && scheme !== 'ws:' && scheme !== 'http:') {
+    throw new WebSocketError('WS_ERR_INVALID_URL', `unsupported scheme ${scheme}`);
+  }
+  // RFC 6455 §3: "Fragment identifiers … MUST NOT be used on these URIs."
+  if (url.hash !== '') {
+    throw new WebSocketError('WS_ERR_INVALID_URL', 'a WebSocket URL has no fragment');
+  }
+  const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+  const port = url.port === '' ? (secure ? 443 : 80) : Number(url.port);
+  return {
+    secure,
+    host,
+    port,
+    path: (url.pathname || '/') + url.search,
+    authority: url.host,
+  };
+}
+
+/** Open a WebSocket over HTTP/1.1. Resolves with the session once the 101 is accepted. */
+export function connectH1<S>(input: string | URL, opts: ClientOptions<S>): Promise<Session<S>> {
+  const u = parseWsUrl(input);
+  const { key, headers } = buildH1Request(u.authority, {
+    ...(opts.subprotocols && { subprotocols: opts.subprotocols }),
+    ...(opts.extensions && { extensions: opts.extensions }),
+    ...(opts.origin !== undefined && { origin: opts.origin }),
+    ...(opts.headers && { headers: opts.headers }),
+  });
+  return new Promise<Session<S>>((resolve, reject) => {
+    const reqOpts: https.RequestOptions = {
+      host: u.host,
+      port: u.port,
+      path: u.path,
+      method: 'GET',
+      headers,
+      agent: false,
+      setHost: false,
+    };
+    if (u.secure) {
+      Object.assign(reqOpts, opts.tls);
+      if (opts.tls?.servername === undefined && isIP(u.host) === 0) reqOpts.servername = u.host;
+    }
+    const req = (u.secure ? https : http).request(reqOpts);
+    let settled = false;
+    const fail = (err: Error) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      reject(err);
+    };
+    const ms = opts.timeout ?? 15_000;
+    const timer = setTimeout(() => {
+      fail(
+        new WebSocketError(
+          'WS_ERR_HANDSHAKE_TIMEOUT',
+          `opening handshake timed out after ${ms} ms`,
+        ),
+      );
+      req.destroy();
+    }, ms);
+    req.on('error', (err) =>
+      fail(
+        new WebSocketError('WS_ERR_HANDSHAKE', `connection failed: ${err.message}`, { cause: err }),
+      ),
+    );
+    req.on('response', (res: IncomingMessage) => {
+      res.resume();
+      fail(
+        new WebSocketError(
+          'WS_ERR_HANDSHAKE_STATUS',
+          `server answered ${res.statusCode} instead of 101`,
+          { status: res.statusCode ?? 0 },
+        ),
+      );
+      req.destroy();
+    });
+    req.on('upgrade', (res: IncomingMessage, socket: Socket, head: Buffer) => {
+      if (settled) {
+        socket.destroy();
+        return;
+      }
+      const check = validateH1Response(res.statusCode ?? 0, res.headers, key, {
+        ...(opts.subprotocols && { subprotocols: opts.subprotocols }),
+        ...(opts.acceptExtensions && { acceptExtensions: opts.acceptExtensions }),
+      });
+      if (!check.ok) {
+        socket.destroy();
+        fail(new WebSocketError('WS_ERR_HANDSHAKE', check.error));
+        return;
+      }
+      settled = true;
+      clearTimeout(timer);
+      const transport = new H1Transport(socket, head, u.secure);
+      const resHeaders: Record<string, string> = {};
+      for (const [k, v] of Object.entries(res.headers)) {
+        if (v !== undefined) resHeaders[k] = Array.isArray(v) ? v.join(', ') : v;
+      }
+      const session = new Session<S>({
+        ...opts,
+        role: 'client',
+        transport,
+        handler: opts.handler,
+        state: opts.state as S,
+        request: {
+          http: '1.1',
+          secure: u.secure,
+          method: 'GET',
+          path: u.path,
+          authority: u.authority,
+          headers,
+          subprotocol: check.subprotocol,
+          extensions: check.extensions,
+          remoteAddress: socket.remoteAddress,
+          remotePort: socket.remotePort,
+          response: { status: 101, headers: resHeaders },
+        },
+      });
+      session.start();
+      resolve(session);
+    });
+    req.end();
+  });
+}

@@ -1,0 +1,99 @@
+// HTTP/1.1 Transport: the net.Socket (or tls.TLSSocket) left after a 101.
+//
+// Bytes that arrived with the request head (or after the 101 response) belong to
+// the WebSocket and are delivered first. Writes made within one tick are corked
+// and leave in one writev: an echo of a burst of messages is one syscall.
+
+import type { Socket } from 'node:net';
+import type { Transport, TransportInfo, TransportSink } from '../ws/transport.js';
+
+export class H1Transport implements Transport {
+  readonly info: TransportInfo;
+  readonly #socket: Socket;
+  #head: Buffer | null;
+  #corked = false;
+  #ended = false;
+
+  constructor(socket: Socket, head: Buffer | null, secure: boolean) {
+    this.#socket = socket;
+    this.#head = head && head.length > 0 ? head : null;
+    this.info = {
+      http: '1.1',
+      secure,
+      remoteAddress: socket.remoteAddress,
+      remotePort: socket.remotePort,
+      localAddress: socket.localAddress,
+      localPort: socket.localPort,
+    };
+    socket.setNoDelay(true);
+    socket.setTimeout(0);
+  }
+
+  attach(sink: TransportSink): void {
+    const s = this.#socket;
+    s.on('data', (chunk: Buffer) => sink.onData(chunk));
+    s.on('end', () => sink.onEnd());
+    s.on('error', (err) => sink.onError(err));
+    s.on('drain', () => sink.onDrain());
+    s.on('close', () => sink.onClose());
+    const head = this.#head;
+    this.#head = null;
+    if (head) sink.onData(head);
+    if (s.destroyed) {
+      // closed before we attached: report it once
+      queueMicrotask(() => sink.onClose());
+    } else if (s.isPaused()) {
+      s.resume();
+    }
+  }
+
+  write(chunks: Uint8Array | readonly Uint8Array[]): boolean {
+    const s = this.#socket;
+    if (this.#ended || s.destroyed) return false;
+    if (!this.#corked) {
+      this.#corked = true;
+      s.cork();
+      process.nextTick(uncork, this);
+    }
+    let ok = true;
+    if (chunks instanceof Uint8Array) ok = s.write(chunks);
+    else for (const c of chunks) ok = s.write(c);
+    return ok;
+  }
+
+  uncork(): void {
+    this.#corked = false;
+    this.#socket.uncork();
+  }
+
+  bufferedAmount(): number {
+    return this.#socket.writableLength;
+  }
+
+  end(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    if (this.#corked) this.uncork();
+    this.#socket.end();
+  }
+
+  abort(_kind: 'cancel' | 'protocol'): void {
+    const s = this.#socket;
+    if (s.destroyed) return;
+    // an RST where the platform allows it; TLS sockets have no resetAndDestroy path of their own
+    if (typeof s.resetAndDestroy === 'function' && !('encrypted' in s)) s.resetAndDestroy();
+    else s.destroy();
+  }
+
+  pause(): void {
+    this.#socket.pause();
+  }
+
+  resume(): void {
+    this.#socket.resume();
+  }
+}
+
+function uncork(t: H1Transport): void {
+  t.uncork();
+}

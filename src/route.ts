@@ -1,0 +1,181 @@
+// Server-side glue shared by the HTTP/1.1, HTTP/2 and HTTP/3 servers: which
+// route a request reaches, how a validated upgrade becomes a Session, and the
+// registry of live sessions that a graceful shutdown closes with 1001.
+
+import { WebSocketError } from './ws/errors.js';
+import type { Handler, UpgradeRequest } from './ws/handler.js';
+import type { NegotiationOptions, UpgradeInfo } from './ws/negotiate.js';
+import { Session, type SessionOptions } from './ws/session.js';
+import type { HttpVersion, Transport } from './ws/transport.js';
+
+/** A WebSocket endpoint: the handler, its initial state, and per-route settings. */
+export interface WebSocketRoute<S = any> extends NegotiationOptions, SessionOptions {
+  handler: Handler<S>;
+  /** Initial state (shared by reference between connections: use createState for objects). */
+  state?: S;
+  /** Fresh initial state per connection. */
+  createState?: (req: RequestInfo) => S;
+}
+
+/** An HTTP answer instead of an upgrade (e.g. 401 + www-authenticate). */
+export interface HttpResponse {
+  status: number;
+  headers?: Record<string, string>;
+  body?: string | Uint8Array;
+}
+
+/** What a route decision sees of the request, on any HTTP version. */
+export interface RequestInfo {
+  readonly http: HttpVersion;
+  readonly method: string;
+  /** Path and query, as requested. */
+  readonly path: string;
+  readonly pathname: string;
+  readonly authority: string | undefined;
+  /** Lower-case names. */
+  readonly headers: Readonly<Record<string, string | readonly string[] | undefined>>;
+  readonly secure: boolean;
+  readonly remoteAddress: string | undefined;
+  readonly remotePort: number | undefined;
+}
+
+export type RouteDecision = WebSocketRoute | HttpResponse | undefined;
+
+export interface ServerOptions extends NegotiationOptions, SessionOptions {
+  /** Path → route. Exact match on the path without its query. */
+  routes?: Record<string, WebSocketRoute>;
+  /**
+   * Decide per request: a route, an HTTP response (reject with a status), or undefined
+   * (not ours: other listeners or a 404 get it). Consulted before `routes`.
+   */
+  route?: (req: RequestInfo) => RouteDecision | Promise<RouteDecision>;
+  /** Grace period of `close()` before remaining sessions are aborted (default 5 s). */
+  shutdownTimeout?: number;
+}
+
+export function isHttpResponse(d: RouteDecision): d is HttpResponse {
+  return d !== undefined && typeof (d as HttpResponse).status === 'number' && !('handler' in d);
+}
+
+export function pathnameOf(path: string): string {
+  const q = path.indexOf('?');
+  return q < 0 ? path : path.slice(0, q);
+}
+
+export async function resolveRoute(opts: ServerOptions, req: RequestInfo): Promise<RouteDecision> {
+  if (opts.route) {
+    const d = await opts.route(req);
+    if (d !== undefined) return d;
+  }
+  return opts.routes?.[req.pathname];
+}
+
+/** Whether any WebSocket route can exist (h2 advertises extended CONNECT only then). */
+export function hasRoutes(opts: ServerOptions): boolean {
+  return opts.route !== undefined || Object.keys(opts.routes ?? {}).length > 0;
+}
+
+/** Route settings over server defaults, for negotiation. */
+export function negotiationFor(opts: ServerOptions, route: WebSocketRoute): NegotiationOptions {
+  const n: NegotiationOptions = {};
+  const subprotocols = route.subprotocols ?? opts.subprotocols;
+  const select = route.selectSubprotocol ?? opts.selectSubprotocol;
+  const origin = route.checkOrigin ?? opts.checkOrigin;
+  const ext = route.negotiateExtensions ?? opts.negotiateExtensions;
+  if (subprotocols) n.subprotocols = subprotocols;
+  if (select) n.selectSubprotocol = select;
+  if (origin) n.checkOrigin = origin;
+  if (ext) n.negotiateExtensions = ext;
+  return n;
+}
+
+const SESSION_KEYS = [
+  'maxFrame',
+  'maxMessage',
+  'closeTimeout',
+  'idleTimeout',
+  'maxQueued',
+  'fragmentSize',
+  'onError',
+] as const;
+
+function sessionOptions(opts: ServerOptions, route: WebSocketRoute): SessionOptions {
+  const o: Record<string, unknown> = {};
+  for (const k of SESSION_KEYS) {
+    const v = route[k] ?? opts[k];
+    if (v !== undefined) o[k] = v;
+  }
+  return o as SessionOptions;
+}
+
+export function toUpgradeRequest(req: RequestInfo, info: UpgradeInfo): UpgradeRequest {
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(req.headers)) {
+    if (v !== undefined) headers[k] = typeof v === 'string' ? v : v.join(', ');
+  }
+  return {
+    http: req.http,
+    secure: req.secure,
+    method: req.method,
+    path: req.path,
+    authority: req.authority,
+    headers,
+    subprotocol: info.subprotocol,
+    extensions: info.extensions,
+    remoteAddress: req.remoteAddress,
+    remotePort: req.remotePort,
+  };
+}
+
+/** Live sessions of one server, for graceful shutdown. */
+export class SessionRegistry {
+  readonly sessions = new Set<Session<any>>();
+
+  /** Create, register and start the server-side session of an accepted upgrade. */
+  start(
+    transport: Transport,
+    opts: ServerOptions,
+    route: WebSocketRoute,
+    req: RequestInfo,
+    info: UpgradeInfo,
+  ): Session<any> {
+    const state = route.createState ? route.createState(req) : route.state;
+    const session = new Session<any>({
+      role: 'server',
+      transport,
+      handler: route.handler,
+      state,
+      request: toUpgradeRequest(req, info),
+      ...sessionOptions(opts, route),
+    });
+    this.sessions.add(session);
+    session.closed.then(() => this.sessions.delete(session));
+    session.start();
+    return session;
+  }
+
+  /** Close every session with 1001, wait up to `grace` ms, then abort the rest. */
+  async shutdown(grace: number): Promise<void> {
+    const all = [...this.sessions];
+    for (const s of all) {
+      try {
+        s.shutdown(1001, 'server shutting down');
+      } catch {
+        // closing already
+      }
+    }
+    if (all.length === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, grace);
+    });
+    await Promise.race([Promise.all(all.map((s) => s.closed)), timedOut]);
+    clearTimeout(timer);
+    for (const s of this.sessions) s.abort();
+    await Promise.all([...this.sessions].map((s) => s.closed));
+  }
+}
+
+export function routeError(message: string): WebSocketError {
+  return new WebSocketError('WS_ERR_HANDSHAKE', message, { status: 500 });
+}

@@ -1,0 +1,130 @@
+// The handler API (after erlang_ws, WebSock and roadrunner): a handler is a set
+// of callbacks over an explicit state; every callback returns a Result saying
+// what to do next: `ok` (carry on), `reply` (send frames) or `stop` (close).
+// The session calls them strictly in order, one at a time, awaiting async ones.
+
+import { validateClose } from './close.js';
+import type { HttpVersion } from './transport.js';
+
+export type Message = { type: 'text'; data: string } | { type: 'binary'; data: Buffer };
+export type Control = { type: 'ping' | 'pong'; data: Buffer };
+
+/** A frame to send: a string is a text message, bytes a binary message. */
+export type OutFrame =
+  | string
+  | Uint8Array
+  | { type: 'text'; data: string }
+  | { type: 'binary'; data: Uint8Array }
+  | { type: 'ping' | 'pong'; data?: Uint8Array | string }
+  | { type: 'close'; code?: number; reason?: string };
+
+export interface ResultOptions {
+  /** Release per-connection buffers until the next event (see README: hibernation). */
+  hibernate?: boolean;
+}
+
+export type Result<S> =
+  | { readonly result: 'ok'; readonly state: S; readonly hibernate?: boolean }
+  | {
+      readonly result: 'reply';
+      readonly state: S;
+      readonly frames: readonly OutFrame[];
+      readonly hibernate?: boolean;
+    }
+  | {
+      readonly result: 'stop';
+      readonly state: S;
+      readonly code?: number;
+      readonly reason?: string;
+    };
+
+export function ok<S>(state: S, opts?: ResultOptions): Result<S> {
+  return opts?.hibernate ? { result: 'ok', state, hibernate: true } : { result: 'ok', state };
+}
+
+export function reply<S>(
+  state: S,
+  frames: OutFrame | readonly OutFrame[],
+  opts?: ResultOptions,
+): Result<S> {
+  const list = Array.isArray(frames) ? (frames as readonly OutFrame[]) : [frames as OutFrame];
+  return opts?.hibernate
+    ? { result: 'reply', state, frames: list, hibernate: true }
+    : { result: 'reply', state, frames: list };
+}
+
+/**
+ * Close the WebSocket (default 1000). A code or reason that may not be sent
+ * (RFC 6455 §7.4) throws here, in the handler that asked for it.
+ */
+export function stop<S>(state: S, code?: number, reason?: string): Result<S> {
+  if (code !== undefined || reason !== undefined) validateClose(code, reason);
+  const r: { result: 'stop'; state: S; code?: number; reason?: string } = { result: 'stop', state };
+  if (code !== undefined) r.code = code;
+  if (reason !== undefined) r.reason = reason;
+  return r;
+}
+
+/** What the handler learns about the upgrade, on either side. */
+export interface UpgradeRequest {
+  readonly http: HttpVersion;
+  readonly secure: boolean;
+  readonly method: string;
+  /** Path and query as requested. */
+  readonly path: string;
+  readonly authority: string | undefined;
+  /** Lower-case names; repeated fields joined with ", ". */
+  readonly headers: Readonly<Record<string, string>>;
+  /** The subprotocol in use, or undefined. */
+  readonly subprotocol: string | undefined;
+  /** The Sec-WebSocket-Extensions value in use ('' for none). */
+  readonly extensions: string;
+  readonly remoteAddress: string | undefined;
+  readonly remotePort: number | undefined;
+  /** Client side: the server's response (status and lower-case headers). */
+  readonly response?: {
+    readonly status: number;
+    readonly headers: Readonly<Record<string, string>>;
+  };
+}
+
+export type CloseKind = 'normal' | 'remote' | 'shutdown' | 'timeout' | 'error';
+
+/** Why a session ended (WebSock's close_reason), with the close code and reason seen. */
+export interface CloseReason {
+  /**
+   * normal: we closed (stop / session.close) and the peer answered;
+   * remote: the peer closed; shutdown: the server is going away;
+   * timeout: idle or close timeout; error: protocol error, handler error, lost connection.
+   */
+  readonly kind: CloseKind;
+  /** The close code (1006 when no close frame was exchanged). */
+  readonly code: number;
+  readonly reason: string;
+  readonly error?: Error;
+  /** Whether the close handshake completed. */
+  readonly wasClean: boolean;
+}
+
+export interface SessionApi {
+  readonly http: HttpVersion;
+  readonly subprotocol: string | undefined;
+  readonly extensions: string;
+  send(frames: OutFrame | readonly OutFrame[]): boolean;
+  close(code?: number, reason?: string): void;
+  post(info: unknown): void;
+}
+
+export type Awaitable<T> = T | Promise<T>;
+
+export interface Handler<S> {
+  init?(req: UpgradeRequest, state: S, session: SessionApi): Awaitable<Result<S>>;
+  /** A complete text or binary message. */
+  handleIn(msg: Message, state: S, session: SessionApi): Awaitable<Result<S>>;
+  /** A ping or pong; the pong to a ping has already been sent. */
+  handleControl?(ctl: Control, state: S, session: SessionApi): Awaitable<Result<S>>;
+  /** Whatever was given to `session.post(info)`. */
+  handleInfo?(info: unknown, state: S, session: SessionApi): Awaitable<Result<S>>;
+  /** Called exactly once, last. */
+  terminate?(reason: CloseReason, state: S): void | Promise<void>;
+}

@@ -1,0 +1,274 @@
+// Header-level negotiation shared by every HTTP version: token lists, the
+// Sec-WebSocket-Protocol choice, the Sec-WebSocket-Extensions grammar
+// (RFC 6455 §9.1), the origin hook. Pure functions; they never throw on bad input
+// from the peer (they return undefined/null instead) and never write anything.
+
+/** The header value as one string ('' when absent; repeated fields joined with ", "). */
+export function headerValue(v: string | readonly string[] | undefined): string {
+  if (v === undefined) return '';
+  return typeof v === 'string' ? v : v.join(', ');
+}
+
+/** Case-insensitive check that a comma-separated token list contains `token`. */
+export function hasToken(value: string, token: string): boolean {
+  const t = token.toLowerCase();
+  for (const part of value.split(',')) {
+    if (part.trim().toLowerCase() === t) return true;
+  }
+  return false;
+}
+
+// RFC 7230 §3.2.6 tchar
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+export function isToken(s: string): boolean {
+  return TOKEN.test(s);
+}
+
+/**
+ * Parse Sec-WebSocket-Protocol: a list of tokens (RFC 6455 §4.1). Returns null for a
+ * malformed list (an empty element or a non-token), the tokens otherwise.
+ */
+export function parseSubprotocols(value: string): string[] | null {
+  if (value.trim() === '') return [];
+  const out: string[] = [];
+  for (const part of value.split(',')) {
+    const p = part.trim();
+    if (!isToken(p)) return null;
+    out.push(p);
+  }
+  return out;
+}
+
+/** Options a server route gives for negotiation, on any HTTP version. */
+export interface NegotiationOptions {
+  /** Subprotocols the server speaks, in its order of preference. */
+  subprotocols?: readonly string[];
+  /** Custom choice; return undefined to choose none. Overrides `subprotocols`. */
+  selectSubprotocol?: (offered: readonly string[]) => string | undefined;
+  /** Origin policy: false → 403. Called with undefined when the request has no Origin. */
+  checkOrigin?: (origin: string | undefined) => boolean;
+  /**
+   * Extension negotiation: gets the parsed offers, returns the accepted extensions'
+   * response value ('' or undefined for none). Throwing rejects the handshake (400).
+   */
+  negotiateExtensions?: (offers: readonly ExtensionOffer[]) => string | undefined;
+}
+
+/** The server's choice among the offered subprotocols (server preference order). */
+export function selectSubprotocol(
+  offered: readonly string[],
+  opts: NegotiationOptions,
+): string | undefined {
+  if (offered.length === 0) return undefined;
+  if (opts.selectSubprotocol) {
+    const chosen = opts.selectSubprotocol(offered);
+    // a choice the client did not offer would make the client fail the connection
+    return chosen !== undefined && offered.includes(chosen) ? chosen : undefined;
+  }
+  for (const s of opts.subprotocols ?? []) if (offered.includes(s)) return s;
+  return undefined;
+}
+
+export interface ExtensionOffer {
+  name: string;
+  /** Parameters in order; `true` for a parameter without a value. */
+  params: [string, string | true][];
+}
+
+/**
+ * Parse Sec-WebSocket-Extensions (RFC 6455 §9.1):
+ *   extension-list = 1#extension; extension = token *( ";" extension-param )
+ *   extension-param = token [ "=" (token | quoted-string) ]
+ * Returns null when the value does not follow the grammar.
+ */
+export function parseExtensions(value: string): ExtensionOffer[] | null {
+  const out: ExtensionOffer[] = [];
+  let i = 0;
+  const n = value.length;
+  const ws = () => {
+    while (i < n && (value[i] === ' ' || value[i] === '\t')) i++;
+  };
+  const token = (): string | null => {
+    const start = i;
+    while (i < n && /[!#$%&'*+\-.^_`|~0-9A-Za-z]/.test(value[i]!)) i++;
+    return i > start ? value.slice(start, i) : null;
+  };
+  ws();
+  if (i === n) return [];
+  for (;;) {
+    ws();
+    const name = token();
+    if (name === null) return null;
+    const offer: ExtensionOffer = { name, params: [] };
+    ws();
+    while (value[i] === ';') {
+      i++;
+      ws();
+      const pname = token();
+      if (pname === null) return null;
+      ws();
+      let pvalue: string | true = true;
+      if (value[i] === '=') {
+        i++;
+        ws();
+        if (value[i] === '"') {
+          i++;
+          let s = '';
+          while (i < n && value[i] !== '"') {
+            if (value[i] === '\\') i++;
+            if (i < n) s += value[i++];
+          }
+          if (value[i] !== '"') return null;
+          i++;
+          // RFC 6455 §9.1: a quoted value must still be a token once unquoted
+          if (!isToken(s)) return null;
+          pvalue = s;
+        } else {
+          const t = token();
+          if (t === null) return null;
+          pvalue = t;
+        }
+        ws();
+      }
+      offer.params.push([pname, pvalue]);
+    }
+    out.push(offer);
+    ws();
+    if (i === n) return out;
+    if (value[i] !== ',') return null;
+    i++;
+  }
+}
+
+export function formatExtension(e: ExtensionOffer): string {
+  let s = e.name;
+  for (const [k, v] of e.params) s += v === true ? `; ${k}` : `; ${k}=${v}`;
+  return s;
+}
+
+export type RawHeaders = Readonly<Record<string, string | readonly string[] | undefined>>;
+
+export interface UpgradeInfo {
+  path: string;
+  authority: string | undefined;
+  origin: string | undefined;
+  subprotocol: string | undefined;
+  /** Accepted extensions as sent in the response ('' for none). */
+  extensions: string;
+  offeredSubprotocols: readonly string[];
+  offeredExtensions: readonly ExtensionOffer[];
+}
+
+export type UpgradeResult =
+  | { ok: true; info: UpgradeInfo; responseHeaders: Record<string, string> }
+  | { ok: false; status: number; error: string; headers?: Record<string, string> };
+
+export function reject(
+  status: number,
+  error: string,
+  headers?: Record<string, string>,
+): UpgradeResult & { ok: false } {
+  return headers ? { ok: false, status, error, headers } : { ok: false, status, error };
+}
+
+/**
+ * What every HTTP version checks the same way: origin, subprotocol, extensions.
+ * Used by the h1 validator and by the shared extended-CONNECT validator (h2, h3).
+ */
+export function negotiateCommon(
+  h: RawHeaders,
+  opts: NegotiationOptions,
+):
+  | {
+      ok: true;
+      info: Omit<UpgradeInfo, 'path' | 'authority'>;
+      responseHeaders: Record<string, string>;
+    }
+  | (UpgradeResult & { ok: false }) {
+  const originValue = h.origin === undefined ? undefined : headerValue(h.origin);
+  if (opts.checkOrigin) {
+    let allowed = false;
+    try {
+      allowed = opts.checkOrigin(originValue);
+    } catch {
+      allowed = false;
+    }
+    if (!allowed) return reject(403, `origin ${originValue ?? '(none)'} is not allowed`);
+  }
+  const offered = parseSubprotocols(headerValue(h['sec-websocket-protocol']));
+  if (offered === null) return reject(400, 'malformed Sec-WebSocket-Protocol');
+  let subprotocol: string | undefined;
+  try {
+    subprotocol = selectSubprotocol(offered, opts);
+  } catch (err) {
+    return reject(500, `subprotocol selection failed: ${(err as Error).message}`);
+  }
+  const offers = parseExtensions(headerValue(h['sec-websocket-extensions']));
+  if (offers === null) return reject(400, 'malformed Sec-WebSocket-Extensions');
+  let extensions = '';
+  if (opts.negotiateExtensions && offers.length > 0) {
+    try {
+      extensions = opts.negotiateExtensions(offers) ?? '';
+    } catch (err) {
+      return reject(400, `extension negotiation failed: ${(err as Error).message}`);
+    }
+  }
+  const responseHeaders: Record<string, string> = {};
+  // RFC 6455 §4.2.2: no subprotocol chosen → the header is omitted
+  if (subprotocol !== undefined) responseHeaders['sec-websocket-protocol'] = subprotocol;
+  if (extensions !== '') responseHeaders['sec-websocket-extensions'] = extensions;
+  return {
+    ok: true,
+    info: {
+      origin: originValue,
+      subprotocol,
+      extensions,
+      offeredSubprotocols: offered,
+      offeredExtensions: offers,
+    },
+    responseHeaders,
+  };
+}
+
+export interface ResponseCheckOptions {
+  subprotocols?: readonly string[];
+  /** Accept the server's extensions value; return false (or throw) to fail. Default: accept none. */
+  acceptExtensions?: (response: readonly ExtensionOffer[]) => boolean;
+}
+
+export type ResponseResult =
+  | { ok: true; subprotocol: string | undefined; extensions: string }
+  | { ok: false; error: string };
+
+/** The part of the client's response checks that every HTTP version shares. */
+export function validateNegotiatedResponse(
+  headers: RawHeaders,
+  opts: ResponseCheckOptions,
+): ResponseResult {
+  const proto = headers['sec-websocket-protocol'];
+  let subprotocol: string | undefined;
+  if (proto !== undefined) {
+    const p = headerValue(proto).trim();
+    // RFC 6455 §4.1: a subprotocol "that was not present in the client's handshake" fails
+    if (!(opts.subprotocols ?? []).includes(p)) {
+      return { ok: false, error: `server chose subprotocol "${p}" that was not offered` };
+    }
+    subprotocol = p;
+  }
+  const extValue = headerValue(headers['sec-websocket-extensions']).trim();
+  if (extValue !== '') {
+    const parsed = parseExtensions(extValue);
+    if (parsed === null) return { ok: false, error: 'malformed Sec-WebSocket-Extensions' };
+    let accepted = false;
+    try {
+      accepted = opts.acceptExtensions ? opts.acceptExtensions(parsed) : false;
+    } catch {
+      accepted = false;
+    }
+    if (!accepted) {
+      return { ok: false, error: `server accepted extensions that were not offered: ${extValue}` };
+    }
+  }
+  return { ok: true, subprotocol, extensions: extValue };
+}

@@ -1,0 +1,591 @@
+// A session binds one Protocol, one Transport and one Handler: it owns the timers
+// (close and idle timeouts), backpressure both ways, and the strictly ordered
+// handler calls. It never asks which HTTP version carries it.
+//
+// Ordering: init, then each message/control/info in arrival order, then
+// terminate exactly once. A callback that returns a Promise is awaited before the
+// next one runs; while it is pending, arrivals queue, and past `maxQueued` the
+// session stops reading from the transport until the queue drains.
+
+import { isValidWireCloseCode } from './close.js';
+import { WebSocketError } from './errors.js';
+import type { MaskSource, Role } from './frame.js';
+import type {
+  CloseKind,
+  CloseReason,
+  Control,
+  Handler,
+  Message,
+  OutFrame,
+  Result,
+  SessionApi,
+  UpgradeRequest,
+} from './handler.js';
+import { Protocol, type ProtocolSink } from './protocol.js';
+import type { HttpVersion, Transport, TransportSink } from './transport.js';
+
+export interface Limits {
+  /** Largest frame payload accepted (default 16 MiB); above it: close 1009. */
+  maxFrame?: number;
+  /** Largest message accepted (default 64 MiB); above it: close 1009. */
+  maxMessage?: number;
+}
+
+export interface SessionOptions extends Limits {
+  /** Wait this long for the peer's close frame / for the transport to close (default 10 s). */
+  closeTimeout?: number;
+  /** Close with 1001 after this long without receiving anything (default 0: never). */
+  idleTimeout?: number;
+  /** Messages queued to a busy handler before reading pauses (default 64). */
+  maxQueued?: number;
+  /** Split outgoing data messages into frames of at most this many bytes (default 0: never). */
+  fragmentSize?: number;
+  /** Client role: the mask key source (tests inject a fixed one). */
+  mask?: MaskSource;
+  /** Errors that cannot be returned to anyone (a throwing terminate, a failed handler). */
+  onError?: (err: Error) => void;
+}
+
+export interface SessionInit<S> extends SessionOptions {
+  role: Role;
+  transport: Transport;
+  handler: Handler<S>;
+  state: S;
+  request: UpgradeRequest;
+}
+
+enum Task {
+  Init,
+  In,
+  Control,
+  Info,
+  Terminate,
+}
+
+type Queued = { t: Task; v: unknown };
+
+const textDecoderFallback = (b: Buffer): string => b.toString('utf8');
+
+function isPromise<T>(x: unknown): x is Promise<T> {
+  return (
+    typeof x === 'object' && x !== null && typeof (x as { then?: unknown }).then === 'function'
+  );
+}
+
+export class Session<S = unknown> implements SessionApi {
+  readonly role: Role;
+  readonly request: UpgradeRequest;
+  readonly #transport: Transport;
+  readonly #handler: Handler<S>;
+  #state: S;
+  readonly #opts: SessionOptions;
+  #protocol: Protocol | null = null;
+
+  // handler calls
+  #queue: Queued[] = [];
+  #busy = false;
+  #paused = false;
+
+  // closing
+  #closeKind: CloseKind | null = null;
+  #code = 1006;
+  #reason = '';
+  #error: Error | undefined;
+  #transportClosed = false;
+  #terminated = false;
+  #closeTimer: NodeJS.Timeout | null = null;
+  #idleTimer: NodeJS.Timeout | null = null;
+  #closedPromise: Promise<CloseReason> | null = null;
+  #resolveClosed: ((r: CloseReason) => void) | null = null;
+  #final: CloseReason | null = null;
+  #drainWaiters: (() => void)[] | null = null;
+  #writable = true;
+
+  readonly #protocolSink: ProtocolSink;
+
+  constructor(init: SessionInit<S>) {
+    this.role = init.role;
+    this.request = init.request;
+    this.#transport = init.transport;
+    this.#handler = init.handler;
+    this.#state = init.state;
+    this.#opts = init;
+    this.#protocolSink = {
+      write: (chunks) => {
+        this.#writable = this.#transport.write(chunks);
+      },
+      onMessage: (binary, data) => this.#onMessage(binary, data),
+      onPing: (data) => this.#onControl('ping', data),
+      onPong: (data) => this.#onControl('pong', data),
+      onClose: (code, reason) => this.#onCloseFrame(code, reason),
+      onFailure: (err) => this.#onFailure(err),
+    };
+  }
+
+  get http(): HttpVersion {
+    return this.request.http;
+  }
+  get subprotocol(): string | undefined {
+    return this.request.subprotocol;
+  }
+  get extensions(): string {
+    return this.request.extensions;
+  }
+  /** 'open' | 'closing' | 'closed', as the protocol sees it. */
+  get readyState(): 'open' | 'closing' | 'closed' {
+    if (this.#terminated || this.#transportClosed) return 'closed';
+    return this.#protocol?.state ?? 'open';
+  }
+  get bufferedAmount(): number {
+    return this.#transport.bufferedAmount();
+  }
+  /** Resolves once, when the session has ended (after terminate ran). */
+  get closed(): Promise<CloseReason> {
+    if (this.#final) return Promise.resolve(this.#final);
+    this.#closedPromise ??= new Promise((resolve) => {
+      this.#resolveClosed = resolve;
+    });
+    return this.#closedPromise;
+  }
+
+  /** Start: run init and begin reading. Bytes buffered by the transport arrive after init. */
+  start(): void {
+    this.#enqueue(Task.Init, undefined);
+    const idle = this.#opts.idleTimeout ?? 0;
+    if (idle > 0) {
+      this.#idleTimer = setTimeout(() => this.#onIdle(), idle);
+      this.#idleTimer.unref?.();
+    }
+    const self = this;
+    const sink: TransportSink = {
+      onData(chunk) {
+        self.#onData(chunk);
+      },
+      onEnd() {
+        self.#onEnd();
+      },
+      onError(err) {
+        self.#onTransportError(err);
+      },
+      onDrain() {
+        self.#onDrain();
+      },
+      onClose() {
+        self.#onTransportClose();
+      },
+    };
+    this.#transport.attach(sink);
+  }
+
+  #proto(): Protocol {
+    if (this.#protocol) return this.#protocol;
+    const o = this.#opts;
+    this.#protocol = new Protocol(this.#protocolSink, {
+      role: this.role,
+      ...(o.maxFrame !== undefined && { maxFrame: o.maxFrame }),
+      ...(o.maxMessage !== undefined && { maxMessage: o.maxMessage }),
+      ...(o.mask !== undefined && { mask: o.mask }),
+    });
+    return this.#protocol;
+  }
+
+  // ── transport events ───────────────────────────────────────────────────────
+
+  #onData(chunk: Uint8Array): void {
+    this.#idleTimer?.refresh();
+    this.#proto().receive(chunk);
+  }
+
+  #onEnd(): void {
+    const p = this.#proto();
+    const clean = p.receiveEof();
+    if (!clean && this.#closeKind === null) {
+      this.#setReason(
+        'error',
+        1006,
+        '',
+        new WebSocketError(
+          'WS_ERR_CONNECTION_LOST',
+          'the peer closed the connection without a close frame',
+          {
+            closeCode: 1006,
+          },
+        ),
+      );
+    }
+    // Our side ends too: the peer is gone, or (client) the server closed first as it should.
+    this.#transport.end();
+    this.#armCloseTimer();
+  }
+
+  #onTransportError(err: Error): void {
+    if (this.#closeKind === null) {
+      this.#setReason(
+        'error',
+        1006,
+        '',
+        new WebSocketError('WS_ERR_TRANSPORT', `transport error: ${err.message}`, {
+          closeCode: 1006,
+          cause: err,
+        }),
+      );
+    }
+  }
+
+  #onDrain(): void {
+    this.#writable = true;
+    const w = this.#drainWaiters;
+    this.#drainWaiters = null;
+    if (w) for (const f of w) f();
+  }
+
+  #onTransportClose(): void {
+    this.#transportClosed = true;
+    this.#clearTimers();
+    if (this.#closeKind === null) {
+      this.#setReason(
+        'error',
+        1006,
+        '',
+        new WebSocketError('WS_ERR_CONNECTION_LOST', 'the connection was lost', {
+          closeCode: 1006,
+        }),
+      );
+    }
+    this.#onDrain();
+    this.#enqueue(Task.Terminate, undefined);
+  }
+
+  // ── protocol events ────────────────────────────────────────────────────────
+
+  #onMessage(binary: boolean, data: Buffer): void {
+    const msg: Message = binary
+      ? { type: 'binary', data }
+      : { type: 'text', data: textDecoderFallback(data) };
+    this.#enqueue(Task.In, msg);
+  }
+
+  #onControl(type: 'ping' | 'pong', data: Buffer): void {
+    if (this.#handler.handleControl) this.#enqueue(Task.Control, { type, data } satisfies Control);
+  }
+
+  #onCloseFrame(code: number, reason: string): void {
+    if (this.#closeKind === null) this.#setReason('remote', code, reason);
+    // RFC 6455 §7.1.1: "the underlying TCP connection, in most normal cases, SHOULD be
+    // closed first by the server"; the client waits for that (bounded by the close timeout).
+    if (this.role === 'server') this.#transport.end();
+    this.#armCloseTimer();
+  }
+
+  #onFailure(err: WebSocketError): void {
+    if (this.#closeKind === null) this.#setReason('error', err.closeCode ?? 1002, '', err);
+    // RFC 6455 §7.1.7: _Fail the WebSocket Connection_ closes the connection.
+    this.#transport.end();
+    this.#armCloseTimer();
+  }
+
+  #setReason(kind: CloseKind, code: number, reason: string, error?: Error): void {
+    this.#closeKind = kind;
+    this.#code = code;
+    this.#reason = reason;
+    this.#error = error;
+  }
+
+  // ── timers ─────────────────────────────────────────────────────────────────
+
+  #armCloseTimer(): void {
+    if (this.#closeTimer || this.#transportClosed) return;
+    const ms = this.#opts.closeTimeout ?? 10_000;
+    this.#closeTimer = setTimeout(() => this.#onCloseTimeout(), ms);
+    this.#closeTimer.unref?.();
+  }
+
+  #onCloseTimeout(): void {
+    this.#closeTimer = null;
+    if (this.#transportClosed) return;
+    const p = this.#protocol;
+    if (p && !p.closeReceived && (this.#closeKind === 'normal' || this.#closeKind === 'shutdown')) {
+      // we closed and the peer never answered
+      this.#setReason(
+        'timeout',
+        1006,
+        '',
+        new WebSocketError(
+          'WS_ERR_CLOSE_TIMEOUT',
+          'the peer did not answer the close frame in time',
+          {
+            closeCode: 1006,
+          },
+        ),
+      );
+    }
+    this.#transport.abort('cancel');
+  }
+
+  #onIdle(): void {
+    this.#idleTimer = null;
+    if (this.#closeKind !== null || this.#transportClosed) return;
+    this.#startClose('timeout', 1001, 'idle timeout');
+  }
+
+  #clearTimers(): void {
+    if (this.#closeTimer) clearTimeout(this.#closeTimer);
+    if (this.#idleTimer) clearTimeout(this.#idleTimer);
+    this.#closeTimer = null;
+    this.#idleTimer = null;
+  }
+
+  // ── handler calls ──────────────────────────────────────────────────────────
+
+  #enqueue(t: Task, v: unknown): void {
+    if (this.#terminated) return;
+    if (this.#busy || this.#queue.length > 0) {
+      this.#queue.push({ t, v });
+      const max = this.#opts.maxQueued ?? 64;
+      if (!this.#paused && this.#queue.length > max && !this.#transportClosed) {
+        this.#paused = true;
+        this.#transport.pause();
+      }
+      return;
+    }
+    this.#run(t, v);
+  }
+
+  #drain(): void {
+    while (!this.#busy && this.#queue.length > 0 && !this.#terminated) {
+      const q = this.#queue.shift()!;
+      this.#run(q.t, q.v);
+    }
+    if (this.#paused && this.#queue.length <= (this.#opts.maxQueued ?? 64) >> 1) {
+      this.#paused = false;
+      if (!this.#transportClosed) this.#transport.resume();
+    }
+  }
+
+  #run(t: Task, v: unknown): void {
+    const h = this.#handler;
+    let r: Result<S> | Promise<Result<S>> | undefined;
+    try {
+      switch (t) {
+        case Task.Init:
+          if (!h.init) return;
+          r = h.init(this.request, this.#state, this);
+          break;
+        case Task.In:
+          r = h.handleIn(v as Message, this.#state, this);
+          break;
+        case Task.Control:
+          r = h.handleControl!(v as Control, this.#state, this);
+          break;
+        case Task.Info:
+          if (!h.handleInfo) return;
+          r = h.handleInfo(v, this.#state, this);
+          break;
+        case Task.Terminate:
+          this.#terminate();
+          return;
+      }
+    } catch (err) {
+      this.#handlerFailed(err);
+      return;
+    }
+    if (isPromise<Result<S>>(r)) {
+      this.#busy = true;
+      r.then(
+        (res) => {
+          this.#busy = false;
+          this.#apply(res);
+          this.#drain();
+        },
+        (err) => {
+          this.#busy = false;
+          this.#handlerFailed(err);
+          this.#drain();
+        },
+      );
+    } else {
+      this.#apply(r);
+    }
+  }
+
+  #apply(r: Result<S> | undefined): void {
+    if (typeof r !== 'object' || r === null || !('result' in r)) {
+      this.#handlerFailed(
+        new WebSocketError('WS_ERR_HANDLER', 'handler returned no result (use ok/reply/stop)'),
+      );
+      return;
+    }
+    this.#state = r.state;
+    try {
+      if (r.result === 'reply') {
+        if (this.#canSend()) this.send(r.frames);
+      } else if (r.result === 'stop') {
+        this.#startClose('normal', r.code ?? 1000, r.reason ?? '');
+      }
+    } catch (err) {
+      this.#handlerFailed(err);
+      return;
+    }
+    if (r.result !== 'stop' && r.hibernate) this.#hibernate();
+  }
+
+  #handlerFailed(err: unknown): void {
+    const e = err instanceof Error ? err : new Error(`handler threw a non-error: ${String(err)}`);
+    const wrapped = new WebSocketError('WS_ERR_HANDLER', `handler failed: ${e.message}`, {
+      closeCode: 1011,
+      cause: e,
+    });
+    this.#opts.onError?.(wrapped);
+    if (this.#closeKind !== null) return;
+    this.#setReason('error', 1011, '', wrapped);
+    // RFC 6455 §7.4.1: 1011 "encountered an unexpected condition"; no detail is leaked.
+    const p = this.#proto();
+    if (p.close(1011)) this.#armCloseTimer();
+  }
+
+  #terminate(): void {
+    if (this.#terminated) return;
+    this.#terminated = true;
+    this.#queue = [];
+    const p = this.#protocol;
+    const final: CloseReason = {
+      kind: this.#closeKind ?? 'error',
+      code: this.#code,
+      reason: this.#reason,
+      wasClean: p !== null && p.closeSent && p.closeReceived && this.#closeKind !== 'error',
+      ...(this.#error !== undefined && { error: this.#error }),
+    };
+    this.#final = final;
+    this.#protocol = null;
+    const done = () => this.#resolveClosed?.(final);
+    if (!this.#handler.terminate) {
+      done();
+      return;
+    }
+    try {
+      const r = this.#handler.terminate(final, this.#state);
+      if (isPromise(r)) {
+        r.then(done, (err) => {
+          this.#opts.onError?.(err as Error);
+          done();
+        });
+        return;
+      }
+    } catch (err) {
+      this.#opts.onError?.(err as Error);
+    }
+    done();
+  }
+
+  #hibernate(): void {
+    const p = this.#protocol;
+    if (p && p.state === 'open' && p.idle && !this.#closeKind) this.#protocol = null;
+  }
+
+  // ── API for handlers and the outside world ─────────────────────────────────
+
+  #canSend(): boolean {
+    if (this.#transportClosed || this.#terminated) return false;
+    const p = this.#protocol;
+    return p === null || (!p.closeSent && p.state !== 'closed');
+  }
+
+  /**
+   * Send frames. Returns false when the transport buffers above its high-water mark
+   * (wait for `drained()`). Throws WS_ERR_INVALID_STATE once closing, and for
+   * invalid frames (close codes, oversized control payloads) without sending any.
+   */
+  send(frames: OutFrame | readonly OutFrame[]): boolean {
+    if (!this.#canSend()) {
+      throw new WebSocketError('WS_ERR_INVALID_STATE', 'the WebSocket is closing or closed');
+    }
+    const p = this.#proto();
+    if (Array.isArray(frames)) {
+      for (const f of frames as readonly OutFrame[]) this.#sendOne(p, f);
+    } else {
+      this.#sendOne(p, frames as OutFrame);
+    }
+    return this.#writable;
+  }
+
+  #sendOne(p: Protocol, f: OutFrame): void {
+    const frag = this.#opts.fragmentSize ?? 0;
+    if (typeof f === 'string') {
+      this.#sendData(p, false, Buffer.from(f, 'utf8'), frag);
+    } else if (f instanceof Uint8Array) {
+      this.#sendData(p, true, f, frag);
+    } else if (f.type === 'text') {
+      this.#sendData(p, false, Buffer.from(f.data, 'utf8'), frag);
+    } else if (f.type === 'binary') {
+      this.#sendData(p, true, f.data, frag);
+    } else if (f.type === 'ping' || f.type === 'pong') {
+      const d = typeof f.data === 'string' ? Buffer.from(f.data, 'utf8') : f.data;
+      if (f.type === 'ping') p.ping(d);
+      else p.pong(d);
+    } else if (f.type === 'close') {
+      this.close(f.code, f.reason);
+    } else {
+      throw new WebSocketError('WS_ERR_INVALID_ARGUMENT', 'unknown frame type');
+    }
+  }
+
+  #sendData(p: Protocol, binary: boolean, data: Uint8Array, frag: number): void {
+    if (frag > 0 && data.length > frag) p.sendFragmented(binary, data, frag);
+    else p.sendData(binary, data);
+  }
+
+  /** Resolves when buffered outbound bytes drop below the low-water mark (or the session ends). */
+  drained(): Promise<void> {
+    if (this.#transportClosed || this.#writable) return Promise.resolve();
+    const waiters = this.#drainWaiters ?? [];
+    this.#drainWaiters = waiters;
+    return new Promise((resolve) => waiters.push(resolve));
+  }
+
+  /**
+   * Start the closing handshake (default 1000). Throws WS_ERR_CLOSE_CODE_NOT_ALLOWED
+   * or WS_ERR_CLOSE_REASON_TOO_LONG for what RFC 6455 §7.4 does not allow; nothing is sent then.
+   */
+  close(code = 1000, reason = ''): void {
+    if (!isValidWireCloseCode(code)) {
+      throw new WebSocketError(
+        'WS_ERR_CLOSE_CODE_NOT_ALLOWED',
+        `close code ${code} may not be sent (allowed: 1000-1003, 1007-1014, 3000-4999)`,
+      );
+    }
+    this.#startClose('normal', code, reason);
+  }
+
+  /** Close with 1001 as the server goes away; terminate sees kind 'shutdown'. */
+  shutdown(code = 1001, reason = ''): void {
+    this.#startClose('shutdown', code, reason);
+  }
+
+  #startClose(kind: CloseKind, code: number, reason: string): void {
+    if (this.#transportClosed || this.#terminated) return;
+    const p = this.#proto();
+    if (p.close(code, reason)) {
+      if (this.#closeKind === null) this.#setReason(kind, code, reason);
+      this.#armCloseTimer();
+    }
+  }
+
+  /** Deliver `info` to handleInfo, in order with the messages. */
+  post(info: unknown): void {
+    if (this.#terminated || this.#closeKind !== null) return;
+    this.#enqueue(Task.Info, info);
+  }
+
+  /** Close the transport at once, without a close handshake. */
+  abort(): void {
+    if (this.#closeKind === null) {
+      this.#setReason(
+        'error',
+        1006,
+        '',
+        new WebSocketError('WS_ERR_CONNECTION_LOST', 'aborted', { closeCode: 1006 }),
+      );
+    }
+    this.#transport.abort('cancel');
+  }
+}
