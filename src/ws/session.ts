@@ -9,6 +9,7 @@
 
 import { isValidWireCloseCode } from './close.js';
 import { WebSocketError } from './errors.js';
+import type { EncodedMessage, MessageExtension } from './extensions.js';
 import type { MaskSource, Role } from './frame.js';
 import type {
   CloseKind,
@@ -22,6 +23,7 @@ import type {
   UpgradeRequest,
 } from './handler.js';
 import { Protocol, type ProtocolSink } from './protocol.js';
+import { isValidUtf8 } from './utf8.js';
 import type { HttpVersion, Transport, TransportSink } from './transport.js';
 
 export interface Limits {
@@ -44,6 +46,8 @@ export interface SessionOptions extends Limits {
   mask?: MaskSource;
   /** Errors that cannot be returned to anyone (a throwing terminate, a failed handler). */
   onError?: (err: Error) => void;
+  /** The negotiated message extension (permessage-deflate), if any. */
+  extension?: MessageExtension | undefined;
 }
 
 export interface SessionInit<S> extends SessionOptions {
@@ -100,6 +104,10 @@ export class Session<S = unknown> implements SessionApi {
   #final: CloseReason | null = null;
   #drainWaiters: (() => void)[] | null = null;
   #writable = true;
+  // outbound messages waiting for an asynchronous extension encode, in order
+  #outPending = 0;
+  #outChain: Promise<void> = Promise.resolve();
+  #closeDeferred = false;
 
   readonly #protocolSink: ProtocolSink;
 
@@ -114,7 +122,7 @@ export class Session<S = unknown> implements SessionApi {
       write: (chunks) => {
         this.#writable = this.#transport.write(chunks);
       },
-      onMessage: (binary, data) => this.#onMessage(binary, data),
+      onMessage: (binary, data, rsv) => this.#onMessage(binary, data, rsv),
       onPing: (data) => this.#onControl('ping', data),
       onPong: (data) => this.#onControl('pong', data),
       onClose: (code, reason) => this.#onCloseFrame(code, reason),
@@ -185,6 +193,7 @@ export class Session<S = unknown> implements SessionApi {
       ...(o.maxFrame !== undefined && { maxFrame: o.maxFrame }),
       ...(o.maxMessage !== undefined && { maxMessage: o.maxMessage }),
       ...(o.mask !== undefined && { mask: o.mask }),
+      ...(o.extension !== undefined && { rsvOwned: o.extension.rsv }),
     });
     return this.#protocol;
   }
@@ -258,11 +267,61 @@ export class Session<S = unknown> implements SessionApi {
 
   // ── protocol events ────────────────────────────────────────────────────────
 
-  #onMessage(binary: boolean, data: Buffer): void {
+  #onMessage(binary: boolean, data: Buffer, rsv: number): void {
+    const ext = this.#opts.extension;
+    if (ext && (rsv & ext.rsv) !== 0) {
+      let decoded: Buffer | Promise<Buffer>;
+      try {
+        decoded = ext.decode(data, rsv, binary);
+      } catch (err) {
+        this.#extensionFailed(err);
+        return;
+      }
+      if (isPromise<Buffer>(decoded)) {
+        // keeps its place in the queue; the handler sees it once inflated
+        this.#enqueue(
+          Task.In,
+          decoded.then((d) => this.#decodedMessage(binary, d)),
+        );
+        return;
+      }
+      const msg = this.#decodedMessage(binary, decoded);
+      if (msg) this.#enqueue(Task.In, msg);
+      return;
+    }
     const msg: Message = binary
       ? { type: 'binary', data }
       : { type: 'text', data: textDecoderFallback(data) };
     this.#enqueue(Task.In, msg);
+  }
+
+  /** A decoded message, its text validated as UTF-8 (compressed text is checked only now). */
+  #decodedMessage(binary: boolean, data: Buffer): Message | null {
+    if (binary) return { type: 'binary', data };
+    if (!isValidUtf8(data)) {
+      this.#proto().fail(
+        new WebSocketError('WS_ERR_INVALID_UTF8', 'text message is not valid UTF-8', {
+          closeCode: 1007,
+        }),
+      );
+      return null;
+    }
+    return { type: 'text', data: textDecoderFallback(data) };
+  }
+
+  #extensionFailed(err: unknown): void {
+    const e =
+      err instanceof WebSocketError
+        ? err
+        : new WebSocketError(
+            'WS_ERR_DECOMPRESSION',
+            `extension failed: ${(err as Error).message}`,
+            {
+              closeCode: 1007,
+              cause: err,
+            },
+          );
+    this.#proto().fail(e);
   }
 
   #onControl(type: 'ping' | 'pong', data: Buffer): void {
@@ -372,6 +431,10 @@ export class Session<S = unknown> implements SessionApi {
           r = h.init(this.request, this.#state, this);
           break;
         case Task.In:
+          if (isPromise<Message | null>(v)) {
+            this.#awaitMessage(v);
+            return;
+          }
           r = h.handleIn(v as Message, this.#state, this);
           break;
         case Task.Control:
@@ -406,6 +469,24 @@ export class Session<S = unknown> implements SessionApi {
     } else {
       this.#apply(r);
     }
+  }
+
+  /** An asynchronously decoded message: nothing after it runs until it is delivered. */
+  #awaitMessage(p: Promise<Message | null>): void {
+    this.#busy = true;
+    p.then(
+      (msg) => {
+        this.#busy = false;
+        const closed = this.#protocol === null || this.#protocol.state === 'closed';
+        if (msg && !(closed && this.#closeKind === 'error')) this.#run(Task.In, msg);
+        this.#drain();
+      },
+      (err) => {
+        this.#busy = false;
+        this.#extensionFailed(err);
+        this.#drain();
+      },
+    );
   }
 
   #apply(r: Result<S> | undefined): void {
@@ -457,6 +538,11 @@ export class Session<S = unknown> implements SessionApi {
     };
     this.#final = final;
     this.#protocol = null;
+    try {
+      this.#opts.extension?.close();
+    } catch (err) {
+      this.#opts.onError?.(err as Error);
+    }
     const done = () => this.#resolveClosed?.(final);
     if (!this.#handler.terminate) {
       done();
@@ -479,13 +565,16 @@ export class Session<S = unknown> implements SessionApi {
 
   #hibernate(): void {
     const p = this.#protocol;
-    if (p && p.state === 'open' && p.idle && !this.#closeKind) this.#protocol = null;
+    if (p && p.state === 'open' && p.idle && !this.#closeKind && this.#outPending === 0) {
+      this.#protocol = null;
+      this.#opts.extension?.release?.();
+    }
   }
 
   // ── API for handlers and the outside world ─────────────────────────────────
 
   #canSend(): boolean {
-    if (this.#transportClosed || this.#terminated) return false;
+    if (this.#transportClosed || this.#terminated || this.#closeDeferred) return false;
     const p = this.#protocol;
     return p === null || (!p.closeSent && p.state !== 'closed');
   }
@@ -530,8 +619,39 @@ export class Session<S = unknown> implements SessionApi {
   }
 
   #sendData(p: Protocol, binary: boolean, data: Uint8Array, frag: number): void {
-    if (frag > 0 && data.length > frag) p.sendFragmented(binary, data, frag);
-    else p.sendData(binary, data);
+    const ext = this.#opts.extension;
+    if (ext === undefined) {
+      this.#writeData(p, binary, data, 0, frag);
+      return;
+    }
+    const enc = ext.encode(data, binary);
+    if (!isPromise<EncodedMessage>(enc) && this.#outPending === 0) {
+      this.#writeData(p, binary, enc.data, enc.rsv, frag);
+      return;
+    }
+    // asynchronous encode: later frames (and our close) wait their turn
+    this.#outPending++;
+    const pending = Promise.resolve(enc);
+    this.#outChain = this.#outChain
+      .then(() => pending)
+      .then(
+        (m) => {
+          this.#outPending--;
+          if (this.#transportClosed) return;
+          const proto = this.#protocol;
+          if (proto && !proto.closeSent) this.#writeData(proto, binary, m.data, m.rsv, frag);
+        },
+        (err) => {
+          this.#outPending--;
+          this.#opts.onError?.(err as Error);
+          this.#handlerFailed(err);
+        },
+      );
+  }
+
+  #writeData(p: Protocol, binary: boolean, data: Uint8Array, rsv: number, frag: number): void {
+    if (frag > 0 && data.length > frag) p.sendFragmented(binary, data, frag, rsv);
+    else p.sendData(binary, data, { rsv });
   }
 
   /** Resolves when buffered outbound bytes drop below the low-water mark (or the session ends). */
@@ -562,7 +682,18 @@ export class Session<S = unknown> implements SessionApi {
   }
 
   #startClose(kind: CloseKind, code: number, reason: string): void {
-    if (this.#transportClosed || this.#terminated) return;
+    if (this.#transportClosed || this.#terminated || this.#closeDeferred) return;
+    if (this.#outPending > 0) {
+      // messages still being encoded go first; the close frame follows them
+      this.#closeDeferred = true;
+      if (this.#closeKind === null) this.#setReason(kind, code, reason);
+      this.#outChain = this.#outChain.then(() => {
+        this.#closeDeferred = false;
+        if (this.#transportClosed || this.#terminated) return;
+        if (this.#proto().close(code, reason)) this.#armCloseTimer();
+      });
+      return;
+    }
     const p = this.#proto();
     if (p.close(code, reason)) {
       if (this.#closeKind === null) this.#setReason(kind, code, reason);

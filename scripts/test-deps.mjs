@@ -1,0 +1,30 @@
+// Installs the real peers the interop tests drive, when they are missing:
+// Debian's chromium and python3-websockets (apt, as root). Never fails the run by
+// itself: the tests that need a peer report what is missing.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+
+const want = [];
+if (!existsSync('/usr/bin/chromium')) want.push('chromium');
+const py = spawnSync('/usr/bin/python3', ['-c', 'import websockets'], { stdio: 'ignore' });
+if (py.status !== 0) want.push('python3-websockets');
+if (want.length === 0 || process.env.OMNIWS_NO_APT) process.exit(0);
+
+const apt = spawnSync('sh', ['-c', 'command -v apt-get'], { stdio: 'ignore' });
+if (apt.status !== 0) {
+  console.error(`test-deps: apt-get not found; cannot install ${want.join(' ')}`);
+  process.exit(0);
+}
+const sudo = process.getuid?.() === 0 ? [] : ['sudo', '-n'];
+console.error(`test-deps: installing ${want.join(' ')} with apt-get`);
+const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+const run = (args) =>
+  spawnSync(
+    sudo.length ? sudo[0] : args[0],
+    sudo.length ? [...sudo.slice(1), ...args] : args.slice(1),
+    { stdio: ['ignore', 'ignore', 'inherit'], env },
+  );
+run(['apt-get', 'update', '-qq']);
+const r = run(['apt-get', 'install', '-y', '-qq', '--no-install-recommends', ...want]);
+if (r.status !== 0)
+  console.error(`test-deps: apt-get install ${want.join(' ')} failed (exit ${r.status})`);

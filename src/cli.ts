@@ -1,0 +1,185 @@
+// The `omniws` command: `serve` (the echo/info server that interop tests and
+// browsers use) and `connect` (a wscat-like client). Both are contracts the
+// interop tests rely on: output lines and exit codes are documented in README.
+
+import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import { ensureCerts } from './certs.js';
+import { echoRoutes } from './echo.js';
+import { type Listener, listen } from './h1/server.js';
+import { connect } from './index.js';
+import { WebSocketError } from './ws/errors.js';
+import { ok } from './ws/handler.js';
+
+const USAGE = `usage:
+  omniws serve [--port P] [--host H] [--tls [--cert F --key F]] [--tls-port P2]
+  omniws connect URL [--subprotocol P] [--header K:V] [--origin O] [--insecure | --ca FILE] [--binary] [--linger MS]`;
+
+/** Exit codes of `omniws connect`. */
+export const Exit = {
+  Ok: 0,
+  Failed: 1,
+  Usage: 2,
+  /** The connection ended without a clean close, or with a code other than 1000/1001. */
+  Abnormal: 3,
+} as const;
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (cmd === 'serve') return serve(rest);
+  if (cmd === 'connect') return connectCmd(rest);
+  console.error(USAGE);
+  return cmd === undefined || cmd === '--help' || cmd === '-h' ? Exit.Ok : Exit.Usage;
+}
+
+async function serve(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      port: { type: 'string' },
+      host: { type: 'string', default: '127.0.0.1' },
+      tls: { type: 'boolean', default: false },
+      'tls-port': { type: 'string' },
+      cert: { type: 'string' },
+      key: { type: 'string' },
+      certs: { type: 'string' },
+    },
+  });
+  const host = values.host ?? '127.0.0.1';
+  const port = Number(values.port ?? (values.tls ? 8443 : 8080));
+  let tlsFiles: { cert: Buffer; key: Buffer } | undefined;
+  const wantTls = values.tls || values['tls-port'] !== undefined;
+  if (wantTls) {
+    if (values.cert && values.key) {
+      tlsFiles = { cert: readFileSync(values.cert), key: readFileSync(values.key) };
+    } else {
+      const certs = await ensureCerts(values.certs, { log: (l) => console.log(l) });
+      tlsFiles = { cert: readFileSync(certs.cert), key: readFileSync(certs.key) };
+    }
+  }
+  const listeners: Listener[] = [];
+  const routes = echoRoutes();
+  const add = async (p: number, secure: boolean) => {
+    const l = await listen({
+      port: p,
+      host,
+      routes,
+      ...(secure && tlsFiles && { tls: tlsFiles }),
+    });
+    listeners.push(l);
+    console.log(`listening ${l.url}/echo`);
+  };
+  if (values.tls) await add(port, true);
+  else await add(port, false);
+  if (values['tls-port'] !== undefined) await add(Number(values['tls-port']), true);
+
+  await new Promise<void>((resolve) => {
+    const stopAll = () => resolve();
+    process.once('SIGINT', stopAll);
+    process.once('SIGTERM', stopAll);
+  });
+  console.log('shutting down: closing sessions with 1001');
+  await Promise.all(listeners.map((l) => l.close()));
+  return Exit.Ok;
+}
+
+async function connectCmd(argv: string[]): Promise<number> {
+  let parsed: ReturnType<typeof parseConnectArgs>;
+  try {
+    parsed = parseConnectArgs(argv);
+  } catch (err) {
+    console.error(`omniws connect: ${(err as Error).message}\n${USAGE}`);
+    return Exit.Usage;
+  }
+  const { url, values } = parsed;
+  const headers: Record<string, string> = {};
+  for (const h of values.header ?? []) {
+    const i = h.indexOf(':');
+    if (i <= 0) {
+      console.error(`omniws connect: bad --header "${h}" (want K:V)`);
+      return Exit.Usage;
+    }
+    headers[h.slice(0, i).trim()] = h.slice(i + 1).trim();
+  }
+  const tls = values.insecure
+    ? { rejectUnauthorized: false }
+    : values.ca
+      ? { ca: readFileSync(values.ca) }
+      : undefined;
+  let lastReceived = Date.now();
+  let session: Awaited<ReturnType<typeof connect<null>>>;
+  try {
+    session = await connect<null>(url, {
+      state: null,
+      ...(values.subprotocol && { subprotocols: values.subprotocol }),
+      ...(values.origin !== undefined && { origin: values.origin }),
+      headers,
+      ...(tls && { tls }),
+      handler: {
+        handleIn: (msg, state) => {
+          lastReceived = Date.now();
+          if (msg.type === 'text') process.stdout.write(`${msg.data}\n`);
+          else process.stdout.write(`${msg.data.toString('hex')}\n`);
+          return ok(state);
+        },
+      },
+    });
+  } catch (err) {
+    const e = err as WebSocketError;
+    console.error(`omniws connect: ${e.message}${e.status ? ` (HTTP ${e.status})` : ''}`);
+    return Exit.Failed;
+  }
+  const rl = createInterface({ input: process.stdin, crlfDelay: Number.POSITIVE_INFINITY });
+  rl.on('line', (line) => {
+    if (session.readyState !== 'open') return;
+    try {
+      session.send(values.binary ? Buffer.from(line, 'utf8') : line);
+    } catch {
+      // closing: the line is dropped, as the session has ended
+    }
+  });
+  // On end of input, close once nothing has arrived for --linger ms: a close sent
+  // earlier would make us discard replies still on their way (RFC 6455 §1.4).
+  const linger = Number(values.linger ?? 500);
+  rl.on('close', () => {
+    const check = () => {
+      if (session.readyState !== 'open') return;
+      const quiet = Date.now() - lastReceived;
+      if (quiet >= linger) session.close(1000);
+      else setTimeout(check, linger - quiet).unref();
+    };
+    lastReceived = Date.now();
+    check();
+  });
+  const reason = await session.closed;
+  rl.close();
+  if (reason.wasClean && (reason.code === 1000 || reason.code === 1001 || reason.code === 1005)) {
+    return Exit.Ok;
+  }
+  console.error(
+    `omniws connect: closed with ${reason.code}${reason.reason ? ` (${reason.reason})` : ''}${
+      reason.error ? `: ${reason.error.message}` : ''
+    }`,
+  );
+  return Exit.Abnormal;
+}
+
+function parseConnectArgs(argv: string[]) {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      subprotocol: { type: 'string', multiple: true },
+      header: { type: 'string', multiple: true },
+      origin: { type: 'string' },
+      insecure: { type: 'boolean', default: false },
+      ca: { type: 'string' },
+      binary: { type: 'boolean', default: false },
+      linger: { type: 'string' },
+    },
+  });
+  const url = positionals[0];
+  if (url === undefined || positionals.length > 1) throw new Error('exactly one URL is needed');
+  return { url, values };
+}

@@ -1,0 +1,29 @@
+// The hook through which a negotiated extension (permessage-deflate, RFC 7692)
+// transforms whole messages inside the session. The codec is told which RSV bits
+// the extension owns; the session keeps message order although the transforms
+// may be asynchronous (zlib): decode and encode are called in message order and
+// must settle in that order.
+
+export interface EncodedMessage {
+  data: Uint8Array;
+  /** RSV bits to set on the first frame (RSV1 = 0x4). */
+  rsv: number;
+}
+
+export interface MessageExtension {
+  readonly name: string;
+  /** RSV bits this extension owns (RSV1 = 0x4). */
+  readonly rsv: number;
+  /**
+   * A received message whose first frame carried some of our RSV bits. Rejects (or
+   * throws) with a WebSocketError whose closeCode fails the connection (1009 for a
+   * message above maxMessage once decoded, 1007 …).
+   */
+  decode(data: Buffer, rsv: number, binary: boolean): Buffer | Promise<Buffer>;
+  /** A message to send: its payload and RSV bits. */
+  encode(data: Uint8Array, binary: boolean): EncodedMessage | Promise<EncodedMessage>;
+  /** Release memory kept between messages (hibernation). The next call re-creates it. */
+  release?(): void;
+  /** The session ended: free everything. */
+  close(): void;
+}
