@@ -9,7 +9,7 @@ import { ensureCerts } from './certs.js';
 import { echoRoutes } from './echo.js';
 import { type Listener, listen } from './h1/server.js';
 import { connect } from './index.js';
-import { WebSocketError } from './ws/errors.js';
+import type { WebSocketError } from './ws/errors.js';
 import { ok } from './ws/handler.js';
 
 const USAGE = `usage:

@@ -6,8 +6,8 @@
 
 import { createHash, randomBytes } from 'node:crypto';
 import {
-  headerValue,
   hasToken,
+  headerValue,
   type NegotiationOptions,
   negotiateCommon,
   type RawHeaders,

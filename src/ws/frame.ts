@@ -161,7 +161,7 @@ export class FrameDecoder {
 
   #payload(chunk: Uint8Array, pos: number): number {
     const avail = chunk.length - pos;
-    const n = avail < this.#remaining ? avail : this.#remaining;
+    const n = Math.min(avail, this.#remaining);
     const piece = pos === 0 && n === chunk.length ? chunk : chunk.subarray(pos, pos + n);
     if (this.#masked) {
       unmask(piece, this.#mask, this.#maskOffset);

@@ -23,8 +23,8 @@ import type {
   UpgradeRequest,
 } from './handler.js';
 import { Protocol, type ProtocolSink } from './protocol.js';
-import { isValidUtf8 } from './utf8.js';
 import type { HttpVersion, Transport, TransportSink } from './transport.js';
+import { isValidUtf8 } from './utf8.js';
 
 export interface Limits {
   /** Largest frame payload accepted (default 16 MiB); above it: close 1009. */
@@ -533,7 +533,7 @@ export class Session<S = unknown> implements SessionApi {
       kind: this.#closeKind ?? 'error',
       code: this.#code,
       reason: this.#reason,
-      wasClean: p !== null && p.closeSent && p.closeReceived && this.#closeKind !== 'error',
+      wasClean: p?.closeSent === true && p.closeReceived && this.#closeKind !== 'error',
       ...(this.#error !== undefined && { error: this.#error }),
     };
     this.#final = final;

@@ -39,7 +39,7 @@ test('echo through a ws server: text, binary, empty, 16 MiB; subprotocol and 101
   t.deepEqual(rec.messages[1], { type: 'binary', data: Buffer.from([9, 8, 7]) });
   t.deepEqual(rec.messages[2], { type: 'text', data: '' });
   t.deepEqual(rec.messages[3], { type: 'binary', data: Buffer.alloc(0) });
-  t.true((rec.messages[4]?.data as Buffer).equals(big));
+  t.true((rec.messages[4]!.data as Buffer).equals(big));
   session.close(1000, 'done');
   const r = await rec.terminated;
   t.is(r.kind, 'normal');

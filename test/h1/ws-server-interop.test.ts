@@ -193,7 +193,7 @@ test('a handler that throws closes with 1011 and does not take the process down'
   t.is(closed.reason, '', 'no detail leaks to the peer');
   const r = await rec.terminated;
   t.is(r.kind, 'error');
-  t.is((r.error?.cause as Error).message, 'boom');
+  t.is((r.error!.cause as Error).message, 'boom');
   t.is(errors.length, 1);
   // an async rejection too
   const rec2 = recorder();
