@@ -33,7 +33,7 @@ function checkNumber(value: number): void {
 }
 
 /** Bytes the shortest encoding of `value` takes: 1, 2, 4 or 8. */
-export function varintLength(value: number | bigint): 1 | 2 | 4 | 8 {
+export function varintLength(value: number | bigint): number {
   if (typeof value === 'bigint') {
     if (value < 0n || value > VARINT_MAX) {
       throw new RangeError(`varint value out of range [0, 2^62-1]: ${value}`);
