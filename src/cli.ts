@@ -5,10 +5,8 @@
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { ensureCerts } from './certs.js';
-import { echoRoutes } from './echo.js';
-import { type Listener, listen } from './h1/server.js';
 import { connect } from './index.js';
+import { describeServed, type ServeOptions, serve } from './serve.js';
 import type { WebSocketError } from './ws/errors.js';
 import { ok } from './ws/handler.js';
 
@@ -27,13 +25,13 @@ export const Exit = {
 
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
-  if (cmd === 'serve') return serve(rest);
+  if (cmd === 'serve') return serveCmd(rest);
   if (cmd === 'connect') return connectCmd(rest);
   console.error(USAGE);
   return cmd === undefined || cmd === '--help' || cmd === '-h' ? Exit.Ok : Exit.Usage;
 }
 
-async function serve(argv: string[]): Promise<number> {
+async function serveCmd(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -46,41 +44,34 @@ async function serve(argv: string[]): Promise<number> {
       certs: { type: 'string' },
     },
   });
-  const host = values.host ?? '127.0.0.1';
-  const port = Number(values.port ?? (values.tls ? 8443 : 8080));
-  let tlsFiles: { cert: Buffer; key: Buffer } | undefined;
-  const wantTls = values.tls || values['tls-port'] !== undefined;
-  if (wantTls) {
-    if (values.cert && values.key) {
-      tlsFiles = { cert: readFileSync(values.cert), key: readFileSync(values.key) };
-    } else {
-      const certs = await ensureCerts(values.certs, { log: (l) => console.log(l) });
-      tlsFiles = { cert: readFileSync(certs.cert), key: readFileSync(certs.key) };
-    }
-  }
-  const listeners: Listener[] = [];
-  const routes = echoRoutes();
-  const add = async (p: number, secure: boolean) => {
-    const l = await listen({
-      port: p,
-      host,
-      routes,
-      ...(secure && tlsFiles && { tls: tlsFiles }),
-    });
-    listeners.push(l);
-    console.log(`listening ${l.url}/echo`);
+  // No ports named: the interop set-up (plain 8080, TLS 8443). `--port P` alone: one
+  // plain endpoint; with --tls that endpoint is TLS. `--tls-port` adds a TLS endpoint.
+  const named = values.port !== undefined || values['tls-port'] !== undefined;
+  const port = values.port === undefined ? undefined : Number(values.port);
+  const tlsPort = values['tls-port'] === undefined ? undefined : Number(values['tls-port']);
+  const opts: ServeOptions = {
+    host: values.host ?? '127.0.0.1',
+    port: named ? (values.tls ? null : (port ?? null)) : 8080,
+    tlsPort: named ? (values.tls ? (port ?? tlsPort ?? 8443) : (tlsPort ?? null)) : 8443,
+    log: (l) => console.log(l),
+    ...(values.certs !== undefined && { certsDir: values.certs }),
   };
-  if (values.tls) await add(port, true);
-  else await add(port, false);
-  if (values['tls-port'] !== undefined) await add(Number(values['tls-port']), true);
-
+  if (values.cert || values.key) {
+    if (!values.cert || !values.key) {
+      console.error(`omniws serve: --cert and --key go together\n${USAGE}`);
+      return Exit.Usage;
+    }
+    opts.cert = readFileSync(values.cert);
+    opts.key = readFileSync(values.key);
+  }
+  const served = await serve(opts);
+  for (const line of describeServed(served)) console.log(line);
   await new Promise<void>((resolve) => {
-    const stopAll = () => resolve();
-    process.once('SIGINT', stopAll);
-    process.once('SIGTERM', stopAll);
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
   });
   console.log('shutting down: closing sessions with 1001');
-  await Promise.all(listeners.map((l) => l.close()));
+  await served.close();
   return Exit.Ok;
 }
 

@@ -3,12 +3,28 @@
 // session, then close 1000). Interop tests and browsers rely on both.
 
 import type { WebSocketRoute } from './route.js';
-import { ok, reply, stop } from './ws/handler.js';
+import { ok, reply, stop, type UpgradeRequest } from './ws/handler.js';
+
+/** What /info (and /echo?announce, first) tells the peer about its own session. */
+export function describeSession(req: UpgradeRequest): string {
+  return JSON.stringify({
+    http: req.http,
+    subprotocol: req.subprotocol ?? null,
+    extensions: req.extensions,
+    secure: req.secure,
+    path: req.path,
+  });
+}
 
 export const echoRoute: WebSocketRoute<null> = {
   subprotocols: ['echo'],
   state: null,
   handler: {
+    init: (req, state, session) => {
+      // the interop page asks which HTTP version carries its WebSocket
+      if (/[?&]announce(=|&|$)/.test(req.path)) session.send(describeSession(req));
+      return ok(state);
+    },
     handleIn: (msg, state) => reply(state, msg.data),
   },
 };
@@ -18,15 +34,7 @@ export const infoRoute: WebSocketRoute<null> = {
   state: null,
   handler: {
     init: (req, state, session) => {
-      session.send(
-        JSON.stringify({
-          http: req.http,
-          subprotocol: req.subprotocol ?? null,
-          extensions: req.extensions,
-          secure: req.secure,
-          path: req.path,
-        }),
-      );
+      session.send(describeSession(req));
       return stop(state, 1000);
     },
     handleIn: (_msg, state) => ok(state),

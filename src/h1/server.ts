@@ -149,6 +149,8 @@ export function attach(server: http.Server | https.Server, opts: ServerOptions):
 export interface ListenOptions extends ServerOptions {
   port?: number;
   host?: string;
+  /** Plain (non-upgrade) requests; default: 426 on WebSocket routes, else 404. */
+  onRequest?: (req: IncomingMessage, res: http.ServerResponse) => void;
   /** Serve wss:// with these certificate options. */
   tls?: SecureContextOptions & { cert: string | Buffer; key: string | Buffer };
 }
@@ -163,6 +165,10 @@ export interface Listener extends AttachedServer {
 /** A standalone HTTP/1.1 WebSocket server. Plain requests get 426 on routes, else 404. */
 export async function listen(opts: ListenOptions): Promise<Listener> {
   const onRequest = (req: IncomingMessage, res: http.ServerResponse) => {
+    if (opts.onRequest) {
+      opts.onRequest(req, res);
+      return;
+    }
     const known = opts.routes?.[pathnameOf(req.url ?? '/')] !== undefined;
     const status = known ? 426 : 404;
     const body = STATUS_CODES[status] ?? '';

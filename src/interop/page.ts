@@ -1,0 +1,139 @@
+// The interop page `omniws serve` shows at `/`: it opens WebSockets to the same
+// origin, runs the checks, shows which HTTP version carried each WebSocket (the
+// server announces it), and sets the title to `interop: pass` or
+// `interop: fail (N)` once every check has run. Browser tests read
+// `window.interopResults`.
+
+export const INTEROP_PAGE = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>interop: running</title>
+<style>
+  body { font: 14px/1.4 system-ui, sans-serif; margin: 2em; }
+  table { border-collapse: collapse; }
+  td, th { border: 1px solid #ccc; padding: 4px 10px; text-align: left; }
+  .pass { color: #070; } .fail { color: #b00; }
+</style>
+</head>
+<body>
+<h1>omniws interop</h1>
+<p>Page loaded over <b id="page-proto">?</b> from <code id="origin"></code>.</p>
+<table>
+  <thead><tr><th>check</th><th>WebSocket over</th><th>result</th><th>round trip</th><th>detail</th></tr></thead>
+  <tbody id="rows"></tbody>
+</table>
+<script>
+const results = [];
+window.interopResults = results;
+const rows = document.getElementById('rows');
+const nav = performance.getEntriesByType('navigation')[0];
+document.getElementById('page-proto').textContent = (nav && nav.nextHopProtocol) || 'unknown';
+document.getElementById('origin').textContent = location.origin;
+const wsBase = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host;
+
+function show(r) {
+  const tr = document.createElement('tr');
+  for (const v of [r.name, r.http, r.pass ? 'pass' : 'fail', r.ms === undefined ? '' : r.ms.toFixed(1) + ' ms', r.detail || '']) {
+    const td = document.createElement('td');
+    td.textContent = v;
+    tr.appendChild(td);
+  }
+  tr.className = r.pass ? 'pass' : 'fail';
+  rows.appendChild(tr);
+}
+
+// Opens /echo?announce: the server first sends {"http":…} describing the session.
+function open(protocols) {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(wsBase + '/echo?announce', protocols);
+    ws.binaryType = 'arraybuffer';
+    const queue = [];
+    const waiters = [];
+    let info = null;
+    ws.onmessage = (e) => {
+      if (info === null) {
+        info = JSON.parse(e.data);
+        resolve({ ws, info, next });
+        return;
+      }
+      const w = waiters.shift();
+      if (w) w(e.data); else queue.push(e.data);
+    };
+    ws.onerror = () => reject(new Error('WebSocket error'));
+    ws.onclose = (e) => { if (info === null) reject(new Error('closed ' + e.code)); };
+    function next() {
+      return new Promise((res) => { const d = queue.shift(); if (d !== undefined) res(d); else waiters.push(res); });
+    }
+  });
+}
+
+async function check(name, fn) {
+  const t0 = performance.now();
+  let r;
+  try {
+    const out = await Promise.race([
+      fn(),
+      new Promise((_, rej) => setTimeout(() => rej(new Error('timeout')), 15000)),
+    ]);
+    r = { name, pass: out.pass, http: out.http, ms: performance.now() - t0, detail: out.detail };
+  } catch (err) {
+    r = { name, pass: false, http: '?', detail: String(err && err.message || err) };
+  }
+  results.push(r);
+  show(r);
+}
+
+function equalBytes(a, b) {
+  if (a.byteLength !== b.byteLength) return false;
+  const x = new Uint8Array(a), y = new Uint8Array(b);
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
+  return true;
+}
+
+async function run() {
+  await check('text echo', async () => {
+    const c = await open(['echo']);
+    const text = 'héllo ✓ ' + Math.random();
+    c.ws.send(text);
+    const back = await c.next();
+    c.ws.close(1000);
+    return { pass: back === text && c.ws.protocol === 'echo', http: c.info.http, detail: 'subprotocol ' + c.ws.protocol };
+  });
+  await check('binary echo', async () => {
+    const c = await open();
+    const data = new Uint8Array(256).map((_, i) => i).buffer;
+    c.ws.send(data);
+    const back = await c.next();
+    c.ws.close(1000);
+    return { pass: back instanceof ArrayBuffer && equalBytes(back, data), http: c.info.http };
+  });
+  await check('1 MB echo', async () => {
+    const c = await open();
+    const data = new Uint8Array(1024 * 1024);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 31) & 0xff;
+    c.ws.send(data.buffer);
+    const back = await c.next();
+    c.ws.close(1000);
+    return { pass: equalBytes(back, data.buffer), http: c.info.http, detail: back.byteLength + ' bytes' };
+  });
+  await check('close code 4000 echoed', async () => {
+    const c = await open();
+    const closed = new Promise((res) => { c.ws.onclose = res; });
+    c.ws.close(4000, 'interop');
+    const e = await closed;
+    return { pass: e.code === 4000 && e.wasClean, http: c.info.http, detail: 'code ' + e.code + ' clean ' + e.wasClean };
+  });
+  await check('extensions', async () => {
+    const c = await open();
+    c.ws.close(1000);
+    return { pass: true, http: c.info.http, detail: c.ws.extensions || '(none)' };
+  });
+  const failed = results.filter((r) => !r.pass).length;
+  document.title = failed === 0 ? 'interop: pass' : 'interop: fail (' + failed + ')';
+}
+run();
+</script>
+</body>
+</html>
+`;
