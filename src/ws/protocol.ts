@@ -8,7 +8,7 @@
 // protocol is closed: further input is ignored and sends throw WS_ERR_INVALID_STATE.
 
 import { randomFillSync } from 'node:crypto';
-import { decodeClosePayload, encodeClosePayload } from './close.js';
+import { decodeClosePayload, encodeClosePayload, isValidWireCloseCode } from './close.js';
 import { protocolError, WebSocketError } from './errors.js';
 import {
   encodeFrame,
@@ -175,7 +175,10 @@ export class Protocol {
     if (this.#state === 'closed') return;
     const op = this.#opcode;
     if (op === Opcode.Text || op === Opcode.Binary || op === Opcode.Continuation) {
-      // RFC 6455 §1.4: after sending a Close frame an endpoint discards data it receives.
+      // Our policy, not an RFC rule: once we have sent a Close frame the application has
+      // said it is done, so data still arriving is discarded. (RFC 6455 §1.4 only says "after
+      // receiving a control frame indicating the connection should be closed, a peer discards
+      // any further data received"; that case is handled by the 'closed' state above.)
       if (this.#closeSent) return;
       if (piece.length > 0) {
         if (this.#msgValidate && !this.#utf8.push(piece)) {
@@ -224,8 +227,8 @@ export class Protocol {
     const { code, reason } = decodeClosePayload(payload); // throws 1002/1007 on bad payloads
     this.#closeReceived = true;
     // RFC 6455 §5.5.1: "If an endpoint receives a Close frame and did not previously send a
-    // Close frame, the endpoint MUST send a Close frame in response … typically echoing the
-    // status code it received."
+    // Close frame, the endpoint MUST send a Close frame in response. (When sending a Close
+    // frame in response, the endpoint typically echos the status code it received.)"
     if (!this.#closeSent) {
       this.#closeSent = true;
       this.#writeFrame(Opcode.Close, code === 1005 ? EMPTY : payload.subarray(0, 2));
@@ -240,7 +243,12 @@ export class Protocol {
     // close the underlying connection.
     if (!this.#closeSent) {
       this.#closeSent = true;
-      this.#writeFrame(Opcode.Close, encodeClosePayload(err.closeCode ?? 1002));
+      // A code that may not be on the wire (1006 "connection lost" from outside, say) would
+      // make encodeClosePayload throw here and leave us open. RFC 6455 §7.4.1: 1011 "indicates
+      // that a server is terminating the connection because it encountered an unexpected
+      // condition that prevented it from fulfilling the request."
+      const code = err.closeCode ?? 1002;
+      this.#writeFrame(Opcode.Close, encodeClosePayload(isValidWireCloseCode(code) ? code : 1011));
     }
     this.#state = 'closed';
     this.#pieces = [];
