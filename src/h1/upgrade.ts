@@ -47,7 +47,11 @@ export function validateH1Request(
   if (req.method !== 'GET') {
     return reject(405, `method ${req.method} is not GET`, { allow: 'GET' });
   }
-  const [major = 0, minor = 0] = req.httpVersion.split('.').map((x) => Number.parseInt(x, 10));
+  // RFC 6455 §4.2.1: "An HTTP/1.1 or higher GET request"; a version that does not parse
+  // as <major>.<minor> is not one.
+  const httpVersion = /^(\d+)\.(\d+)$/.exec(req.httpVersion);
+  const major = httpVersion ? Number(httpVersion[1]) : 0;
+  const minor = httpVersion ? Number(httpVersion[2]) : 0;
   if (major < 1 || (major === 1 && minor < 1)) {
     return reject(505, `HTTP/${req.httpVersion} is below HTTP/1.1`);
   }
