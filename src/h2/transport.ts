@@ -3,14 +3,15 @@
 // Graceful end is END_STREAM after the close handshake (`stream.end()`), never
 // RST_STREAM: RFC 8441 §4 makes END_STREAM the TCP FIN and RST_STREAM the TCP RST,
 // and browsers report a reset as a failed WebSocket. `abort` is RST_STREAM CANCEL
-// (or PROTOCOL_ERROR). Writes within one tick are corked into one writev, as on h1.
+// alone (or PROTOCOL_ERROR). Writes within one tick are corked into one writev, as on h1.
 // The stream's 'error' is always listened to: a peer's reset ends the session with
 // 1006, it never throws out of an event emitter.
 
 import { constants, type Http2Stream } from 'node:http2';
+import { addAbortSignal } from 'node:stream';
 import type { Transport, TransportInfo, TransportSink } from '../ws/transport.js';
 
-const { NGHTTP2_CANCEL, NGHTTP2_PROTOCOL_ERROR, NGHTTP2_NO_ERROR } = constants;
+const { NGHTTP2_PROTOCOL_ERROR, NGHTTP2_NO_ERROR } = constants;
 
 export class H2Transport implements Transport {
   readonly info: TransportInfo;
@@ -32,6 +33,8 @@ export class H2Transport implements Transport {
       localPort: socket?.localPort,
     };
     stream.setTimeout(0);
+    // a session destroyed with an error destroys its streams with it: never unhandled
+    stream.on('error', noop);
   }
 
   /** The underlying stream (id, session, state), for diagnostics and tests. */
@@ -42,18 +45,28 @@ export class H2Transport implements Transport {
   attach(sink: TransportSink): void {
     const s = this.#stream;
     let closed = false;
+    let resetReported = false;
+    // a reset we did not ask for (the peer's RST_STREAM, a GOAWAY, a dead session);
+    // node emits 'aborted' before the readable side ends, so the session learns why
+    const reportReset = () => {
+      if (resetReported || this.#aborted) return;
+      if (s.rstCode === undefined || s.rstCode === NGHTTP2_NO_ERROR) return;
+      resetReported = true;
+      sink.onError(new Error(`HTTP/2 stream reset (RST_STREAM code ${s.rstCode})`));
+    };
     const close = () => {
       if (closed) return;
       closed = true;
-      // a reset we did not ask for (the peer's RST_STREAM, a GOAWAY, a dead session)
-      if (!this.#aborted && s.rstCode !== undefined && s.rstCode !== NGHTTP2_NO_ERROR) {
-        sink.onError(new Error(`HTTP/2 stream reset (RST_STREAM code ${s.rstCode})`));
-      }
+      reportReset();
       sink.onClose();
     };
     s.on('data', (chunk: Buffer) => sink.onData(chunk));
+    s.on('aborted', reportReset);
     s.on('end', () => sink.onEnd());
-    s.on('error', (err: Error) => sink.onError(err));
+    s.on('error', (err: Error) => {
+      // our own abort surfaces as an AbortError: not news to the session
+      if (!(this.#aborted && err.name === 'AbortError')) sink.onError(err);
+    });
     s.on('drain', () => sink.onDrain());
     s.on('close', close);
     if (s.destroyed || s.closed) {
@@ -102,7 +115,16 @@ export class H2Transport implements Transport {
     if (s.destroyed || s.closed) return;
     this.#aborted = true;
     this.#ended = true;
-    s.close(kind === 'protocol' ? NGHTTP2_PROTOCOL_ERROR : NGHTTP2_CANCEL);
+    if (kind === 'cancel') {
+      // `close(NGHTTP2_CANCEL)` would end the writable side first: END_STREAM, then the
+      // reset. Destroying with an AbortError (what addAbortSignal does) sends RST_STREAM
+      // CANCEL alone, as a TCP RST would be.
+      const ac = new AbortController();
+      addAbortSignal(ac.signal, s);
+      ac.abort();
+    } else {
+      s.close(NGHTTP2_PROTOCOL_ERROR);
+    }
   }
 
   pause(): void {
@@ -117,3 +139,5 @@ export class H2Transport implements Transport {
 function uncork(t: H2Transport): void {
   t.uncork();
 }
+
+function noop(): void {}

@@ -356,6 +356,7 @@ async function getOnce(origin: string, path: string): Promise<{ status: number; 
   const s = await rawSession(origin);
   try {
     const req = s.request({ ':path': path });
+    req.on('error', () => {});
     let status = 0;
     req.on('response', (h) => {
       status = Number(h[':status']);
@@ -397,6 +398,7 @@ for (const attachFirst of [false, true]) {
     const srv = await userServer(
       (server) =>
         server.on('stream', (stream, headers) => {
+          stream.on('error', () => {});
           theirs.push(`${headers[':method']} ${headers[':path']} ${headers[':protocol'] ?? ''}`);
           stream.respond({ ':status': 299 });
           stream.end('theirs');
@@ -487,6 +489,7 @@ test('plain requests to the standalone server: 405 + Allow on a WebSocket path o
   const status = (path: string) =>
     new Promise<{ status: number; allow: unknown }>((resolve) => {
       const r = s.request({ ':path': path });
+      r.on('error', () => {});
       r.on('response', (h) => resolve({ status: Number(h[':status']), allow: h.allow }));
       r.resume();
     });
