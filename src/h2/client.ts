@@ -1,0 +1,442 @@
+// HTTP/2 WebSocket client (RFC 8441): one pooled ClientHttp2Session per origin
+// (and TLS options and window settings) carries many WebSockets, each an extended
+// CONNECT stream. The request is built by `buildH2Request` and the answer checked
+// by the pure `validateH2Response`; the stream then becomes a client-role Session.
+//
+// RFC 8441 §3: "A client MUST NOT send a :protocol pseudo-header field unless it has
+// received the SETTINGS_ENABLE_CONNECT_PROTOCOL parameter with a value of 1." node
+// holds such a request until the peer's SETTINGS arrive instead of failing it, so we
+// wait for the first SETTINGS ourselves and check the parameter before any request.
+//
+// Sessions never keep the process alive without a WebSocket on them: with none left
+// a session is unref'd and closed (GOAWAY) after `sessionIdleTimeout`.
+
+import http2, { type ClientHttp2Session, type ClientHttp2Stream, constants } from 'node:http2';
+import { isIP } from 'node:net';
+import tls, { type ConnectionOptions, type TLSSocket } from 'node:tls';
+import { type ClientOptions, type ParsedUrl, parseWsUrl } from '../h1/client.js';
+import { WebSocketError } from '../ws/errors.js';
+import { Session } from '../ws/session.js';
+import { H2Transport } from './transport.js';
+import { buildH2Request, validateH2Response } from './upgrade.js';
+
+const { NGHTTP2_CANCEL } = constants;
+
+/** Flow-control defaults of the client, as the server's (see DEFAULT_* in ./server.ts). */
+export const CLIENT_INITIAL_WINDOW_SIZE = 256 * 1024;
+export const CLIENT_CONNECTION_WINDOW_SIZE = 4 * 1024 * 1024;
+const DEFAULT_SESSION_IDLE_TIMEOUT = 1000;
+/** How long 'auto' remembers that an origin answered without WebSockets over HTTP/2. */
+const NO_H2_MEMORY_MS = 30_000;
+
+export interface H2ClientOptions<S> extends ClientOptions<S> {
+  /** SETTINGS_INITIAL_WINDOW_SIZE we advertise: per-stream receive window (default 256 KiB). */
+  initialWindowSize?: number;
+  /** Connection-level receive window (default 4 MiB). */
+  connectionWindowSize?: number;
+  /** Close a pooled session this long after its last WebSocket closed (default 1000 ms). */
+  sessionIdleTimeout?: number;
+}
+
+/** Why an origin cannot carry WebSockets over HTTP/2 (the 'auto' mode falls back to HTTP/1.1). */
+type NoH2 = 'alpn' | 'settings';
+
+// Distinct TLS option objects get distinct sessions: a session made with one CA or
+// client certificate must not serve a request made with another.
+const tlsIds = new WeakMap<object, number>();
+let nextTlsId = 1;
+
+function poolKey(u: ParsedUrl, opts: H2ClientOptions<unknown>): string {
+  let tlsId = 0;
+  if (u.secure && opts.tls) {
+    tlsId = tlsIds.get(opts.tls) ?? nextTlsId++;
+    tlsIds.set(opts.tls, tlsId);
+  }
+  const host = u.host.includes(':') ? `[${u.host}]` : u.host;
+  return [
+    u.secure ? 'https' : 'http',
+    `${host}:${u.port}`,
+    tlsId,
+    opts.initialWindowSize ?? CLIENT_INITIAL_WINDOW_SIZE,
+    opts.connectionWindowSize ?? CLIENT_CONNECTION_WINDOW_SIZE,
+  ].join('|');
+}
+
+class PooledSession {
+  readonly key: string;
+  session: ClientHttp2Session | null = null;
+  /** Resolves once the peer's first SETTINGS arrived: null when ALPN did not select h2. */
+  readonly ready: Promise<ClientHttp2Session | null>;
+  connectProtocol = false;
+  /** WebSockets (and handshakes) on this session. */
+  streams = 0;
+  dead = false;
+  #idleTimer: NodeJS.Timeout | null = null;
+  readonly #idleTimeout: number;
+
+  constructor(key: string, u: ParsedUrl, opts: H2ClientOptions<unknown>, alpn: string[]) {
+    this.key = key;
+    this.#idleTimeout = opts.sessionIdleTimeout ?? DEFAULT_SESSION_IDLE_TIMEOUT;
+    this.ready = this.#open(u, opts, alpn);
+    // a failure is reported to whoever awaits `ready`; this keeps it from being unhandled
+    this.ready.catch(() => {});
+  }
+
+  async #open(
+    u: ParsedUrl,
+    opts: H2ClientOptions<unknown>,
+    alpn: string[],
+  ): Promise<ClientHttp2Session | null> {
+    const host = u.host.includes(':') ? `[${u.host}]` : u.host;
+    const origin = `${u.secure ? 'https' : 'http'}://${host}:${u.port}`;
+    const settings: http2.Settings = {
+      enablePush: false,
+      initialWindowSize: opts.initialWindowSize ?? CLIENT_INITIAL_WINDOW_SIZE,
+    };
+    let session: ClientHttp2Session;
+    if (u.secure) {
+      const socket = await tlsConnect(u, opts, alpn, opts.timeout ?? 15_000);
+      if (socket.alpnProtocol !== 'h2') {
+        socket.destroy();
+        this.#die();
+        return null;
+      }
+      session = http2.connect(origin, { settings, createConnection: () => socket });
+    } else {
+      session = http2.connect(origin, { settings });
+    }
+    this.session = session;
+    session.on('error', () => this.#die());
+    session.on('goaway', () => this.#die());
+    session.once('close', () => this.#die());
+    const windowSize = opts.connectionWindowSize ?? CLIENT_CONNECTION_WINDOW_SIZE;
+    session.once('connect', () => {
+      try {
+        session.setLocalWindowSize(windowSize);
+      } catch {
+        // closed meanwhile
+      }
+    });
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error) => {
+        session.removeListener('remoteSettings', onSettings);
+        session.removeListener('close', onClose);
+        reject(err);
+      };
+      const onClose = () => onError(new Error('the HTTP/2 session closed before its SETTINGS'));
+      const onSettings = () => {
+        session.removeListener('error', onError);
+        session.removeListener('close', onClose);
+        resolve();
+      };
+      session.once('remoteSettings', onSettings);
+      session.once('error', onError);
+      session.once('close', onClose);
+    });
+    this.connectProtocol = session.remoteSettings.enableConnectProtocol === true;
+    if (this.streams === 0) this.#idle();
+    return session;
+  }
+
+  get full(): boolean {
+    const max = this.session?.remoteSettings.maxConcurrentStreams;
+    return max !== undefined && this.streams >= max;
+  }
+
+  retain(): void {
+    this.streams++;
+    if (this.#idleTimer) {
+      clearTimeout(this.#idleTimer);
+      this.#idleTimer = null;
+    }
+    this.session?.ref();
+  }
+
+  release(): void {
+    this.streams--;
+    if (this.streams === 0) this.#idle();
+  }
+
+  #idle(): void {
+    const s = this.session;
+    if (!s || this.dead) return;
+    s.unref();
+    this.#idleTimer ??= setTimeout(() => {
+      this.#idleTimer = null;
+      if (this.streams === 0) this.close();
+    }, this.#idleTimeout);
+    this.#idleTimer.unref();
+  }
+
+  close(): void {
+    this.#die();
+    const s = this.session;
+    if (s && !s.closed && !s.destroyed) s.close();
+  }
+
+  #die(): void {
+    if (this.dead) return;
+    this.dead = true;
+    const list = pool.get(this.key);
+    if (list) {
+      const i = list.indexOf(this);
+      if (i >= 0) list.splice(i, 1);
+      if (list.length === 0) pool.delete(this.key);
+    }
+    if (this.#idleTimer) clearTimeout(this.#idleTimer);
+    this.#idleTimer = null;
+  }
+}
+
+const pool = new Map<string, PooledSession[]>();
+const noH2 = new Map<string, { reason: NoH2; until: number }>();
+
+function tlsConnect(
+  u: ParsedUrl,
+  opts: H2ClientOptions<unknown>,
+  alpn: string[],
+  timeout: number,
+): Promise<TLSSocket> {
+  return new Promise((resolve, reject) => {
+    const o: ConnectionOptions = { host: u.host, port: u.port, ...opts.tls, ALPNProtocols: alpn };
+    if (opts.tls?.servername === undefined && isIP(u.host) === 0) o.servername = u.host;
+    const socket = tls.connect(o);
+    const timer = setTimeout(() => {
+      socket.destroy(new Error(`TLS connection timed out after ${timeout} ms`));
+    }, timeout);
+    timer.unref();
+    socket.once('secureConnect', () => {
+      clearTimeout(timer);
+      socket.removeListener('error', onError);
+      resolve(socket);
+    });
+    const onError = (err: Error) => {
+      clearTimeout(timer);
+      reject(err);
+    };
+    socket.once('error', onError);
+  });
+}
+
+/** A live pooled session for the origin with room for one more stream, or a new one. */
+function pooledSession(
+  u: ParsedUrl,
+  opts: H2ClientOptions<unknown>,
+  alpn: string[],
+): PooledSession {
+  const key = poolKey(u, opts);
+  const list = pool.get(key) ?? [];
+  for (const p of list) if (!p.dead && !p.full) return p;
+  const p = new PooledSession(key, u, opts, alpn);
+  if (!p.dead) {
+    list.push(p);
+    pool.set(key, list);
+  }
+  return p;
+}
+
+/**
+ * Open a WebSocket over HTTP/2 (RFC 8441); wss:// by TLS + ALPN h2, ws:// as h2c with
+ * prior knowledge. Rejects with WS_ERR_EXTENDED_CONNECT_UNSUPPORTED when the server
+ * does not send SETTINGS_ENABLE_CONNECT_PROTOCOL = 1.
+ */
+export function connectH2<S>(input: string | URL, opts: H2ClientOptions<S>): Promise<Session<S>> {
+  const u = parseWsUrl(input);
+  return open(u, opts, false).then((s) => {
+    if (s) return s;
+    throw new WebSocketError(
+      'WS_ERR_EXTENDED_CONNECT_UNSUPPORTED',
+      `${u.authority} does not offer HTTP/2 (ALPN) to this client`,
+    );
+  });
+}
+
+/**
+ * The HTTP/2 half of `connect(url, { http: 'auto' })`: resolves null when the origin
+ * does not offer WebSockets over HTTP/2 (ALPN chose http/1.1, or no
+ * SETTINGS_ENABLE_CONNECT_PROTOCOL), so the caller can use HTTP/1.1 instead.
+ */
+export function connectH2IfOffered<S>(
+  input: string | URL,
+  opts: H2ClientOptions<S>,
+): Promise<Session<S> | null> {
+  const u = parseWsUrl(input);
+  if (!u.secure) return Promise.resolve(null);
+  const key = poolKey(u, opts);
+  const remembered = noH2.get(key);
+  if (remembered && remembered.until > Date.now()) return Promise.resolve(null);
+  noH2.delete(key);
+  return open(u, opts, true);
+}
+
+/** Close every pooled HTTP/2 session (GOAWAY); their open WebSockets finish first. */
+export function closeH2Sessions(): void {
+  for (const list of [...pool.values()]) for (const p of [...list]) p.close();
+}
+
+function open<S>(
+  u: ParsedUrl,
+  opts: H2ClientOptions<S>,
+  auto: boolean,
+): Promise<Session<S> | null> {
+  const ms = opts.timeout ?? 15_000;
+  return new Promise<Session<S> | null>((resolve, reject) => {
+    const pooled = pooledSession(
+      u,
+      opts as H2ClientOptions<unknown>,
+      auto ? ['h2', 'http/1.1'] : ['h2'],
+    );
+    pooled.retain();
+    let settled = false;
+    let stream: ClientHttp2Stream | null = null;
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      pooled.release();
+    };
+    const fail = (err: Error) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (stream && !stream.destroyed) stream.close(NGHTTP2_CANCEL);
+      else if (!stream) release();
+      reject(err);
+    };
+    const timer = setTimeout(() => {
+      fail(
+        new WebSocketError(
+          'WS_ERR_HANDSHAKE_TIMEOUT',
+          `opening handshake timed out after ${ms} ms`,
+        ),
+      );
+    }, ms);
+
+    pooled.ready.then(
+      (session) => {
+        if (settled) return;
+        if (!session || !pooled.connectProtocol) {
+          if (auto) {
+            noH2.set(pooled.key, {
+              reason: session ? 'settings' : 'alpn',
+              until: Date.now() + NO_H2_MEMORY_MS,
+            });
+            settled = true;
+            clearTimeout(timer);
+            release();
+            resolve(null);
+            return;
+          }
+          fail(
+            new WebSocketError(
+              'WS_ERR_EXTENDED_CONNECT_UNSUPPORTED',
+              session
+                ? `${u.authority} did not send SETTINGS_ENABLE_CONNECT_PROTOCOL = 1 (RFC 8441 §3)`
+                : `${u.authority} did not select h2 by ALPN`,
+            ),
+          );
+          return;
+        }
+        request(session);
+      },
+      (err: Error) =>
+        fail(
+          new WebSocketError('WS_ERR_HANDSHAKE', `connection failed: ${err.message}`, {
+            cause: err,
+          }),
+        ),
+    );
+
+    const request = (session: ClientHttp2Session) => {
+      const headers = buildH2Request(u, {
+        ...(opts.subprotocols && { subprotocols: opts.subprotocols }),
+        ...(opts.extensions && { extensions: opts.extensions }),
+        ...(opts.origin !== undefined && { origin: opts.origin }),
+        ...(opts.headers && { headers: opts.headers }),
+      });
+      let s: ClientHttp2Stream;
+      try {
+        s = session.request(headers, { endStream: false });
+      } catch (err) {
+        fail(
+          new WebSocketError('WS_ERR_HANDSHAKE', `request failed: ${(err as Error).message}`, {
+            cause: err,
+          }),
+        );
+        return;
+      }
+      stream = s;
+      s.once('close', release);
+      s.on('error', (err: Error) =>
+        fail(
+          new WebSocketError('WS_ERR_HANDSHAKE', `stream failed: ${err.message}`, { cause: err }),
+        ),
+      );
+      s.once('close', () =>
+        fail(
+          new WebSocketError(
+            'WS_ERR_HANDSHAKE',
+            `stream closed before a response (RST_STREAM code ${s.rstCode ?? 'none'})`,
+          ),
+        ),
+      );
+      s.once('response', (resHeaders) => {
+        if (settled) return;
+        const status = Number(resHeaders[':status']);
+        const fields: Record<string, string> = {};
+        for (const [k, v] of Object.entries(resHeaders)) {
+          if (v !== undefined && !k.startsWith(':')) {
+            fields[k] = Array.isArray(v) ? v.join(', ') : String(v);
+          }
+        }
+        if (!(status >= 200 && status <= 299)) {
+          s.resume();
+          fail(
+            new WebSocketError(
+              'WS_ERR_HANDSHAKE_STATUS',
+              `server answered ${status} instead of 200`,
+              // the response rides along as the cause: a 401's www-authenticate, a 503's retry-after
+              { status, cause: { status, headers: fields } },
+            ),
+          );
+          return;
+        }
+        const check = validateH2Response(status, resHeaders, {
+          ...(opts.subprotocols && { subprotocols: opts.subprotocols }),
+          ...(opts.acceptExtensions && { acceptExtensions: opts.acceptExtensions }),
+        });
+        if (!check.ok) {
+          fail(new WebSocketError('WS_ERR_HANDSHAKE', check.error));
+          return;
+        }
+        settled = true;
+        clearTimeout(timer);
+        const requestFields: Record<string, string> = {};
+        for (const [k, v] of Object.entries(headers)) if (!k.startsWith(':')) requestFields[k] = v;
+        const transport = new H2Transport(s, u.secure);
+        const ws = new Session<S>({
+          ...opts,
+          role: 'client',
+          transport,
+          handler: opts.handler,
+          state: opts.state as S,
+          request: {
+            http: '2',
+            secure: u.secure,
+            method: 'CONNECT',
+            path: u.path,
+            authority: u.authority,
+            headers: requestFields,
+            subprotocol: check.subprotocol,
+            extensions: check.extensions,
+            remoteAddress: transport.info.remoteAddress,
+            remotePort: transport.info.remotePort,
+            response: { status, headers: fields },
+          },
+        });
+        ws.start();
+        resolve(ws);
+      });
+    };
+  });
+}
