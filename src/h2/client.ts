@@ -317,9 +317,11 @@ function open<S>(
         if (settled) return;
         if (!session || !pooled.connectProtocol) {
           if (auto) {
+            const now = Date.now();
+            for (const [k, v] of noH2) if (v.until <= now) noH2.delete(k);
             noH2.set(pooled.key, {
               reason: session ? 'settings' : 'alpn',
-              until: Date.now() + NO_H2_MEMORY_MS,
+              until: now + NO_H2_MEMORY_MS,
             });
             settled = true;
             clearTimeout(timer);

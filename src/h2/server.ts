@@ -144,6 +144,9 @@ export function respondH2(stream: ServerHttp2Stream, res: HttpResponse): void {
   }
 }
 
+/** Marks our emit wrappers: a second `attachH2` on the same server hands unrouted streams on to the first. */
+const OUR_EMIT = Symbol('omniws.h2.emit');
+
 /** Whether a listener other than Node's CONNECT-refusing compat dispatcher would see a stream. */
 function othersListen(server: AnyH2Server): boolean {
   for (const l of server.listeners('stream')) {
@@ -198,7 +201,7 @@ export function attachH2(server: AnyH2Server, opts: H2Options): AttachedServer {
         }
         return true;
       }
-      if (kind === 'other-protocol' && !othersListen(server)) {
+      if (kind === 'other-protocol' && !innerIsOurs && !othersListen(server)) {
         // RFC 8441 §4: a :protocol the server does not support gets an error status
         stream.on('error', noop);
         respondH2(stream, { status: 501 });
@@ -207,6 +210,8 @@ export function attachH2(server: AnyH2Server, opts: H2Options): AttachedServer {
     }
     return baseEmit.call(this, event, ...args);
   };
+  (emit as EmitFn & { [OUR_EMIT]?: true })[OUR_EMIT] = true;
+  const innerIsOurs = (baseEmit as EmitFn & { [OUR_EMIT]?: true })[OUR_EMIT] === true;
   (server as unknown as { emit: EmitFn }).emit = emit;
 
   const handleStream = async (
@@ -226,8 +231,8 @@ export function attachH2(server: AnyH2Server, opts: H2Options): AttachedServer {
     }
     if (stream.destroyed || stream.closed) return;
     if (decision === undefined) {
-      // not ours: a user's listener may take it, as on h1 (else 404)
-      if (othersListen(server)) baseEmit.call(server, 'stream', ...args);
+      // not ours: another attachH2 or a user's listener may take it, as on h1 (else 404)
+      if (innerIsOurs || othersListen(server)) baseEmit.call(server, 'stream', ...args);
       else respondH2(stream, { status: 404 });
       return;
     }

@@ -573,3 +573,29 @@ test('close(): WebSockets get 1001, then the server stops', async (t) => {
   t.is(f.payload.readUInt16BE(0), 1001);
   t.like(seen.ends[0], { kind: 'shutdown', code: 1001, wasClean: true });
 });
+
+test('two attachH2 on one server: each serves its routes, the rest gets 404', async (t) => {
+  const server = http2.createServer();
+  const a = attachH2(server, { routes: { '/a': echoRoute(newSeen()) } });
+  const b = attachH2(server, { routes: { '/b': echoRoute(newSeen()) } });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const sessions = new Set<http2.Http2Session>();
+  server.on('session', (s) => sessions.add(s));
+  t.teardown(async () => {
+    await b.close();
+    await a.close();
+    for (const s of sessions) s.destroy();
+    await new Promise((r) => server.close(r));
+  });
+  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  t.deepEqual(await echoOnce(origin, '/a'), { status: 200, text: 'ping?' });
+  t.deepEqual(await echoOnce(origin, '/b'), { status: 200, text: 'ping?' });
+  t.is((await echoOnce(origin, '/c')).status, 404);
+  const s = await rawSession(origin);
+  t.teardown(() => s.destroy());
+  t.is((await rawConnect(s, '/a', { ':protocol': 'connect-udp' })).status, 501);
+  // after the outer one detaches, the inner one still serves
+  await b.close();
+  t.deepEqual(await echoOnce(origin, '/a'), { status: 200, text: 'ping?' });
+  t.is((await echoOnce(origin, '/b')).status, 404);
+});
