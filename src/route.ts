@@ -2,6 +2,7 @@
 // route a request reaches, how a validated upgrade becomes a Session, and the
 // registry of live sessions that a graceful shutdown closes with 1001.
 
+import { deflateOptionsOf, PerMessageDeflate } from './ws/deflate.js';
 import { WebSocketError } from './ws/errors.js';
 import type { Handler, UpgradeRequest } from './ws/handler.js';
 import type { NegotiationOptions, UpgradeInfo } from './ws/negotiate.js';
@@ -86,6 +87,8 @@ export function negotiationFor(opts: ServerOptions, route: WebSocketRoute): Nego
   if (select) n.selectSubprotocol = select;
   if (origin) n.checkOrigin = origin;
   if (ext) n.negotiateExtensions = ext;
+  const deflate = route.perMessageDeflate ?? opts.perMessageDeflate;
+  if (deflate !== undefined) n.perMessageDeflate = deflate;
   return n;
 }
 
@@ -140,13 +143,22 @@ export class SessionRegistry {
     info: UpgradeInfo,
   ): Session<any> {
     const state = route.createState ? route.createState(req) : route.state;
+    const so = sessionOptions(opts, route);
+    if (info.deflate) {
+      so.extension = new PerMessageDeflate({
+        role: 'server',
+        params: info.deflate,
+        options: deflateOptionsOf(route.perMessageDeflate ?? opts.perMessageDeflate) ?? {},
+        ...(so.maxMessage !== undefined && { maxMessage: so.maxMessage }),
+      });
+    }
     const session = new Session<any>({
       role: 'server',
       transport,
       handler: route.handler,
       state,
       request: toUpgradeRequest(req, info),
-      ...sessionOptions(opts, route),
+      ...so,
     });
     this.sessions.add(session);
     session.closed.then(() => this.sessions.delete(session));

@@ -6,6 +6,7 @@ import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { isIP, type Socket } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
+import { clientExtensions, type DeflateOptions } from '../ws/deflate.js';
 import { WebSocketError } from '../ws/errors.js';
 import type { Handler } from '../ws/handler.js';
 import type { ExtensionOffer } from '../ws/negotiate.js';
@@ -21,6 +22,8 @@ export interface ClientOptions<S> extends SessionOptions {
   extensions?: string;
   /** Accept the server's extension response; default: none accepted. */
   acceptExtensions?: (response: readonly ExtensionOffer[]) => boolean;
+  /** Offer permessage-deflate (RFC 7692): true or options (default off). */
+  perMessageDeflate?: boolean | DeflateOptions;
   origin?: string;
   headers?: Readonly<Record<string, string>>;
   /** Opening handshake timeout in ms (default 15 000). */
@@ -69,9 +72,10 @@ export function parseWsUrl(input: string | URL): ParsedUrl {
 /** Open a WebSocket over HTTP/1.1. Resolves with the session once the 101 is accepted. */
 export function connectH1<S>(input: string | URL, opts: ClientOptions<S>): Promise<Session<S>> {
   const u = parseWsUrl(input);
+  const ext = clientExtensions(opts);
   const { key, headers } = buildH1Request(u.authority, {
     ...(opts.subprotocols && { subprotocols: opts.subprotocols }),
-    ...(opts.extensions && { extensions: opts.extensions }),
+    ...(ext.offer && { extensions: ext.offer }),
     ...(opts.origin !== undefined && { origin: opts.origin }),
     ...(opts.headers && { headers: opts.headers }),
   });
@@ -130,11 +134,11 @@ export function connectH1<S>(input: string | URL, opts: ClientOptions<S>): Promi
       }
       const check = validateH1Response(res.statusCode ?? 0, res.headers, key, {
         ...(opts.subprotocols && { subprotocols: opts.subprotocols }),
-        ...(opts.acceptExtensions && { acceptExtensions: opts.acceptExtensions }),
+        acceptExtensions: ext.accept,
       });
       if (!check.ok) {
         socket.destroy();
-        fail(new WebSocketError('WS_ERR_HANDSHAKE', check.error));
+        fail(new WebSocketError('WS_ERR_HANDSHAKE', ext.error ?? check.error));
         return;
       }
       settled = true;
@@ -146,6 +150,7 @@ export function connectH1<S>(input: string | URL, opts: ClientOptions<S>): Promi
       }
       const session = new Session<S>({
         ...opts,
+        extension: ext.extension(opts.maxMessage) ?? opts.extension,
         role: 'client',
         transport,
         handler: opts.handler,

@@ -3,6 +3,14 @@
 // (RFC 6455 §9.1), the origin hook. Pure functions; they never throw on bad input
 // from the peer (they return undefined/null instead) and never write anything.
 
+import {
+  type DeflateOptions,
+  type DeflateParams,
+  deflateOptionsOf,
+  negotiateDeflateServer,
+  PERMESSAGE_DEFLATE,
+} from './deflate-negotiate.js';
+
 /** The header value as one string ('' when absent; repeated fields joined with ", "). */
 export function headerValue(v: string | readonly string[] | undefined): string {
   if (v === undefined) return '';
@@ -53,6 +61,11 @@ export interface NegotiationOptions {
    * response value ('' or undefined for none). Throwing rejects the handshake (400).
    */
   negotiateExtensions?: (offers: readonly ExtensionOffer[]) => string | undefined;
+  /**
+   * permessage-deflate (RFC 7692): true or options to accept it when offered (default off).
+   * `negotiateExtensions`, if any, then sees only the other extensions' offers.
+   */
+  perMessageDeflate?: boolean | DeflateOptions;
 }
 
 /** The server's choice among the offered subprotocols (server preference order). */
@@ -158,6 +171,8 @@ export interface UpgradeInfo {
   extensions: string;
   offeredSubprotocols: readonly string[];
   offeredExtensions: readonly ExtensionOffer[];
+  /** The agreed permessage-deflate parameters, when it was accepted. */
+  deflate?: DeflateParams;
 }
 
 export type UpgradeResult =
@@ -207,9 +222,21 @@ export function negotiateCommon(
   const offers = parseExtensions(headerValue(h['sec-websocket-extensions']));
   if (offers === null) return reject(400, 'malformed Sec-WebSocket-Extensions');
   let extensions = '';
-  if (opts.negotiateExtensions && offers.length > 0) {
+  let deflate: DeflateParams | undefined;
+  let others = offers;
+  const pmd = deflateOptionsOf(opts.perMessageDeflate);
+  if (pmd && offers.length > 0) {
+    const d = negotiateDeflateServer(offers, pmd);
+    if (d) {
+      extensions = d.response;
+      deflate = d.params;
+    }
+    others = offers.filter((o) => o.name !== PERMESSAGE_DEFLATE);
+  }
+  if (opts.negotiateExtensions && others.length > 0) {
     try {
-      extensions = opts.negotiateExtensions(offers) ?? '';
+      const more = opts.negotiateExtensions(others) ?? '';
+      if (more !== '') extensions = extensions === '' ? more : `${extensions}, ${more}`;
     } catch (err) {
       return reject(400, `extension negotiation failed: ${(err as Error).message}`);
     }
@@ -226,6 +253,7 @@ export function negotiateCommon(
       extensions,
       offeredSubprotocols: offered,
       offeredExtensions: offers,
+      ...(deflate !== undefined && { deflate }),
     },
     responseHeaders,
   };
