@@ -125,6 +125,7 @@ export function h2RequestInfo(
  * with END_STREAM unless there is a body. Never a bare RST_STREAM.
  */
 export function respondH2(stream: ServerHttp2Stream, res: HttpResponse): void {
+  stream.on('error', noop); // a peer's reset while we answer must not crash the process
   if (stream.destroyed || stream.closed || stream.headersSent) return;
   const headers: Record<string, string | number> = { [HTTP2_HEADER_STATUS]: res.status };
   for (const [k, v] of Object.entries(res.headers ?? {})) {
@@ -203,7 +204,6 @@ export function attachH2(server: AnyH2Server, opts: H2Options): AttachedServer {
       }
       if (kind === 'other-protocol' && !innerIsOurs && !othersListen(server)) {
         // RFC 8441 §4: a :protocol the server does not support gets an error status
-        stream.on('error', noop);
         respondH2(stream, { status: 501 });
         return true;
       }

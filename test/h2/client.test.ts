@@ -7,7 +7,12 @@ import type { AddressInfo } from 'node:net';
 import test from 'ava';
 import { connect } from '../../src/connect.js';
 import { attach as attachH1 } from '../../src/h1/server.js';
-import { closeH2Sessions, connectH2 } from '../../src/h2/client.js';
+import {
+  CLIENT_CONNECTION_WINDOW_SIZE,
+  CLIENT_INITIAL_WINDOW_SIZE,
+  closeH2Sessions,
+  connectH2,
+} from '../../src/h2/client.js';
 import { type H2Listener, listenH2 } from '../../src/h2/server.js';
 import type { WebSocketRoute } from '../../src/route.js';
 import { WebSocketError } from '../../src/ws/errors.js';
@@ -643,4 +648,25 @@ test('connection refused and handshake timeout are WebSocketErrors', async (t) =
     }),
   );
   t.is((slow as WebSocketError).code, 'WS_ERR_HANDSHAKE_TIMEOUT');
+});
+
+test('window settings: defaults advertised, and options override them', async (t) => {
+  const srv = await server('h2c', newSeen());
+  t.teardown(() => srv.close());
+  const sessions: http2.ServerHttp2Session[] = [];
+  srv.server.on('session', (s) => sessions.push(s as http2.ServerHttp2Session));
+  const a = await open(srv, new Inbox());
+  await until(() => sessions[0]?.state.remoteWindowSize === CLIENT_CONNECTION_WINDOW_SIZE);
+  t.is(sessions[0]!.remoteSettings.initialWindowSize, CLIENT_INITIAL_WINDOW_SIZE);
+  // other window options: another pooled session
+  const b = await open(srv, new Inbox(), {
+    initialWindowSize: 65535,
+    connectionWindowSize: 1 << 20,
+  });
+  t.is(sessions.length, 2);
+  await until(() => sessions[1]?.state.remoteWindowSize === 1 << 20);
+  t.is(sessions[1]!.remoteSettings.initialWindowSize, 65535);
+  a.close();
+  b.close();
+  await Promise.all([a.closed, b.closed]);
 });

@@ -7,7 +7,12 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import test from 'ava';
 import { connectH1 } from '../../src/h1/client.js';
-import { attachH2, DEFAULT_INITIAL_WINDOW_SIZE, listenH2 } from '../../src/h2/server.js';
+import {
+  attachH2,
+  DEFAULT_CONNECTION_WINDOW_SIZE,
+  DEFAULT_INITIAL_WINDOW_SIZE,
+  listenH2,
+} from '../../src/h2/server.js';
 import type { ServerOptions, WebSocketRoute } from '../../src/route.js';
 import type { CloseReason, Handler, UpgradeRequest } from '../../src/ws/handler.js';
 import { ok, reply, stop } from '../../src/ws/handler.js';
@@ -77,6 +82,7 @@ test('advertises SETTINGS_ENABLE_CONNECT_PROTOCOL = 1 and our window sizes when 
   t.teardown(() => s.destroy());
   t.true(s.remoteSettings.enableConnectProtocol);
   t.is(s.remoteSettings.initialWindowSize, DEFAULT_INITIAL_WINDOW_SIZE);
+  await until(() => s.state.remoteWindowSize === DEFAULT_CONNECTION_WINDOW_SIZE);
   t.is(s.alpnProtocol, 'h2');
 });
 
