@@ -185,3 +185,12 @@ export function clientFrame(opcode: Opcode, payload: Uint8Array | string, fin = 
 export function delay(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
+
+/** Poll `cond` until it holds or `ms` pass (then throw): no fixed sleeps in assertions. */
+export async function until(cond: () => boolean, ms = 5000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await delay(5);
+  }
+}

@@ -142,9 +142,27 @@ export class Protocol {
     try {
       this.#decoder.push(chunk);
     } catch (err) {
-      if (!(err instanceof WebSocketError)) throw err;
       // the state may have changed inside the callbacks
-      if ((this.#state as ProtocolState) !== 'closed') this.#fail(err);
+      const open = (this.#state as ProtocolState) !== 'closed';
+      // Errors of the peer's making carry the close code they map to; anything else was
+      // thrown by a sink callback (our own bug): fail with 1011 and let it propagate.
+      if (err instanceof WebSocketError && err.closeCode !== undefined) {
+        if (open) this.#fail(err);
+        return;
+      }
+      if (open) {
+        this.#fail(
+          new WebSocketError(
+            'WS_ERR_HANDLER',
+            `receive callback failed: ${(err as Error)?.message}`,
+            {
+              closeCode: 1011,
+              cause: err,
+            },
+          ),
+        );
+      }
+      throw err;
     }
   }
 

@@ -337,7 +337,11 @@ export class Session<S = unknown> implements SessionApi {
   }
 
   #onFailure(err: WebSocketError): void {
-    if (this.#closeKind === null) this.#setReason('error', err.closeCode ?? 1002, '', err);
+    if (this.#closeKind === null) {
+      // the code that went on the wire (the protocol sends 1011 for codes that may not)
+      const c = err.closeCode ?? 1002;
+      this.#setReason('error', isValidWireCloseCode(c) ? c : 1011, '', err);
+    }
     // RFC 6455 §7.1.7: _Fail the WebSocket Connection_ closes the connection.
     this.#transport.end();
     this.#armCloseTimer();

@@ -18,6 +18,10 @@ export interface TransportInfo {
 }
 
 export interface TransportSink {
+  /**
+   * Received bytes. The chunk becomes the receiver's: it is unmasked in place and may
+   * be kept (as views) until a message completes, so a transport must never reuse it.
+   */
   onData(chunk: Uint8Array): void;
   /** The peer finished sending (TCP FIN / END_STREAM / QUIC FIN). */
   onEnd(): void;

@@ -14,7 +14,7 @@ import { attach, listen } from '../../src/h1/server.js';
 import type { WebSocketError } from '../../src/ws/errors.js';
 import { Opcode } from '../../src/ws/frame.js';
 import { ok, reply } from '../../src/ws/handler.js';
-import { clientFrame, delay, rawClient, recorder, wsClient } from '../helpers.js';
+import { clientFrame, delay, rawClient, recorder, until, wsClient } from '../helpers.js';
 
 test('our client ↔ our server over wss:// with a generated CA; verification on by default', async (t) => {
   const certs = await ensureCerts(await mkdtemp(join(tmpdir(), 'omniws-h1-')));
@@ -23,6 +23,7 @@ test('our client ↔ our server over wss:// with a generated CA; verification on
     routes: { '/echo': { handler: rec.handler, state: null } },
     tls: { cert: readFileSync(certs.cert), key: readFileSync(certs.key) },
   });
+  t.teardown(() => srv.close());
   t.regex(srv.url, /^wss:/);
   const port = srv.port;
   const client = recorder({ echo: false });
@@ -33,7 +34,7 @@ test('our client ↔ our server over wss:// with a generated CA; verification on
   });
   t.true(session.request.secure);
   session.send(['secure', Buffer.from('bytes')]);
-  while (client.messages.length < 2) await delay(5);
+  await until(() => client.messages.length >= 2);
   t.deepEqual(client.messages, [
     { type: 'text', data: 'secure' },
     { type: 'binary', data: Buffer.from('bytes') },
@@ -53,12 +54,14 @@ test('our client ↔ our server over wss:// with a generated CA; verification on
 test('frames that arrive in the same packet as the request head are not lost', async (t) => {
   const rec = recorder();
   const srv = await listen({ routes: { '/': { handler: rec.handler, state: null } } });
+  t.teardown(() => srv.close());
   const early = Buffer.concat([
     clientFrame(Opcode.Text, 'first'),
     clientFrame(Opcode.Text, 'second'),
   ]);
   const c = await rawClient(srv.port, '/', early);
-  while (rec.messages.length < 2) await delay(5);
+  t.teardown(() => c.socket.destroy());
+  await until(() => rec.messages.length >= 2);
   t.deepEqual(
     rec.messages.map((m) => m.data),
     ['first', 'second'],
@@ -71,9 +74,11 @@ test('server fragments outgoing messages on the wire when fragmentSize is set', 
   const srv = await listen({
     routes: { '/': { handler: recorder().handler, state: null, fragmentSize: 4 } },
   });
+  t.teardown(() => srv.close());
   const c = await rawClient(srv.port);
+  t.teardown(() => c.socket.destroy());
   c.socket.write(clientFrame(Opcode.Text, 'abcdefghij'));
-  await delay(50);
+  await until(() => Buffer.concat(c.received).length >= 16, 5000, 'three frames');
   const bytes = Buffer.concat(c.received);
   // three frames: text(fin=0) "abcd", cont(fin=0) "efgh", cont(fin=1) "ij"
   t.deepEqual(
@@ -91,6 +96,7 @@ test('server fragments outgoing messages on the wire when fragmentSize is set', 
 test('a peer that vanishes mid-frame ends the session with 1006, no hang', async (t) => {
   const rec = recorder();
   const srv = await listen({ routes: { '/': { handler: rec.handler, state: null } } });
+  t.teardown(() => srv.close());
   const c = await rawClient(srv.port);
   const frame = clientFrame(Opcode.Binary, Buffer.alloc(1000, 1));
   c.socket.write(frame.subarray(0, 500));
@@ -105,6 +111,7 @@ test('a peer that vanishes mid-frame ends the session with 1006, no hang', async
 
 test('protocol errors on the wire close with the RFC code: unmasked frame 1002, reserved opcode 1002', async (t) => {
   const srv = await listen({ routes: { '/': { handler: recorder().handler, state: null } } });
+  t.teardown(() => srv.close());
   for (const [bytes, code] of [
     [Buffer.from([0x81, 0x02, 0x68, 0x69]), 1002], // unmasked client frame
     [clientFrame(3 as Opcode, 'x'), 1002], // reserved opcode
@@ -126,6 +133,7 @@ test('bad handshakes get the right HTTP status over the wire', async (t) => {
       '/ws': { handler: recorder().handler, state: null, checkOrigin: (o) => o === 'https://good' },
     },
   });
+  t.teardown(() => srv.close());
   const ask = (head: string) =>
     new Promise<string>((resolve) => {
       const s = net.connect(srv.port, '127.0.0.1', () => s.write(head));
@@ -168,6 +176,7 @@ test('route() can reject with 401 + www-authenticate instead of upgrading', asyn
         ? { handler: recorder().handler, state: null }
         : { status: 401, headers: { 'www-authenticate': 'Bearer realm="omniws"' } },
   });
+  t.teardown(() => srv.close());
   const err = await t.throwsAsync(
     connectH1(`${srv.url}/`, { state: null, handler: recorder().handler }),
   );
@@ -241,6 +250,7 @@ test('close timeout: a peer that never answers our close is aborted; terminate s
       },
     },
   });
+  t.teardown(() => srv.close());
   const c = await rawClient(srv.port);
   c.socket.write(clientFrame(Opcode.Text, 'close please'));
   const started = Date.now();
@@ -257,6 +267,7 @@ test('idle timeout closes with 1001', async (t) => {
   const srv = await listen({
     routes: { '/': { handler: rec.handler, state: null, idleTimeout: 100 } },
   });
+  t.teardown(() => srv.close());
   const peer = await wsClient(`${srv.url}/`);
   const closed = await peer.closed;
   t.is(closed.code, 1001);
@@ -286,6 +297,7 @@ test('a busy handler pauses reading instead of queueing without bound', async (t
       },
     },
   });
+  t.teardown(() => srv.close());
   const c = await rawClient(srv.port);
   const frame = clientFrame(Opcode.Binary, Buffer.alloc(16 * 1024, 1));
   let written = 0;
@@ -324,6 +336,7 @@ test('hibernate releases the protocol while idle and the session carries on', as
       },
     },
   });
+  t.teardown(() => srv.close());
   const peer = await wsClient(`${srv.url}/`);
   for (const word of ['a', 'b', 'c']) {
     peer.ws.send(word);

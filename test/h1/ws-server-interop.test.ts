@@ -13,6 +13,7 @@ async function serve(route: WebSocketRoute, extra: Record<string, unknown> = {})
 test('echoes text, binary, empty and 16 MiB messages; negotiates the subprotocol', async (t) => {
   const rec = recorder();
   const srv = await serve({ handler: rec.handler, state: null, subprotocols: ['v2', 'echo'] });
+  t.teardown(() => srv.close());
   const peer = await wsClient(`${srv.url}/ws`, ['echo', 'v2']);
   t.is(peer.ws.protocol, 'v2', 'server preference order wins');
   peer.ws.send('héllo ✓');
@@ -49,6 +50,7 @@ test('echoes text, binary, empty and 16 MiB messages; negotiates the subprotocol
 test('fragmented messages both ways', async (t) => {
   const rec = recorder();
   const srv = await serve({ handler: rec.handler, state: null, fragmentSize: 3 });
+  t.teardown(() => srv.close());
   const peer = await wsClient(`${srv.url}/ws`);
   peer.ws.send('abc', { fin: false });
   peer.ws.send('def', { fin: false });
@@ -69,6 +71,7 @@ test('ping/pong: auto-pong with the payload; handleControl sees pings and pongs'
     },
     state: null,
   });
+  t.teardown(() => srv.close());
   const peer = await wsClient(`${srv.url}/ws`);
   const pong = new Promise<Buffer>((r) => peer.ws.once('pong', r));
   peer.ws.ping('are you there');
@@ -95,6 +98,7 @@ test('close paths: server stop with a code, client close without code, shutdown,
     handler: { ...rec1.handler, handleIn: (_m, s) => stop(s, 4001, 'custom') },
     state: null,
   });
+  t.teardown(() => srv.close());
   const p1 = await wsClient(`${srv.url}/ws`);
   p1.ws.send('x');
   t.deepEqual(await p1.closed, { code: 4001, reason: 'custom' });
@@ -107,6 +111,7 @@ test('close paths: server stop with a code, client close without code, shutdown,
   // client closes with no status code: server sees 1005, nothing invalid goes on the wire
   const rec2 = recorder();
   const srv2 = await serve({ handler: rec2.handler, state: null });
+  t.teardown(() => srv2.close());
   const p2 = await wsClient(`${srv2.url}/ws`);
   p2.ws.close();
   t.is((await p2.closed).code, 1005);
@@ -118,6 +123,7 @@ test('close paths: server stop with a code, client close without code, shutdown,
   // server shutdown: 1001 to every session
   const rec3 = recorder();
   const srv3 = await serve({ handler: rec3.handler, state: null });
+  t.teardown(() => srv3.close());
   const p3 = await wsClient(`${srv3.url}/ws`);
   const p3b = await wsClient(`${srv3.url}/ws`);
   await srv3.close();
@@ -128,6 +134,7 @@ test('close paths: server stop with a code, client close without code, shutdown,
   // client vanishes: the session ends with 1006 and kind error
   const rec4 = recorder();
   const srv4 = await serve({ handler: rec4.handler, state: null });
+  t.teardown(() => srv4.close());
   const p4 = await wsClient(`${srv4.url}/ws`);
   p4.ws.terminate();
   const r4 = await rec4.terminated;
@@ -140,6 +147,7 @@ test('close paths: server stop with a code, client close without code, shutdown,
 test('1009 when a message exceeds maxMessage; 1009 from the frame header for maxFrame', async (t) => {
   const rec = recorder();
   const srv = await serve({ handler: rec.handler, state: null, maxMessage: 1000, maxFrame: 600 });
+  t.teardown(() => srv.close());
   const p = await wsClient(`${srv.url}/ws`);
   p.ws.send(Buffer.alloc(700));
   t.is((await p.closed).code, 1009);
@@ -149,6 +157,7 @@ test('1009 when a message exceeds maxMessage; 1009 from the frame header for max
 
   const rec2 = recorder();
   const srv2 = await serve({ handler: rec2.handler, state: null, maxMessage: 1000, maxFrame: 600 });
+  t.teardown(() => srv2.close());
   const p2 = await wsClient(`${srv2.url}/ws`);
   p2.ws.send(Buffer.alloc(500), { fin: false });
   p2.ws.send(Buffer.alloc(501), { fin: true });
@@ -162,6 +171,7 @@ test('1009 when a message exceeds maxMessage; 1009 from the frame header for max
 test('1007 on invalid UTF-8 in a text message, even split across fragments', async (t) => {
   const rec = recorder();
   const srv = await serve({ handler: rec.handler, state: null });
+  t.teardown(() => srv.close());
   const p = await wsClient(`${srv.url}/ws`);
   // U+20AC is E2 82 AC; E2 82 followed by 'A' is invalid at the 'A'
   p.ws.send(Buffer.from([0x61, 0xe2]), { binary: false, fin: false });
@@ -186,6 +196,7 @@ test('a handler that throws closes with 1011 and does not take the process down'
     state: null,
     onError: (e: Error) => errors.push(e),
   });
+  t.teardown(() => srv.close());
   const p = await wsClient(`${srv.url}/ws`);
   p.ws.send('x');
   const closed = await p.closed;
@@ -201,6 +212,7 @@ test('a handler that throws closes with 1011 and does not take the process down'
     handler: { ...rec2.handler, handleIn: async () => Promise.reject(new Error('later')) },
     state: null,
   });
+  t.teardown(() => srv2.close());
   const p2 = await wsClient(`${srv2.url}/ws`);
   p2.ws.send('x');
   t.is((await p2.closed).code, 1011);
@@ -221,6 +233,7 @@ test('async handlers are called strictly in order', async (t) => {
     },
     state: 0,
   });
+  t.teardown(() => srv.close());
   const p = await wsClient(`${srv.url}/ws`);
   for (let i = 0; i < 50; i++) p.ws.send(String(i));
   const got: string[] = [];
@@ -258,6 +271,7 @@ test('init sees the request and can send; post() reaches handleInfo in order', a
     },
     state: null,
   });
+  t.teardown(() => srv.close());
   const p = await wsClient(`${srv.url}/ws?x=1`, ['chat'], { headers: { 'x-test': 'yes' } });
   t.is((await p.next()).data.toString(), '1.1 /ws?x=1 chat yes');
   t.is((await p.next()).data.toString(), 'info:tick');
