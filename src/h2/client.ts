@@ -15,6 +15,7 @@ import http2, { type ClientHttp2Session, type ClientHttp2Stream, constants } fro
 import { isIP } from 'node:net';
 import tls, { type ConnectionOptions, type TLSSocket } from 'node:tls';
 import { type ClientOptions, type ParsedUrl, parseWsUrl } from '../h1/client.js';
+import { clientExtensions } from '../ws/deflate.js';
 import { WebSocketError } from '../ws/errors.js';
 import { Session } from '../ws/session.js';
 import { H2Transport } from './transport.js';
@@ -280,6 +281,8 @@ function open<S>(
   auto: boolean,
 ): Promise<Session<S> | null> {
   const ms = opts.timeout ?? 15_000;
+  // permessage-deflate and other extensions: offered, checked and run as on HTTP/1.1
+  const ext = clientExtensions(opts);
   return new Promise<Session<S> | null>((resolve, reject) => {
     const pooled = pooledSession(
       u,
@@ -352,7 +355,7 @@ function open<S>(
     const request = (session: ClientHttp2Session) => {
       const headers = buildH2Request(u, {
         ...(opts.subprotocols && { subprotocols: opts.subprotocols }),
-        ...(opts.extensions && { extensions: opts.extensions }),
+        ...(ext.offer && { extensions: ext.offer }),
         ...(opts.origin !== undefined && { origin: opts.origin }),
         ...(opts.headers && { headers: opts.headers }),
       });
@@ -405,10 +408,10 @@ function open<S>(
         }
         const check = validateH2Response(status, resHeaders, {
           ...(opts.subprotocols && { subprotocols: opts.subprotocols }),
-          ...(opts.acceptExtensions && { acceptExtensions: opts.acceptExtensions }),
+          acceptExtensions: ext.accept,
         });
         if (!check.ok) {
-          fail(new WebSocketError('WS_ERR_HANDSHAKE', check.error));
+          fail(new WebSocketError('WS_ERR_HANDSHAKE', ext.error ?? check.error));
           return;
         }
         settled = true;
@@ -418,6 +421,7 @@ function open<S>(
         const transport = new H2Transport(s, u.secure);
         const ws = new Session<S>({
           ...opts,
+          extension: ext.extension(opts.maxMessage) ?? opts.extension,
           role: 'client',
           transport,
           handler: opts.handler,

@@ -670,3 +670,51 @@ test('window settings: defaults advertised, and options override them', async (t
   b.close();
   await Promise.all([a.closed, b.closed]);
 });
+
+test('permessage-deflate over HTTP/2: negotiated, and the bytes on the wire are compressed', async (t) => {
+  const seen = newSeen();
+  const extensionsSeen: string[] = [];
+  const srv = await listenH2({
+    perMessageDeflate: { threshold: 0 },
+    routes: {
+      '/echo': {
+        ...serverRoute(seen),
+        handler: {
+          init(req, s) {
+            extensionsSeen.push(req.extensions);
+            return ok(s);
+          },
+          handleIn: (m, s) => reply(s, m.data),
+        },
+      },
+    },
+  });
+  const proxy = await sniffingProxy(srv.port);
+  t.teardown(async () => {
+    await proxy.close();
+    await srv.close();
+  });
+  const inbox = new Inbox();
+  const ws = await connect(`ws://127.0.0.1:${proxy.port}/echo`, {
+    http: 2,
+    handler: inbox.handler,
+    state: null,
+    perMessageDeflate: { threshold: 0 },
+  });
+  t.regex(ws.extensions, /^permessage-deflate/);
+  t.deepEqual(extensionsSeen, [ws.extensions]);
+  const text = 'all work and no play makes jack a dull boy. '.repeat(250);
+  ws.send(text);
+  t.deepEqual(await inbox.next(1), { type: 'text', data: text });
+  const id = proxy.fromClient.find((f) => f.type === H2.HEADERS)!.streamId;
+  const sent = proxy.fromClient
+    .filter((f) => f.streamId === id && f.type === H2.DATA)
+    .reduce((n, f) => n + f.length, 0);
+  const echoed = proxy.fromServer
+    .filter((f) => f.streamId === id && f.type === H2.DATA)
+    .reduce((n, f) => n + f.length, 0);
+  t.true(sent < text.length / 10, `${sent} bytes sent for ${text.length}`);
+  t.true(echoed < text.length / 10, `${echoed} bytes echoed for ${text.length}`);
+  ws.close();
+  await ws.closed;
+});
