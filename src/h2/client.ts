@@ -11,6 +11,7 @@
 // Sessions never keep the process alive without a WebSocket on them: with none left
 // a session is unref'd and closed (GOAWAY) after `sessionIdleTimeout`.
 
+import { createHash } from 'node:crypto';
 import http2, { type ClientHttp2Session, type ClientHttp2Stream, constants } from 'node:http2';
 import { isIP } from 'node:net';
 import tls, { type ConnectionOptions, type TLSSocket } from 'node:tls';
@@ -42,24 +43,52 @@ export interface H2ClientOptions<S> extends ClientOptions<S> {
 /** Why an origin cannot carry WebSockets over HTTP/2 (the 'auto' mode falls back to HTTP/1.1). */
 type NoH2 = 'alpn' | 'settings';
 
-// Distinct TLS option objects get distinct sessions: a session made with one CA or
-// client certificate must not serve a request made with another.
-const tlsIds = new WeakMap<object, number>();
-let nextTlsId = 1;
+// Sessions are shared only between equal TLS options: a session made with one CA or
+// client certificate must not serve a request made with another. Equal means the same
+// primitives and the same bytes (so `{ ca }` built afresh per call still shares);
+// functions and other objects (checkServerIdentity, a SecureContext) by identity.
+const identities = new WeakMap<object, number>();
+let nextIdentity = 1;
+const tlsKeys = new WeakMap<object, string>();
+
+function identityOf(o: object): string {
+  let id = identities.get(o);
+  if (id === undefined) {
+    id = nextIdentity++;
+    identities.set(o, id);
+  }
+  return `#${id}`;
+}
+
+function valueKey(v: unknown): string {
+  if (typeof v === 'function') return identityOf(v);
+  if (v === null || typeof v !== 'object') return `${typeof v}:${String(v)}`;
+  if (ArrayBuffer.isView(v)) {
+    const bytes = new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+    return `b:${createHash('sha256').update(bytes).digest('base64')}`;
+  }
+  if (Array.isArray(v)) return `[${v.map(valueKey).join(',')}]`;
+  return identityOf(v);
+}
+
+function tlsKey(tlsOpts: object): string {
+  let key = tlsKeys.get(tlsOpts);
+  if (key === undefined) {
+    const entries = Object.entries(tlsOpts).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    key = entries.map(([k, v]) => `${k}=${valueKey(v)}`).join(';');
+    tlsKeys.set(tlsOpts, key);
+  }
+  return key;
+}
 
 function poolKey(u: ParsedUrl, opts: H2ClientOptions<unknown>): string {
-  let tlsId = 0;
-  if (u.secure && opts.tls) {
-    tlsId = tlsIds.get(opts.tls) ?? nextTlsId++;
-    tlsIds.set(opts.tls, tlsId);
-  }
   const host = u.host.includes(':') ? `[${u.host}]` : u.host;
   return [
     u.secure ? 'https' : 'http',
     `${host}:${u.port}`,
-    tlsId,
     opts.initialWindowSize ?? CLIENT_INITIAL_WINDOW_SIZE,
     opts.connectionWindowSize ?? CLIENT_CONNECTION_WINDOW_SIZE,
+    u.secure && opts.tls ? tlsKey(opts.tls) : '',
   ].join('|');
 }
 

@@ -718,3 +718,19 @@ test('permessage-deflate over HTTP/2: negotiated, and the bytes on the wire are 
   ws.close();
   await ws.closed;
 });
+
+test('pooling: equal TLS options built afresh share a session, different ones do not', async (t) => {
+  const srv = await server('tls', newSeen());
+  t.teardown(() => srv.close());
+  let connections = 0;
+  srv.server.on('session', () => connections++);
+  const url = `${srv.url}/echo`;
+  const base = { http: 2 as const, handler: new Inbox().handler, state: null };
+  const a = await connect(url, { ...base, tls: { ca: Buffer.from(certs.ca) } });
+  const b = await connect(url, { ...base, tls: { ca: Buffer.from(certs.ca) } });
+  t.is(connections, 1);
+  const c = await connect(url, { ...base, tls: { ca: certs.ca, servername: 'localhost' } });
+  t.is(connections, 2);
+  for (const ws of [a, b, c]) ws.close();
+  await Promise.all([a.closed, b.closed, c.closed]);
+});
