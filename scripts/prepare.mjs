@@ -1,4 +1,5 @@
-// Makes a fresh clone runnable: installs dependencies with `npm ci` when
+// Makes a fresh clone runnable: installs dependencies with `npm ci` (falling back to
+// `npm install`) when
 // node_modules is missing or older than package-lock.json, then compiles
 // TypeScript to dist/ (tsc is incremental enough that always building is cheap).
 import { spawnSync } from 'node:child_process';
@@ -24,6 +25,12 @@ const stamp = join(root, 'node_modules', '.package-lock.json');
 const lock = join(root, 'package-lock.json');
 if (!existsSync(stamp) || statSync(stamp).mtimeMs < statSync(lock).mtimeMs) {
   console.error('prepare: installing dependencies (npm ci)');
-  run('npm', ['ci', '--no-audit', '--no-fund']);
+  const ci = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
+  if (ci.status !== 0) {
+    // The registry here lacks some other platforms' optional binaries (Biome's, QUIC's), so
+    // package-lock.json lists them as stubs; should npm ci still refuse, npm install copes.
+    console.error('prepare: npm ci failed; trying npm install');
+    run('npm', ['install', '--no-audit', '--no-fund']);
+  }
 }
 run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', root]);
