@@ -1,7 +1,6 @@
-// Makes a fresh clone runnable: installs dependencies with `npm ci` (falling back to
-// `npm install`) when
-// node_modules is missing or older than package-lock.json, then compiles
-// TypeScript to dist/ (tsc is incremental enough that always building is cheap).
+// Makes a fresh clone runnable: installs dependencies with `npm ci` (falling back
+// to `npm install`) when node_modules is missing or older than package-lock.json,
+// then compiles TypeScript to dist/ (fast enough with native tsc to do every time).
 import { spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
