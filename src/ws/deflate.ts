@@ -283,6 +283,10 @@ class DeflateLane extends Lane {
       ) {
         out = out.subarray(0, n - 4);
       }
+      // An empty message right after a flush makes zlib write nothing at all; the peer
+      // would then append 00 00 ff ff to a byte-aligned stream and misread it. One 0x00
+      // (an empty stored block's header, as ws and python-websockets send) keeps it whole.
+      if (out.length === 0) out = Buffer.from([0]);
       // RFC 7692 §7.1.1.1 / §7.1.1.2: without context takeover every message starts
       // afresh; reuse the context for a queued message, free it otherwise.
       if (this.#noContext) {
@@ -482,6 +486,9 @@ export class PerMessageDeflate implements MessageExtension {
     // RFC 7692 §6.1: RSV1 marks the first frame of a compressed message; the session
     // calls us only then.
     if ((rsv & RSV1) === 0) return Promise.resolve(data);
+    // Nothing compressed: appending 00 00 ff ff to the byte-aligned stream would start a
+    // stored block that the next message completes with garbage.
+    if (data.length === 0) return this.#inflate.push(null, binary);
     return this.#inflate.push(data, binary);
   }
 

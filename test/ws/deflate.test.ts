@@ -121,6 +121,27 @@ test('§7.2.3.2 without context takeover the same message is compressed afresh',
   d.close();
 });
 
+test('an empty message is sent as 00 and read back, with and without context takeover', async (t) => {
+  for (const noContext of [false, true]) {
+    const d = pmd('server', { serverNoContextTakeover: noContext });
+    const c = pmd('client', { serverNoContextTakeover: noContext });
+    for (const m of ['Hello', '', '', 'Hello again', '']) {
+      const e = await d.encode(Buffer.from(m), false);
+      // without context takeover the smaller form, the empty payload, goes uncompressed
+      if (m === '') t.deepEqual(Buffer.from(e.data), noContext ? Buffer.alloc(0) : hex('00'));
+      const back =
+        e.rsv === 0 ? Buffer.from(e.data) : await c.decode(Buffer.from(e.data), e.rsv, false);
+      t.is(back.toString(), m);
+    }
+    // a peer that sends an empty compressed payload leaves the stream as it was
+    t.is((await c.decode(Buffer.alloc(0), RSV1, false)).length, 0);
+    const e = await d.encode(Buffer.from('Hello, Hello, Hello'), false);
+    t.is((await c.decode(Buffer.from(e.data), RSV1, false)).toString(), 'Hello, Hello, Hello');
+    d.close();
+    c.close();
+  }
+});
+
 test('§7.2.3.3 a DEFLATE block with no compression', async (t) => {
   const { p, got } = receiver();
   p.receive(hex('c1 0b 00 05 00 fa ff 48 65 6c 6c 6f 00'));
