@@ -5,14 +5,15 @@
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { connect } from './index.js';
+import { connect, type HttpChoice } from './connect.js';
 import { describeServed, type ServeOptions, serve } from './serve.js';
 import type { WebSocketError } from './ws/errors.js';
 import { ok } from './ws/handler.js';
 
 const USAGE = `usage:
   omniws serve [--port P] [--host H] [--tls [--cert F --key F]] [--tls-port P2]
-  omniws connect URL [--subprotocol P] [--header K:V] [--origin O] [--insecure | --ca FILE] [--binary] [--linger MS]`;
+  omniws connect URL [--http1 | --http2 | --http3 | --auto] [--subprotocol P] [--header K:V]
+                 [--origin O] [--insecure | --ca FILE] [--binary] [--ping MS] [--linger MS]`;
 
 /** Exit codes of `omniws connect`. */
 export const Exit = {
@@ -83,7 +84,7 @@ async function connectCmd(argv: string[]): Promise<number> {
     console.error(`omniws connect: ${(err as Error).message}\n${USAGE}`);
     return Exit.Usage;
   }
-  const { url, values } = parsed;
+  const { url, values, http } = parsed;
   const headers: Record<string, string> = {};
   for (const h of values.header ?? []) {
     const i = h.indexOf(':');
@@ -102,12 +103,17 @@ async function connectCmd(argv: string[]): Promise<number> {
   let session: Awaited<ReturnType<typeof connect<null>>>;
   try {
     session = await connect<null>(url, {
+      http,
       state: null,
       ...(values.subprotocol && { subprotocols: values.subprotocol }),
       ...(values.origin !== undefined && { origin: values.origin }),
       headers,
       ...(tls && { tls }),
       handler: {
+        handleControl: (ctl, state) => {
+          if (ctl.type === 'pong') process.stderr.write(`pong ${ctl.data.toString('utf8')}\n`);
+          return ok(state);
+        },
         handleIn: (msg, state) => {
           lastReceived = Date.now();
           if (msg.type === 'text') process.stdout.write(`${msg.data}\n`);
@@ -120,6 +126,14 @@ async function connectCmd(argv: string[]): Promise<number> {
     const e = err as WebSocketError;
     console.error(`omniws connect: ${e.message}${e.status ? ` (HTTP ${e.status})` : ''}`);
     return Exit.Failed;
+  }
+  if (values.ping !== undefined) {
+    const every = Number(values.ping);
+    const timer = setInterval(() => {
+      if (session.readyState === 'open') session.send({ type: 'ping', data: String(Date.now()) });
+    }, every);
+    timer.unref();
+    void session.closed.then(() => clearInterval(timer));
   }
   const rl = createInterface({ input: process.stdin, crlfDelay: Number.POSITIVE_INFINITY });
   rl.on('line', (line) => {
@@ -168,9 +182,17 @@ function parseConnectArgs(argv: string[]) {
       ca: { type: 'string' },
       binary: { type: 'boolean', default: false },
       linger: { type: 'string' },
+      http1: { type: 'boolean', default: false },
+      http2: { type: 'boolean', default: false },
+      http3: { type: 'boolean', default: false },
+      auto: { type: 'boolean', default: false },
+      ping: { type: 'string' },
     },
   });
   const url = positionals[0];
   if (url === undefined || positionals.length > 1) throw new Error('exactly one URL is needed');
-  return { url, values };
+  const picked = [values.http1, values.http2, values.http3, values.auto].filter(Boolean).length;
+  if (picked > 1) throw new Error('choose one of --http1, --http2, --http3, --auto');
+  const http: HttpChoice = values.http2 ? 2 : values.http3 ? 3 : values.auto ? 'auto' : 1;
+  return { url, values, http };
 }

@@ -5,9 +5,11 @@
 
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { type CertPaths, ensureCerts } from './certs.js';
 import { echoRoutes } from './echo.js';
-import { type Listener, listen } from './h1/server.js';
+import { type AttachedServer, listen } from './h1/server.js';
+import { listenH2 } from './h2/server.js';
 import { INTEROP_PAGE } from './interop/page.js';
 import { pathnameOf } from './route.js';
 
@@ -37,25 +39,33 @@ export interface Served {
   close(): Promise<void>;
 }
 
-function onRequest(req: IncomingMessage, res: ServerResponse): void {
+type AnyRequest = IncomingMessage | Http2ServerRequest;
+type AnyResponse = ServerResponse | Http2ServerResponse;
+
+/** The plain HTTP side of the interop server, on HTTP/1.1 and HTTP/2 alike. */
+function onRequest(req: AnyRequest, res: AnyResponse): void {
   const path = pathnameOf(req.url ?? '/');
   if ((req.method === 'GET' || req.method === 'HEAD') && (path === '/' || path === '/index.html')) {
     const body = Buffer.from(INTEROP_PAGE);
-    res.writeHead(200, {
+    (res as ServerResponse).writeHead(200, {
       'content-type': 'text/html; charset=utf-8',
       'content-length': body.length,
       'cache-control': 'no-store',
     });
-    res.end(req.method === 'HEAD' ? undefined : body);
+    if (req.method === 'HEAD') res.end();
+    else res.end(body);
     return;
   }
   const ws = path === '/echo' || path === '/info';
-  const status = ws ? 426 : 404;
+  const h1 = req.httpVersionMajor < 2;
+  // HTTP/2 forbids Upgrade/Connection: there a WebSocket path answers 405 + Allow: CONNECT
+  const status = ws ? (h1 ? 426 : 405) : 404;
   const body = ws ? 'this is a WebSocket endpoint\n' : 'not found\n';
-  res.writeHead(status, {
+  (res as ServerResponse).writeHead(status, {
     'content-type': 'text/plain; charset=utf-8',
     'content-length': Buffer.byteLength(body),
-    ...(ws && { upgrade: 'websocket', connection: 'Upgrade' }),
+    ...(ws && h1 && { upgrade: 'websocket', connection: 'Upgrade' }),
+    ...(ws && !h1 && { allow: 'CONNECT' }),
   });
   res.end(body);
 }
@@ -64,7 +74,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Served> {
   const host = opts.host ?? '127.0.0.1';
   const log = opts.log ?? (() => {});
   const routes = echoRoutes();
-  const listeners: Listener[] = [];
+  const listeners: AttachedServer[] = [];
   const endpoints: Endpoint[] = [];
   let certs: CertPaths | undefined;
   try {
@@ -86,7 +96,8 @@ export async function serve(opts: ServeOptions = {}): Promise<Served> {
         cert = readFileSync(certs.cert);
         key = readFileSync(certs.key);
       }
-      const l = await listen({ port: opts.tlsPort, host, routes, onRequest, tls: { cert, key } });
+      // HTTP/2 and HTTP/1.1 on one port by ALPN: browsers open WebSockets over h2 (RFC 8441)
+      const l = await listenH2({ port: opts.tlsPort, host, routes, onRequest, tls: { cert, key } });
       listeners.push(l);
       // certificates name localhost: browsers should use that name
       const name = host === '127.0.0.1' || host === '::1' ? 'localhost' : host;

@@ -1,0 +1,113 @@
+// The `omniws` command as the interop tests and users drive it: serve prints its
+// endpoints; connect echoes stdin lines and exits with documented codes.
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import test from 'ava';
+
+const bin = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'omniws.js');
+
+function run(
+  args: string[],
+  input = '',
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [bin, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    p.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    const timer = setTimeout(() => p.kill('SIGKILL'), 20_000);
+    p.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+    p.stdin.end(input);
+  });
+}
+
+async function startServe(t: { teardown(f: () => void): void }): Promise<{
+  proc: ChildProcess;
+  plain: string;
+  tls: string;
+  ca: string;
+}> {
+  const dir = await mkdtemp(join(tmpdir(), 'omniws-cli-'));
+  const proc = spawn(
+    process.execPath,
+    [bin, 'serve', '--port', '0', '--tls-port', '0', '--certs', dir],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  t.teardown(() => proc.kill('SIGKILL'));
+  let out = '';
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`serve did not start: ${out}`)), 20_000);
+    proc.stdout!.on('data', (d) => {
+      out += d;
+      if ((out.match(/^listening /gm) ?? []).length >= 2) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
+  const urls = [...out.matchAll(/^listening (\S+)$/gm)].map((m) => m[1]!);
+  return {
+    proc,
+    plain: urls.find((u) => u.startsWith('ws:'))!,
+    tls: urls.find((u) => u.startsWith('wss:'))!,
+    ca: join(dir, 'ca.pem'),
+  };
+}
+
+test('serve + connect: echo over HTTP/1.1 and HTTP/2, /info tells the version', async (t) => {
+  const s = await startServe(t);
+  t.regex(s.plain, /^ws:\/\/127\.0\.0\.1:\d+\/echo$/);
+  t.regex(s.tls, /^wss:\/\/localhost:\d+\/echo$/);
+
+  const h1 = await run(['connect', s.plain], 'hello\nwörld\n');
+  t.is(h1.code, 0, h1.stderr);
+  t.is(h1.stdout, 'hello\nwörld\n');
+
+  const h2 = await run(['connect', '--http2', '--ca', s.ca, s.tls], 'over h2\n');
+  t.is(h2.code, 0, h2.stderr);
+  t.is(h2.stdout, 'over h2\n');
+
+  const info1 = await run(['connect', '--subprotocol', 'echo', s.plain.replace('/echo', '/info')]);
+  t.is(info1.code, 0, info1.stderr);
+  t.like(JSON.parse(info1.stdout), { http: '1.1', subprotocol: 'echo', secure: false });
+
+  const info2 = await run(['connect', '--auto', '--ca', s.ca, s.tls.replace('/echo', '/info')]);
+  t.is(info2.code, 0, info2.stderr);
+  t.like(JSON.parse(info2.stdout), { http: '2', secure: true });
+
+  // graceful stop: SIGTERM closes sessions and exits 0
+  const exited = new Promise<number | null>((r) => s.proc.once('exit', (c) => r(c)));
+  s.proc.kill('SIGTERM');
+  t.is(await exited, 0);
+});
+
+test('connect exit codes: usage 2, refused connection 1, untrusted certificate 1, HTTP status 1', async (t) => {
+  const usage = await run(['connect']);
+  t.is(usage.code, 2);
+  t.regex(usage.stderr, /exactly one URL/);
+  const refused = await run(['connect', 'ws://127.0.0.1:1/echo']);
+  t.is(refused.code, 1);
+  t.regex(refused.stderr, /ECONNREFUSED/);
+  const s = await startServe(t);
+  const untrusted = await run(['connect', s.tls]);
+  t.is(untrusted.code, 1);
+  t.regex(untrusted.stderr, /certificate/);
+  const notFound = await run(['connect', s.plain.replace('/echo', '/nope')]);
+  t.is(notFound.code, 1);
+  t.regex(notFound.stderr, /404/);
+  const insecure = await run(['connect', '--insecure', s.tls], 'ok\n');
+  t.is(insecure.code, 0, insecure.stderr);
+  t.is(insecure.stdout, 'ok\n');
+});

@@ -1,0 +1,62 @@
+// Chromium runs the interop page of `omniws serve` over ws:// (HTTP/1.1) and wss://
+// (HTTP/2, RFC 8441); every check passes and the server announces the HTTP version
+// of each WebSocket.
+
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import test from 'ava';
+import { serve } from '../../src/serve.js';
+import { chromiumMissing, launchChromium } from './browser.js';
+
+interface CheckResult {
+  name: string;
+  pass: boolean;
+  http: string;
+  detail?: string;
+}
+
+test.serial(
+  'interop page passes in Chromium over ws:// (HTTP/1.1) and wss:// (HTTP/2)',
+  async (t) => {
+    const missing = chromiumMissing();
+    if (missing) {
+      t.fail(missing);
+      return;
+    }
+    const served = await serve({
+      port: 0,
+      tlsPort: 0,
+      certsDir: await mkdtemp(join(tmpdir(), 'omniws-interop-')),
+    });
+    const spki = served.certs!.spkiSha256;
+    const browser = await launchChromium([`--ignore-certificate-errors-spki-list=${spki}`]);
+    try {
+      for (const endpoint of served.endpoints) {
+        const page = await browser.newPage();
+        await page.goto(endpoint.page);
+        await page.waitForFunction('document.title !== "interop: running"', undefined, {
+          timeout: 30_000,
+        });
+        const title = await page.title();
+        const results = (await page.evaluate('window.interopResults')) as CheckResult[];
+        t.is(title, 'interop: pass', JSON.stringify(results));
+        t.is(results.length, 5);
+        for (const r of results) {
+          t.true(r.pass, `${endpoint.page} ${r.name}: ${r.detail ?? ''}`);
+          // the plain port is HTTP/1.1; on the TLS port Chromium negotiates h2 and opens its
+          // WebSockets with RFC 8441 extended CONNECT on that connection
+          t.is(r.http, endpoint.secure ? '2' : '1.1', `${endpoint.page} ${r.name}`);
+        }
+        const pageProto = await page.evaluate(
+          '(performance.getEntriesByType("navigation")[0] || {}).nextHopProtocol',
+        );
+        t.is(pageProto, endpoint.secure ? 'h2' : 'http/1.1');
+        await page.close();
+      }
+    } finally {
+      await browser.close();
+      await served.close();
+    }
+  },
+);
