@@ -348,7 +348,11 @@ class InflateLane extends Lane {
   };
 
   #create(): zlib.InflateRaw {
-    const opts: zlib.ZlibOptions = { windowBits: Math.max(9, this.#windowBits), chunkSize: CHUNK };
+    const opts: zlib.ZlibOptions = {
+      windowBits: Math.max(9, this.#windowBits),
+      // each stream keeps one output chunk while idle: smaller for small windows
+      chunkSize: Math.min(CHUNK, 1 << (this.#windowBits + 1)),
+    };
     if (this.#dictionary) {
       opts.dictionary = this.#dictionary;
       this.#history = [this.#dictionary];

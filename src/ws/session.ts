@@ -108,6 +108,8 @@ export class Session<S = unknown> implements SessionApi {
   #outPending = 0;
   #outChain: Promise<void> = Promise.resolve();
   #closeDeferred = false;
+  // hibernation asked for while a compressed reply was still being encoded
+  #hibernateWanted = false;
 
   readonly #protocolSink: ProtocolSink;
 
@@ -512,6 +514,7 @@ export class Session<S = unknown> implements SessionApi {
       return;
     }
     if (r.result !== 'stop' && r.hibernate) this.#hibernate();
+    else this.#hibernateWanted = false;
   }
 
   #handlerFailed(err: unknown): void {
@@ -568,6 +571,8 @@ export class Session<S = unknown> implements SessionApi {
   }
 
   #hibernate(): void {
+    // an asynchronous encode (permessage-deflate) is still running: hibernate after it
+    this.#hibernateWanted = this.#outPending > 0;
     const p = this.#protocol;
     if (p && p.state === 'open' && p.idle && !this.#closeKind && this.#outPending === 0) {
       this.#protocol = null;
@@ -644,6 +649,7 @@ export class Session<S = unknown> implements SessionApi {
           if (this.#transportClosed) return;
           const proto = this.#protocol;
           if (proto && !proto.closeSent) this.#writeData(proto, binary, m.data, m.rsv, frag);
+          if (this.#outPending === 0 && this.#hibernateWanted) this.#hibernate();
         },
         (err) => {
           this.#outPending--;

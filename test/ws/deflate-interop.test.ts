@@ -162,6 +162,32 @@ for (const [name, ours, theirs, expect] of WS_VARIANTS) {
   });
 }
 
+test('ws client → our h1 server that hibernates after every reply (context takeover kept)', async (t) => {
+  const srv = await listen({
+    perMessageDeflate: { threshold: 0 },
+    routes: {
+      '/ws': {
+        state: null,
+        handler: { handleIn: (m, s) => reply(s, m.data, { hibernate: true }) },
+      },
+    },
+  });
+  const peer = await wsClient(`${srv.url}/ws`, undefined, { perMessageDeflate: { threshold: 0 } });
+  // similar messages: ws's compressor refers back to earlier ones across our hibernation
+  for (let i = 0; i < 30; i++) {
+    const m = `{"event":"tick","n":${i},"payload":"${'abc'.repeat(i)}"}`;
+    peer.ws.send(m);
+    t.is((await peer.next()).data.toString(), m);
+  }
+  for (const m of MESSAGES) {
+    peer.ws.send(m);
+    t.true(same(m, await peer.next()));
+  }
+  peer.ws.close(1000);
+  t.is((await peer.closed).code, 1000);
+  await srv.close();
+});
+
 test('our h1 client → ws server, lean preset (12-bit windows both ways)', async (t) => {
   const srv = await wsServer({ perMessageDeflate: { threshold: 0 } });
   srv.wss.on('connection', (ws) => {
@@ -229,7 +255,7 @@ const PY_VARIANTS: [string, string[], boolean | DeflateOptions, RegExp][] = [
     'lean server',
     [],
     DEFLATE_LEAN,
-    /^permessage-deflate; server_max_window_bits=12; client_max_window_bits=12$/,
+    /^permessage-deflate; server_no_context_takeover; server_max_window_bits=12; client_max_window_bits=12$/,
   ],
   [
     'no context takeover',

@@ -483,15 +483,15 @@ test('server negotiation table', (t) => {
     [
       'permessage-deflate; client_max_window_bits',
       DEFLATE_LEAN,
-      'permessage-deflate; server_max_window_bits=12; client_max_window_bits=12',
-      { serverMaxWindowBits: 12, clientMaxWindowBits: 12 },
+      'permessage-deflate; server_no_context_takeover; server_max_window_bits=12; client_max_window_bits=12',
+      { serverNoContextTakeover: true, serverMaxWindowBits: 12, clientMaxWindowBits: 12 },
     ],
     // the client did not allow limiting its window: only ours is limited
     [
       'permessage-deflate',
       DEFLATE_LEAN,
-      'permessage-deflate; server_max_window_bits=12',
-      { serverMaxWindowBits: 12, clientMaxWindowBits: 15 },
+      'permessage-deflate; server_no_context_takeover; server_max_window_bits=12',
+      { serverNoContextTakeover: true, serverMaxWindowBits: 12, clientMaxWindowBits: 15 },
     ],
     [
       'permessage-deflate; client_max_window_bits=10',
@@ -588,7 +588,7 @@ test('client offer table', (t) => {
   );
   t.is(
     buildDeflateOffer(DEFLATE_LEAN),
-    'permessage-deflate; server_max_window_bits=12; client_max_window_bits=12',
+    'permessage-deflate; server_no_context_takeover; server_max_window_bits=12; client_max_window_bits=12',
   );
   t.throws(() => buildDeflateOffer({ serverMaxWindowBits: 16 }), { instanceOf: RangeError });
   t.throws(() => clientExtensions({ perMessageDeflate: { memLevel: 0 } }), {
@@ -689,7 +689,7 @@ test('the h1 validator accepts permessage-deflate only when enabled, and passes 
   t.true(off.ok && off.responseHeaders['sec-websocket-extensions'] === undefined);
   t.true(off.ok && off.info.deflate === undefined);
   const on = validateH1Request(head('permessage-deflate; client_max_window_bits, x-foo'), {
-    perMessageDeflate: DEFLATE_LEAN,
+    perMessageDeflate: { serverMaxWindowBits: 12, clientMaxWindowBits: 12 },
     negotiateExtensions: (o) => (o.length === 1 && o[0]!.name === 'x-foo' ? 'x-foo' : undefined),
   });
   t.true(on.ok);
