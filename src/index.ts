@@ -19,8 +19,24 @@ export {
 export { buildH2Request, validateH2Request, validateH2Response } from './h2/upgrade.js';
 export type { HttpResponse, RequestInfo, ServerOptions, WebSocketRoute } from './route.js';
 export { CloseCode, isValidWireCloseCode } from './ws/close.js';
+export type {
+  ClientExtensionOptions,
+  ClientExtensions,
+  DeflateOptions,
+  DeflateParams,
+  PerMessageDeflateInit,
+} from './ws/deflate.js';
+export {
+  acceptDeflateResponse,
+  buildDeflateOffer,
+  clientExtensions,
+  DEFLATE_LEAN,
+  negotiateDeflateServer,
+  PerMessageDeflate,
+} from './ws/deflate.js';
 export type { ErrorCode } from './ws/errors.js';
 export { WebSocketError } from './ws/errors.js';
+export type { EncodedMessage, MessageExtension } from './ws/extensions.js';
 export type {
   CloseKind,
   CloseReason,

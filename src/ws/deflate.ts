@@ -92,7 +92,6 @@ export function sharedLimiter(concurrency = 10): Limiter {
 type Job = {
   /** null: a barrier that settles once the jobs before it have. */
   input: Uint8Array | null;
-  binary: boolean;
   resolve: (b: Buffer) => void;
   reject: (e: Error) => void;
 };
@@ -126,9 +125,9 @@ abstract class Lane {
     return this.stream !== null;
   }
 
-  push(input: Uint8Array | null, binary: boolean): Promise<Buffer> {
+  push(input: Uint8Array | null): Promise<Buffer> {
     return new Promise<Buffer>((resolve, reject) => {
-      this.#queue.push({ input, binary, resolve, reject });
+      this.#queue.push({ input, resolve, reject });
       if (!this.#running) this.#next();
     });
   }
@@ -372,7 +371,7 @@ class InflateLane extends Lane {
         if (this.queued > 0) s.reset();
         else this.destroyStream();
       } else {
-        this.#remember(out, job.binary);
+        this.#remember(out);
       }
       this.done(out);
     };
@@ -386,7 +385,7 @@ class InflateLane extends Lane {
   }
 
   /** Keep the last 2^windowBits bytes of output: the window the peer may refer to. */
-  #remember(out: Buffer, binary: boolean): void {
+  #remember(out: Buffer): void {
     if (out.length === 0) return;
     const win = 1 << this.#windowBits;
     if (out.length >= win) {
@@ -394,8 +393,8 @@ class InflateLane extends Lane {
       this.#historyLength = win;
       return;
     }
-    // a binary message's buffer goes to the handler, which may change it: copy it
-    this.#history.push(binary ? Buffer.from(out) : out);
+    // a copy: the handler owns `out` (and a slice would pin zlib's 16 KiB output chunk)
+    this.#history.push(Buffer.from(out));
     this.#historyLength += out.length;
     while (this.#historyLength - this.#history[0]!.length >= win) {
       this.#historyLength -= this.#history.shift()!.length;
@@ -486,24 +485,24 @@ export class PerMessageDeflate implements MessageExtension {
     };
   }
 
-  decode(data: Buffer, rsv: number, binary: boolean): Promise<Buffer> {
+  decode(data: Buffer, rsv: number, _binary?: boolean): Promise<Buffer> {
     // RFC 7692 §6.1: RSV1 marks the first frame of a compressed message; the session
     // calls us only then.
     if ((rsv & RSV1) === 0) return Promise.resolve(data);
     // Nothing compressed: appending 00 00 ff ff to the byte-aligned stream would start a
     // stored block that the next message completes with garbage.
-    if (data.length === 0) return this.#inflate.push(null, binary);
-    return this.#inflate.push(data, binary);
+    if (data.length === 0) return this.#inflate.push(null);
+    return this.#inflate.push(data);
   }
 
-  encode(data: Uint8Array, binary: boolean): EncodedMessage | Promise<EncodedMessage> {
+  encode(data: Uint8Array, _binary?: boolean): EncodedMessage | Promise<EncodedMessage> {
     if (data.length < this.threshold) {
       const plain = { data, rsv: 0 };
       // results settle in call order: wait behind messages still being compressed
       if (!this.#deflate.busy) return plain;
-      return this.#deflate.push(null, binary).then(() => plain);
+      return this.#deflate.push(null).then(() => plain);
     }
-    return this.#deflate.push(data, binary).then((out) =>
+    return this.#deflate.push(data).then((out) =>
       // Without context takeover the peer's window does not matter: send whichever is
       // smaller (RFC 7692 §6: a message may go uncompressed, RSV1 clear).
       this.#ownNoContext && out.length >= data.length ? { data, rsv: 0 } : { data: out, rsv: RSV1 },

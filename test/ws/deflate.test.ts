@@ -3,12 +3,14 @@
 // into the HTTP/1.1 server and client.
 
 import { once } from 'node:events';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import net from 'node:net';
 import zlib from 'node:zlib';
 import test from 'ava';
 import { connectH1 } from '../../src/h1/client.js';
 import { listen } from '../../src/h1/server.js';
-import { validateH1Request } from '../../src/h1/upgrade.js';
+import { acceptKey, validateH1Request } from '../../src/h1/upgrade.js';
 import {
   acceptDeflateResponse,
   buildDeflateOffer,
@@ -821,6 +823,89 @@ test('server default is off; a route can turn it on; our client and server agree
   t.is(got[0]?.data, 'Hello');
   t.true(Buffer.alloc(100_000, 7).equals(got[1]?.data as Buffer));
   t.is(got[2]?.data, 'é'.repeat(10_000));
+  session.close();
+  await session.closed;
+  await srv.close();
+});
+
+/** A server that answers every upgrade with 101 and the given Sec-WebSocket-Extensions. */
+async function answering(extensions: string): Promise<{ url: string; close(): Promise<void> }> {
+  const server = http.createServer();
+  server.on('upgrade', (req, socket) => {
+    const key = String(req.headers['sec-websocket-key']);
+    socket.end(
+      'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+        `Sec-WebSocket-Accept: ${acceptKey(key)}\r\nSec-WebSocket-Extensions: ${extensions}\r\n\r\n`,
+    );
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}/`,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+
+test('h1 client: a response it did not offer fails the handshake with the reason', async (t) => {
+  const handler = { handleIn: (_m: Message, s: null) => ok(s) };
+  const cases: [string, boolean | DeflateOptions, RegExp][] = [
+    ['permessage-deflate', false, /not offered: permessage-deflate/],
+    ['permessage-deflate; mystery=1', true, /unknown parameter mystery/],
+    [
+      'permessage-deflate; client_max_window_bits=12',
+      { clientMaxWindowBits: false },
+      /not offered/,
+    ],
+    [
+      'permessage-deflate; server_max_window_bits=15',
+      { serverMaxWindowBits: 10 },
+      /above the offer/,
+    ],
+    ['permessage-deflate, permessage-deflate', true, /one permessage-deflate/],
+    ['x-unknown', true, /not offered: x-unknown/],
+  ];
+  for (const [response, perMessageDeflate, want] of cases) {
+    const srv = await answering(response);
+    const err = await t.throwsAsync(
+      connectH1(srv.url, { handler, state: null, perMessageDeflate, timeout: 5000 }),
+    );
+    t.is((err as WebSocketError).code, 'WS_ERR_HANDSHAKE', response);
+    t.regex(err?.message ?? '', want, response);
+    await srv.close();
+  }
+});
+
+test('a burst of 200 messages each way keeps its order through async compression', async (t) => {
+  const srv = await listen({
+    perMessageDeflate: { threshold: 100 },
+    routes: {
+      '/ws': {
+        state: null,
+        handler: { handleIn: (m, s) => reply(s, m.data) },
+      },
+    },
+  });
+  const got: string[] = [];
+  let resolveAll!: () => void;
+  const all = new Promise<void>((r) => {
+    resolveAll = r;
+  });
+  const session = await connectH1(`${srv.url}/ws`, {
+    perMessageDeflate: { threshold: 100 },
+    handler: {
+      handleIn: (m, s) => {
+        got.push(String(m.data));
+        if (got.length === 200) resolveAll();
+        return ok(s);
+      },
+    },
+    state: null,
+  });
+  // sizes on both sides of the threshold: some go through zlib, some do not
+  const sent = Array.from({ length: 200 }, (_, i) => `${i};`.padEnd(i % 3 === 0 ? 20 : 3000, 'x'));
+  for (const m of sent) session.send(m);
+  await all;
+  t.deepEqual(got, sent);
   session.close();
   await session.closed;
   await srv.close();
