@@ -8,6 +8,7 @@
 // protocol is closed: further input is ignored and sends throw WS_ERR_INVALID_STATE.
 
 import { randomFillSync } from 'node:crypto';
+import { MessageAssembler } from './assembler.js';
 import { decodeClosePayload, encodeClosePayload, isValidWireCloseCode } from './close.js';
 import { protocolError, WebSocketError } from './errors.js';
 import {
@@ -38,6 +39,12 @@ export interface ProtocolSink {
   onClose(code: number, reason: string): void;
   /** The peer broke the protocol: our close frame (err.closeCode) has been written if possible. */
   onFailure(err: WebSocketError): void;
+  /**
+   * True while written bytes wait above the transport's high-water mark. Pongs are
+   * then held back (only the latest) until `flushPong()`: a peer that pings without
+   * reading cannot make us buffer pongs without bound.
+   */
+  congested?(): boolean;
 }
 
 export interface ProtocolOptions {
@@ -89,11 +96,12 @@ export class Protocol {
   #msgBinary = false;
   #msgRsv = 0;
   #msgValidate = false;
-  #pieces: Uint8Array[] = [];
-  #msgLength = 0;
+  readonly #message = new MessageAssembler();
   readonly #utf8 = new Utf8Validator();
   // the control frame being assembled (≤ 125 bytes)
   #ctl: Uint8Array[] = [];
+  // the pong held back while the transport is congested (RFC 6455 §5.5.3 allows only the latest)
+  #pendingPong: Buffer | null = null;
 
   // outbound fragmentation
   #sendingFragmented = false;
@@ -132,7 +140,12 @@ export class Protocol {
 
   /** True when nothing partial is buffered (between messages): hibernation may release buffers. */
   get idle(): boolean {
-    return this.#decoder.idle && !this.#decoder.inMessage && this.#pieces.length === 0;
+    return (
+      this.#decoder.idle &&
+      !this.#decoder.inMessage &&
+      this.#message.empty &&
+      this.#pendingPong === null
+    );
   }
 
   // ── receiving ──────────────────────────────────────────────────────────────
@@ -184,7 +197,6 @@ export class Protocol {
       this.#msgRsv = h.rsv;
       // compressed text is validated after inflation, by whoever inflates it
       this.#msgValidate = !this.#msgBinary && h.rsv === 0 && !this.#closeSent;
-      this.#msgLength = 0;
       if (this.#msgValidate) this.#utf8.reset();
     }
   }
@@ -198,14 +210,11 @@ export class Protocol {
       // receiving a control frame indicating the connection should be closed, a peer discards
       // any further data received"; that case is handled by the 'closed' state above.)
       if (this.#closeSent) return;
-      if (piece.length > 0) {
-        if (this.#msgValidate && !this.#utf8.push(piece)) {
-          throw protocolError('WS_ERR_INVALID_UTF8', 'text message is not valid UTF-8', 1007);
-        }
-        this.#pieces.push(piece);
-        this.#msgLength += piece.length;
+      if (piece.length > 0 && this.#msgValidate && !this.#utf8.push(piece)) {
+        throw protocolError('WS_ERR_INVALID_UTF8', 'text message is not valid UTF-8', 1007);
       }
-      if (last && this.#fin) this.#deliverMessage();
+      if (last && this.#fin) this.#deliverMessage(piece);
+      else this.#message.push(piece);
       return;
     }
     if (piece.length > 0) this.#ctl.push(piece);
@@ -217,7 +226,7 @@ export class Protocol {
     if (op === Opcode.Ping) {
       // RFC 6455 §5.5.2: "Upon receipt of a Ping frame, an endpoint MUST send a Pong frame
       // in response, unless it already received a Close frame." Not after our close either.
-      if (!this.#closeSent) this.#writeFrame(Opcode.Pong, data);
+      if (!this.#closeSent) this.#pong(data);
       this.#sink.onPing(data);
     } else if (op === Opcode.Pong) {
       this.#sink.onPong(data);
@@ -226,19 +235,39 @@ export class Protocol {
     }
   }
 
-  #deliverMessage(): void {
+  #deliverMessage(lastPiece: Uint8Array): void {
     if (this.#msgValidate && !this.#utf8.complete) {
       throw protocolError('WS_ERR_INVALID_UTF8', 'text message ends inside a UTF-8 sequence', 1007);
     }
-    const parts = this.#pieces;
-    this.#pieces = [];
-    const data =
-      parts.length === 0
-        ? EMPTY
-        : parts.length === 1
-          ? toBuffer(parts[0]!)
-          : Buffer.concat(parts, this.#msgLength);
+    let data: Buffer;
+    if (this.#message.empty) {
+      // the whole message is this one piece: no copy
+      data = lastPiece.length === 0 ? EMPTY : toBuffer(lastPiece);
+    } else {
+      this.#message.push(lastPiece);
+      data = this.#message.take();
+    }
     this.#sink.onMessage(this.#msgBinary, data, this.#msgRsv);
+  }
+
+  #pong(data: Buffer): void {
+    // RFC 6455 §5.5.3: "If an endpoint receives a Ping frame and has not yet sent Pong
+    // frame(s) in response to previous Ping frame(s), the endpoint MAY elect to send a Pong
+    // frame for only the most recently processed Ping frame."
+    if (this.#sink.congested?.()) {
+      this.#pendingPong = data;
+      return;
+    }
+    this.#pendingPong = null;
+    this.#writeFrame(Opcode.Pong, data);
+  }
+
+  /** The transport drained: send the pong held back while it was congested, if any. */
+  flushPong(): void {
+    const data = this.#pendingPong;
+    if (data === null) return;
+    this.#pendingPong = null;
+    if (!this.#closeSent && this.#state !== 'closed') this.#writeFrame(Opcode.Pong, data);
   }
 
   #onCloseFrame(payload: Buffer): void {
@@ -252,7 +281,7 @@ export class Protocol {
       this.#writeFrame(Opcode.Close, code === 1005 ? EMPTY : payload.subarray(0, 2));
     }
     this.#state = 'closed';
-    this.#pieces = [];
+    this.#message.clear();
     this.#sink.onClose(code, reason);
   }
 
@@ -269,7 +298,7 @@ export class Protocol {
       this.#writeFrame(Opcode.Close, encodeClosePayload(isValidWireCloseCode(code) ? code : 1011));
     }
     this.#state = 'closed';
-    this.#pieces = [];
+    this.#message.clear();
     this.#ctl = [];
     this.#sink.onFailure(err);
   }
@@ -359,7 +388,7 @@ export class Protocol {
     if (this.#closeSent || this.#state === 'closed') return false;
     this.#closeSent = true;
     this.#state = 'closing';
-    this.#pieces = [];
+    this.#message.clear();
     this.#writeFrame(Opcode.Close, payload);
     return true;
   }

@@ -42,6 +42,17 @@ export interface SessionOptions extends Limits {
   maxQueued?: number;
   /** Split outgoing data messages into frames of at most this many bytes (default 0: never). */
   fragmentSize?: number;
+  /**
+   * Slow consumers: once this many bytes wait unsent (the peer does not read), a further
+   * data message is refused as `onSlowConsumer` says (default 16 MiB; Infinity: never).
+   */
+  maxBuffered?: number;
+  /**
+   * What `send` does with a data message while `maxBuffered` is exceeded: 'close' (default)
+   * closes with 1008 "slow consumer" (WS_ERR_SLOW_CONSUMER); 'drop' drops the message.
+   * Either way the message is not sent and `send` returns false.
+   */
+  onSlowConsumer?: 'close' | 'drop';
   /** Client role: the mask key source (tests inject a fixed one). */
   mask?: MaskSource;
   /** Errors that cannot be returned to anyone (a throwing terminate, a failed handler). */
@@ -67,6 +78,8 @@ enum Task {
 }
 
 type Queued = { t: Task; v: unknown };
+
+const DEFAULT_MAX_BUFFERED = 16 * 1024 * 1024;
 
 const textDecoderFallback = (b: Buffer): string => b.toString('utf8');
 
@@ -129,6 +142,7 @@ export class Session<S = unknown> implements SessionApi {
       onPong: (data) => this.#onControl('pong', data),
       onClose: (code, reason) => this.#onCloseFrame(code, reason),
       onFailure: (err) => this.#onFailure(err),
+      congested: () => !this.#writable,
     };
   }
 
@@ -245,6 +259,7 @@ export class Session<S = unknown> implements SessionApi {
 
   #onDrain(): void {
     this.#writable = true;
+    this.#protocol?.flushPong();
     const w = this.#drainWaiters;
     this.#drainWaiters = null;
     if (w) for (const f of w) f();
@@ -599,14 +614,44 @@ export class Session<S = unknown> implements SessionApi {
     }
     const p = this.#proto();
     if (Array.isArray(frames)) {
-      for (const f of frames as readonly OutFrame[]) this.#sendOne(p, f);
-    } else {
-      this.#sendOne(p, frames as OutFrame);
+      let sent = true;
+      for (const f of frames as readonly OutFrame[]) {
+        if (this.#sendOne(p, f)) continue;
+        sent = false;
+        if (!this.#canSend()) break; // closed as a slow consumer: the rest is not sent either
+      }
+      return sent && this.#writable;
     }
-    return this.#writable;
+    return this.#sendOne(p, frames as OutFrame) && this.#writable;
   }
 
-  #sendOne(p: Protocol, f: OutFrame): void {
+  /** Whether a data message may be queued now; applies the slow-consumer policy if not. */
+  #admitData(): boolean {
+    const max = this.#opts.maxBuffered ?? DEFAULT_MAX_BUFFERED;
+    if (this.#transport.bufferedAmount() < max) return true;
+    if ((this.#opts.onSlowConsumer ?? 'close') === 'close' && this.#closeKind === null) {
+      const err = new WebSocketError(
+        'WS_ERR_SLOW_CONSUMER',
+        `more than ${max} bytes wait unsent: the peer does not read`,
+        { closeCode: 1008 },
+      );
+      this.#setReason('error', 1008, 'slow consumer', err);
+      // RFC 6455 §7.4.1: 1008 "a message that violates its policy"
+      if (this.#proto().close(1008, 'slow consumer')) this.#armCloseTimer();
+    }
+    return false;
+  }
+
+  /** False when a data message was refused (slow consumer). */
+  #sendOne(p: Protocol, f: OutFrame): boolean {
+    const isData =
+      typeof f === 'string' || f instanceof Uint8Array || f.type === 'text' || f.type === 'binary';
+    if (isData && !this.#admitData()) return false;
+    this.#sendFrame(p, f);
+    return true;
+  }
+
+  #sendFrame(p: Protocol, f: OutFrame): void {
     const frag = this.#opts.fragmentSize ?? 0;
     if (typeof f === 'string') {
       this.#sendData(p, false, Buffer.from(f, 'utf8'), frag);
