@@ -250,6 +250,13 @@ abstract class Lane {
 
 function noop(): void {}
 
+/** A long-lived copy outside Buffer's shared 8 KiB pool (a pooled copy pins its whole slab). */
+function keep(b: Uint8Array): Buffer {
+  const c = Buffer.allocUnsafeSlow(b.length);
+  c.set(b);
+  return c;
+}
+
 function closedError(): WebSocketError {
   return new WebSocketError('WS_ERR_INVALID_STATE', 'permessage-deflate was closed');
 }
@@ -389,12 +396,12 @@ class InflateLane extends Lane {
     if (out.length === 0) return;
     const win = 1 << this.#windowBits;
     if (out.length >= win) {
-      this.#history = [Buffer.from(out.subarray(out.length - win))];
+      this.#history = [keep(out.subarray(out.length - win))];
       this.#historyLength = win;
       return;
     }
     // a copy: the handler owns `out` (and a slice would pin zlib's 16 KiB output chunk)
-    this.#history.push(Buffer.from(out));
+    this.#history.push(keep(out));
     this.#historyLength += out.length;
     while (this.#historyLength - this.#history[0]!.length >= win) {
       this.#historyLength -= this.#history.shift()!.length;
@@ -406,7 +413,7 @@ class InflateLane extends Lane {
     if (!this.#noContext && this.#historyLength > 0) {
       const win = 1 << this.#windowBits;
       const all = this.#history.length === 1 ? this.#history[0]! : Buffer.concat(this.#history);
-      this.#dictionary = Buffer.from(all.subarray(Math.max(0, all.length - win)));
+      this.#dictionary = keep(all.subarray(Math.max(0, all.length - win)));
     }
     this.#history = [];
     this.#historyLength = 0;
