@@ -52,6 +52,11 @@ export interface ServerOptions extends NegotiationOptions, SessionOptions {
   route?: (req: RequestInfo) => RouteDecision | Promise<RouteDecision>;
   /** Grace period of `close()` before remaining sessions are aborted (default 5 s). */
   shutdownTimeout?: number;
+  /**
+   * Most WebSocket sessions open at once (default Infinity); upgrades beyond it are
+   * answered 503 before the route is consulted. Enforced by the HTTP/1.1 server.
+   */
+  maxConnections?: number;
 }
 
 export function isHttpResponse(d: RouteDecision): d is HttpResponse {
@@ -99,6 +104,8 @@ const SESSION_KEYS = [
   'idleTimeout',
   'maxQueued',
   'fragmentSize',
+  'maxBuffered',
+  'onSlowConsumer',
   'onError',
 ] as const;
 

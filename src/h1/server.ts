@@ -118,18 +118,32 @@ function noop(): void {}
 export function attach(server: http.Server | https.Server, opts: ServerOptions): AttachedServer {
   const registry = new SessionRegistry();
   let closing = false;
+  // upgrades being decided (route, validation): they count against maxConnections too
+  let pending = 0;
+  const maxConnections = opts.maxConnections ?? Number.POSITIVE_INFINITY;
   const onUpgrade = (req: IncomingMessage, socket: Socket, head: Buffer) => {
     if (closing) {
       writeHttpResponse(socket, { status: 503 });
       return;
     }
+    if (registry.sessions.size + pending >= maxConnections) {
+      writeHttpResponse(socket, {
+        status: 503,
+        headers: { 'retry-after': '1' },
+        body: 'too many WebSocket connections',
+      });
+      return;
+    }
+    pending++;
     handleUpgrade(req, socket, head, opts, registry).then(
       (handled) => {
+        pending--;
         if (!handled && server.listenerCount('upgrade') <= 1) {
           writeHttpResponse(socket, { status: 404 });
         }
       },
       (err) => {
+        pending--;
         opts.onError?.(err as Error);
         socket.destroy();
       },
@@ -149,6 +163,16 @@ export function attach(server: http.Server | https.Server, opts: ServerOptions):
 export interface ListenOptions extends ServerOptions {
   port?: number;
   host?: string;
+  /**
+   * A connection must complete its request head (and, for wss://, its TLS handshake)
+   * within this many ms, or it is answered 408 and closed: slow-loris peers that send
+   * the head a byte at a time are dropped (default 10 000).
+   */
+  handshakeTimeout?: number;
+  /** Largest request head in bytes; above it node:http answers 431 (default 16 KiB). */
+  maxHeaderSize?: number;
+  /** Header fields of a request beyond this count are ignored by node:http (default 2000). */
+  maxHeadersCount?: number;
   /** Plain (non-upgrade) requests; default: 426 on WebSocket routes, else 404. */
   onRequest?: (req: IncomingMessage, res: http.ServerResponse) => void;
   /** Serve wss:// with these certificate options. */
@@ -179,7 +203,19 @@ export async function listen(opts: ListenOptions): Promise<Listener> {
     });
     res.end(body);
   };
-  const server = opts.tls ? https.createServer(opts.tls, onRequest) : http.createServer(onRequest);
+  const handshakeTimeout = opts.handshakeTimeout ?? 10_000;
+  const httpOpts: http.ServerOptions = {
+    // node:http answers 408 to a head that is not complete in time; it checks its connections
+    // every connectionsCheckingInterval ms (30 s by default: too coarse for short timeouts)
+    headersTimeout: handshakeTimeout,
+    requestTimeout: Math.max(handshakeTimeout, 300_000),
+    connectionsCheckingInterval: Math.max(25, Math.min(5000, Math.floor(handshakeTimeout / 4))),
+    ...(opts.maxHeaderSize !== undefined && { maxHeaderSize: opts.maxHeaderSize }),
+  };
+  const server = opts.tls
+    ? https.createServer({ ...opts.tls, ...httpOpts, handshakeTimeout }, onRequest)
+    : http.createServer(httpOpts, onRequest);
+  if (opts.maxHeadersCount !== undefined) server.maxHeadersCount = opts.maxHeadersCount;
   const attached = attach(server, opts);
   const host = opts.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
