@@ -1,0 +1,1190 @@
+// QUIC for HTTP/3: our own connection driver over node:dgram around Cloudflare quiche's
+// native binding (shipped in @matrixai/quic). The only file that imports the QUIC
+// library; the rest of src/h3 sees QuicConnection, QuicConnectionHandler, listenQuic
+// and connectQuic, so another engine (node:quic) can replace this one.
+//
+// Why not @matrixai/quic's own QUICServer/QUICConnection: they drop (and for uni
+// streams, crash on) peer streams that arrive before the connection's start resolves,
+// which is exactly when every HTTP/3 client opens its control stream (toolchain.md).
+//
+// The loop, per connection: a datagram is `recv`'d; a new connection's handler is
+// created the moment the handshake completes, before any stream is read, so no early
+// stream is lost; readable streams are read (unless paused: then quiche keeps the bytes
+// and flow control pushes back on the peer); queued writes are pushed into quiche as
+// capacity allows; `send` is drained into the socket; the timer is re-armed from
+// `timeout()`. Writes from the application are queued and flushed in a microtask, so a
+// burst of writes leaves in as few packets as possible.
+//
+// Callers' exceptions never escape into the event loop: a handler that throws closes
+// its connection with `internalErrorCode`. Every timer is cleared when its connection
+// is gone, and connection timers never keep the process alive (sockets do, while they
+// have work: see `QuicConnection.ref/unref`).
+
+import { randomBytes, X509Certificate } from 'node:crypto';
+import dgram, { type RemoteInfo } from 'node:dgram';
+import { isIP } from 'node:net';
+import tls from 'node:tls';
+import {
+  type Config,
+  type Connection as QuicheConnection,
+  type Host,
+  quiche,
+} from '@matrixai/quic/native/index.js';
+
+/** Transport parameters and limits of our side of a connection. */
+export interface QuicSettings {
+  /** Close an idle connection after this long (ms, default 30 000; 0 = never). */
+  maxIdleTimeout?: number;
+  /** Connection-level receive window (default 16 MiB). */
+  initialMaxData?: number;
+  /** Per-stream receive window for bidirectional streams, either side (default 1 MiB). */
+  initialMaxStreamData?: number;
+  /** Per-stream receive window of the peer's unidirectional streams (default 256 KiB). */
+  initialMaxStreamDataUni?: number;
+  /** Concurrent bidirectional streams the peer may open (default 256). */
+  maxStreamsBidi?: number;
+  /** Concurrent unidirectional streams the peer may open (default 16). */
+  maxStreamsUni?: number;
+  /** Upper bound of quiche's stream window autotuning (default 4 MiB). */
+  maxStreamWindow?: number;
+  /** Upper bound of quiche's connection window autotuning (default 24 MiB). */
+  maxConnectionWindow?: number;
+  /** Largest UDP payload we send (default 1350, quiche's default). */
+  maxUdpPayload?: number;
+}
+
+/** How a connection ended, as its handler's `onClose` learns it (exactly once). */
+export interface QuicCloseInfo {
+  /** peer: CONNECTION_CLOSE received; local: we closed; idle: idle timeout; error: a failure here. */
+  readonly by: 'peer' | 'local' | 'idle' | 'error';
+  /** Application (true) or transport (false) error space. */
+  readonly app: boolean;
+  readonly code: number;
+  readonly reason: string;
+  readonly error?: Error;
+}
+
+/** Events of one connection. Called synchronously from the driver; may call back into it. */
+export interface QuicConnectionHandler {
+  /** Stream bytes in order (a fresh buffer the handler may keep), `fin` on the last. */
+  onStreamData(stream: number, data: Uint8Array, fin: boolean): void;
+  /** The peer reset its sending side (RESET_STREAM) with an application code. */
+  onStreamReset(stream: number, code: number): void;
+  /**
+   * Our sending side is gone: the peer asked us to stop (STOP_SENDING, quiche has reset
+   * our side), or `code` null when quiche had already forgotten the stream (its receiving
+   * side had ended too) when we wrote.
+   */
+  onStreamStopped(stream: number, code: number | null): void;
+  /** Everything queued on the stream has been handed to quiche. */
+  onStreamDrain(stream: number): void;
+  /** The connection is gone; nothing more will be delivered or sent. */
+  onClose(info: QuicCloseInfo): void;
+}
+
+export type StreamKind = 'bidi' | 'uni';
+
+const EMPTY = new Uint8Array(0);
+const CID_LENGTH = 20; // quiche.MAX_CONN_ID_LEN: short headers are parsed with this length
+const READ_CHUNK = 64 * 1024;
+const RETIRED_MAX = 4096;
+const DEFAULT_SETTINGS: Required<QuicSettings> = {
+  maxIdleTimeout: 30_000,
+  initialMaxData: 16 * 1024 * 1024,
+  initialMaxStreamData: 1024 * 1024,
+  initialMaxStreamDataUni: 256 * 1024,
+  maxStreamsBidi: 256,
+  maxStreamsUni: 16,
+  maxStreamWindow: 4 * 1024 * 1024,
+  maxConnectionWindow: 24 * 1024 * 1024,
+  maxUdpPayload: 1350,
+};
+
+interface StreamState {
+  queue: Uint8Array[];
+  queued: number;
+  finQueued: boolean;
+  finSent: boolean;
+  readPaused: boolean;
+  readDone: boolean;
+  writeDone: boolean;
+}
+
+/** `StreamReset(268)` / `StreamStopped(268)` → 268, as quiche's errors read in JS. */
+function streamErrorCode(err: unknown, kind: 'StreamReset' | 'StreamStopped'): number | null {
+  const m = /^(\w+)\((\d{1,16})\)/.exec(err instanceof Error ? err.message : '');
+  return m && m[1] === kind ? Number(m[2]) : null;
+}
+
+function cidKey(cid: Uint8Array): string {
+  return Buffer.from(cid.buffer, cid.byteOffset, cid.byteLength).toString('hex');
+}
+
+/**
+ * The Destination Connection ID of a datagram's first packet, as a map key (RFC 9000
+ * §17.2: long header, length-prefixed at byte 5; §17.3: short header, ours are 20 bytes
+ * at byte 1), or null when the datagram is too short.
+ */
+function peekDcid(msg: Buffer): string | null {
+  if (msg.length < 1 + CID_LENGTH) return null;
+  if ((msg[0]! & 0x80) === 0) return msg.toString('hex', 1, 1 + CID_LENGTH);
+  const len = msg[5] ?? 0xff;
+  if (len > CID_LENGTH || msg.length < 6 + len) return null;
+  return msg.toString('hex', 6, 6 + len);
+}
+
+function pemBytes(v: string | Uint8Array | readonly (string | Uint8Array)[]): Uint8Array {
+  const list = Array.isArray(v) ? v : [v];
+  return Buffer.from(
+    list.map((x) => (typeof x === 'string' ? x : Buffer.from(x).toString('utf8'))).join('\n'),
+    'utf8',
+  );
+}
+
+function buildConfig(
+  base: Config,
+  alpn: readonly string[],
+  s: Required<QuicSettings>,
+  client: boolean,
+): Config {
+  base.setApplicationProtos([...alpn]);
+  base.setMaxIdleTimeout(s.maxIdleTimeout);
+  base.setMaxRecvUdpPayloadSize(quiche.MAX_UDP_PACKET_SIZE);
+  base.setMaxSendUdpPayloadSize(s.maxUdpPayload);
+  base.setInitialMaxData(s.initialMaxData);
+  base.setInitialMaxStreamDataBidiLocal(s.initialMaxStreamData);
+  base.setInitialMaxStreamDataBidiRemote(s.initialMaxStreamData);
+  base.setInitialMaxStreamDataUni(s.initialMaxStreamDataUni);
+  base.setInitialMaxStreamsBidi(client ? 0 : s.maxStreamsBidi);
+  base.setInitialMaxStreamsUni(s.maxStreamsUni);
+  base.setMaxStreamWindow(s.maxStreamWindow);
+  base.setMaxConnectionWindow(s.maxConnectionWindow);
+  base.setDisableActiveMigration(true);
+  base.grease(true);
+  return base;
+}
+
+/** The socket side of a connection: where its datagrams go and who forgets it. */
+interface Owner {
+  send(packet: Uint8Array, to: Host): void;
+  forget(conn: QuicConnection): void;
+  ref(): void;
+  unref(): void;
+}
+
+/**
+ * One QUIC connection. Stream IDs are numbers (RFC 9000 §2.1: bit 0 = server-initiated,
+ * bit 1 = unidirectional). All methods are safe to call after the connection ended
+ * (they do nothing, or return 0).
+ */
+export class QuicConnection {
+  readonly role: 'client' | 'server';
+  readonly localAddress: string;
+  readonly localPort: number;
+  remoteAddress: string;
+  remotePort: number;
+  /** Source connection IDs under which the owner finds this connection. */
+  readonly cids: string[];
+  #conn: QuicheConnection;
+  readonly #owner: Owner;
+  readonly #internalErrorCode: number;
+  readonly #maxUdpPayload: number;
+  readonly #maxIdle: number;
+  #handler: QuicConnectionHandler | null = null;
+  #onEstablished: ((conn: QuicConnection) => QuicConnectionHandler) | null;
+  #onFailed: ((info: QuicCloseInfo) => void) | null;
+  #established = false;
+  #closeReported = false;
+  #gone = false;
+  #timer: NodeJS.Timeout | null = null;
+  #keepAlive: NodeJS.Timeout | null = null;
+  #flushScheduled = false;
+  #batchScheduled = false;
+  #processing = false;
+  readonly #streams = new Map<number, StreamState>();
+  readonly #retired = new Set<number>();
+  /** Streams with queued bytes (or a FIN) that quiche has not taken yet. */
+  readonly #pending = new Set<number>();
+  #nextBidi: number;
+  #nextUni: number;
+  readonly #scratch = Buffer.allocUnsafe(READ_CHUNK);
+  readonly #closeWaiters: (() => void)[] = [];
+
+  constructor(init: {
+    role: 'client' | 'server';
+    conn: QuicheConnection;
+    owner: Owner;
+    local: Host;
+    remote: Host;
+    cids: string[];
+    internalErrorCode: number;
+    settings: Required<QuicSettings>;
+    onEstablished: (conn: QuicConnection) => QuicConnectionHandler;
+    /** The connection ended before its handshake completed. */
+    onFailed?: (info: QuicCloseInfo) => void;
+  }) {
+    this.role = init.role;
+    this.#conn = init.conn;
+    this.#owner = init.owner;
+    this.localAddress = init.local.host;
+    this.localPort = init.local.port;
+    this.remoteAddress = init.remote.host;
+    this.remotePort = init.remote.port;
+    this.cids = init.cids;
+    this.#internalErrorCode = init.internalErrorCode;
+    this.#maxUdpPayload = init.settings.maxUdpPayload;
+    this.#maxIdle = init.settings.maxIdleTimeout;
+    this.#onEstablished = init.onEstablished;
+    this.#onFailed = init.onFailed ?? null;
+    const server = init.role === 'server' ? 1 : 0;
+    this.#nextBidi = server;
+    this.#nextUni = 2 | server;
+  }
+
+  /** Whether the handshake completed (and the handler exists). */
+  get established(): boolean {
+    return this.#established;
+  }
+
+  /** Whether the connection ended for the application (closing, draining or gone). */
+  get closed(): boolean {
+    return this.#closeReported;
+  }
+
+  /** The negotiated ALPN protocol ('' before the handshake). */
+  get alpn(): string {
+    try {
+      return Buffer.from(this.#conn.applicationProto()).toString('latin1');
+    } catch {
+      return '';
+    }
+  }
+
+  /** The peer's certificate chain (DER, leaf first), when it sent one. */
+  peerCertificates(): Uint8Array[] {
+    try {
+      return this.#conn.peerCertChain() ?? [];
+    } catch {
+      return [];
+    }
+  }
+
+  /** Streams of `kind` we may still open before the peer raises its limit. */
+  streamsLeft(kind: StreamKind): number {
+    if (this.#closeReported) return 0;
+    try {
+      return kind === 'bidi' ? this.#conn.peerStreamsLeftBidi() : this.#conn.peerStreamsLeftUni();
+    } catch {
+      return 0;
+    }
+  }
+
+  /** Allocates our next stream ID of `kind`, or returns null when the peer's limit is reached. */
+  openStream(kind: StreamKind): number | null {
+    if (this.#closeReported || this.streamsLeft(kind) <= 0) return null;
+    const id = kind === 'bidi' ? this.#nextBidi : this.#nextUni;
+    if (kind === 'bidi') this.#nextBidi += 4;
+    else this.#nextUni += 4;
+    this.#state(id, kind === 'uni');
+    return id;
+  }
+
+  /** Bytes queued on the stream that quiche has not accepted yet. */
+  bufferedAmount(stream: number): number {
+    return this.#streams.get(stream)?.queued ?? 0;
+  }
+
+  /**
+   * Queue bytes on a stream, then a FIN if `fin`. Never partial: what quiche cannot take
+   * now is kept (the caller must not modify the buffers afterwards) and `onStreamDrain`
+   * reports when the queue is empty again.
+   */
+  write(stream: number, data: Uint8Array | readonly Uint8Array[], fin = false): void {
+    if (this.#closeReported) return;
+    const s = this.#streams.get(stream) ?? this.#state(stream, false);
+    if (s.writeDone || s.finQueued) return;
+    if (data instanceof Uint8Array) {
+      if (data.length > 0) {
+        s.queue.push(data);
+        s.queued += data.length;
+      }
+    } else {
+      for (const d of data) {
+        if (d.length === 0) continue;
+        s.queue.push(d);
+        s.queued += d.length;
+      }
+    }
+    if (fin) s.finQueued = true;
+    if (s.queue.length > 0 || fin) {
+      this.#pending.add(stream);
+      this.#scheduleFlush();
+    }
+  }
+
+  /** Stop reading the stream: quiche keeps what arrives, and flow control stops the peer. */
+  pauseStream(stream: number): void {
+    const s = this.#streams.get(stream);
+    if (s) s.readPaused = true;
+  }
+
+  resumeStream(stream: number): void {
+    const s = this.#streams.get(stream);
+    if (!s?.readPaused) return;
+    s.readPaused = false;
+    if (this.#closeReported) return;
+    // bytes quiche held while we were paused: read them outside the caller's stack
+    queueMicrotask(() => {
+      if (this.#closeReported || s.readPaused || s.readDone) return;
+      this.#guard(() => this.#readStream(stream));
+      this.#scheduleFlush();
+    });
+  }
+
+  /** RESET_STREAM: abandon our sending side with an application error code. */
+  resetStream(stream: number, code: number): void {
+    const s = this.#streams.get(stream);
+    if (this.#closeReported || !s || s.writeDone) return;
+    this.#dropQueue(stream, s);
+    s.writeDone = true;
+    try {
+      this.#conn.streamShutdown(stream, quiche.Shutdown.Write, code);
+    } catch {
+      // already finished or reset
+    }
+    this.#maybeRetire(stream, s);
+    this.#scheduleFlush();
+  }
+
+  /** STOP_SENDING: ask the peer to stop sending on the stream; what arrives is discarded. */
+  stopSending(stream: number, code: number): void {
+    const s = this.#streams.get(stream) ?? this.#state(stream, false);
+    if (this.#closeReported || s.readDone) return;
+    s.readDone = true;
+    try {
+      this.#conn.streamShutdown(stream, quiche.Shutdown.Read, code);
+    } catch {
+      // already finished
+    }
+    this.#maybeRetire(stream, s);
+    this.#scheduleFlush();
+  }
+
+  /** Keep the connection from idling out while the application has streams open. */
+  setKeepAlive(on: boolean): void {
+    if (!on || this.#closeReported || this.#maxIdle === 0) {
+      if (this.#keepAlive) clearInterval(this.#keepAlive);
+      this.#keepAlive = null;
+      return;
+    }
+    if (this.#keepAlive) return;
+    this.#keepAlive = setInterval(
+      () => {
+        if (this.#closeReported) return;
+        try {
+          this.#conn.sendAckEliciting();
+        } catch {
+          // closing
+        }
+        this.#scheduleFlush();
+      },
+      Math.max(1000, Math.floor(this.#maxIdle / 3)),
+    );
+    this.#keepAlive.unref();
+  }
+
+  /** Keep the process alive for this connection's socket (clients; servers always do). */
+  ref(): void {
+    this.#owner.ref();
+  }
+
+  unref(): void {
+    this.#owner.unref();
+  }
+
+  /**
+   * Close with an application error code (CONNECTION_CLOSE). The handler's onClose runs
+   * at once; the connection lingers (unref'd) for the draining period RFC 9000 §10.2 asks.
+   */
+  close(code: number, reason = ''): void {
+    if (this.#gone) return;
+    if (!this.#closeReported) {
+      try {
+        this.#conn.close(true, code, Buffer.from(reason, 'utf8'));
+      } catch {
+        // already closing
+      }
+      this.#reportClose({ by: 'local', app: true, code, reason });
+    }
+    this.#scheduleFlush();
+  }
+
+  /** Drop the connection at once, without CONNECTION_CLOSE (teardown of last resort). */
+  destroy(): void {
+    if (this.#gone) return;
+    if (!this.#closeReported) {
+      this.#reportClose({ by: 'local', app: true, code: 0, reason: 'destroyed' });
+    }
+    this.#finish();
+  }
+
+  /** Resolves once the connection is gone for good (after closing/draining). */
+  whenGone(): Promise<void> {
+    if (this.#gone) return Promise.resolve();
+    return new Promise((resolve) => this.#closeWaiters.push(resolve));
+  }
+
+  // ── driver side ───────────────────────────────────────────────────────────
+
+  /** @internal A datagram for this connection. */
+  receive(data: Buffer, from: Host): void {
+    if (this.#gone) return;
+    try {
+      this.#conn.recv(data, {
+        from,
+        to: { host: this.localAddress, port: this.localPort },
+      });
+    } catch (err) {
+      // quiche closed the connection itself (TLS failure, protocol violation): report it
+      // below from localError; anything else is ours to close
+      if (this.#conn.localError() === null && !this.#closeReported) {
+        this.#fail(err as Error);
+        return;
+      }
+      if (!this.#closeReported) {
+        const e = this.#conn.localError();
+        this.#reportClose({
+          by: 'error',
+          app: e?.isApp ?? false,
+          code: e?.errorCode ?? 0,
+          reason: e ? Buffer.from(e.reason).toString('utf8') : '',
+          error: err as Error,
+        });
+      }
+    }
+    if (from.host !== this.remoteAddress || from.port !== this.remotePort) {
+      this.remoteAddress = from.host;
+      this.remotePort = from.port;
+    }
+    // the datagrams of one poll phase are all received before streams are processed and
+    // answered: one ACK and one pass over the streams for the batch, not per datagram
+    if (!this.#batchScheduled) {
+      this.#batchScheduled = true;
+      setImmediate(() => {
+        this.#batchScheduled = false;
+        this.#process();
+        this.#flush();
+      });
+    }
+  }
+
+  /** @internal Send the first flight (client). */
+  start(): void {
+    this.#flush();
+  }
+
+  #state(id: number, uniLocal: boolean): StreamState {
+    const peerUni = (id & 2) !== 0 && (id & 1) !== (this.role === 'server' ? 1 : 0);
+    const s: StreamState = {
+      queue: [],
+      queued: 0,
+      finQueued: false,
+      finSent: false,
+      readPaused: false,
+      // our uni streams have no receiving side, the peer's no sending side
+      readDone: uniLocal,
+      writeDone: peerUni,
+    };
+    this.#streams.set(id, s);
+    return s;
+  }
+
+  #process(): void {
+    if (this.#gone || this.#processing) return;
+    this.#processing = true;
+    try {
+      if (!this.#established && !this.#closeReported && this.#conn.isEstablished()) {
+        this.#established = true;
+        const make = this.#onEstablished;
+        this.#onEstablished = null;
+        if (make) this.#handler = make(this);
+      }
+      if (this.#established && !this.#closeReported) {
+        for (const id of this.#conn.readable()) {
+          if (this.#closeReported) break;
+          this.#readStream(id);
+        }
+        if (!this.#closeReported) this.#checkStopped();
+      }
+    } catch (err) {
+      this.#fail(err as Error);
+    } finally {
+      this.#processing = false;
+    }
+    this.#checkClosed();
+  }
+
+  #readStream(id: number): void {
+    let s = this.#streams.get(id);
+    if (s === undefined) {
+      if (this.#retired.has(id) || (id & 1) === (this.role === 'server' ? 1 : 0)) {
+        this.#discard(id);
+        return;
+      }
+      s = this.#state(id, false);
+    }
+    if (s.readDone) {
+      this.#discard(id);
+      return;
+    }
+    while (!s.readPaused && !s.readDone && !this.#closeReported) {
+      let r: [number, boolean] | null;
+      try {
+        r = this.#conn.streamRecv(id, this.#scratch);
+      } catch (err) {
+        s.readDone = true;
+        const code = streamErrorCode(err, 'StreamReset');
+        if (code !== null) this.#handler?.onStreamReset(id, code);
+        this.#maybeRetire(id, s);
+        return;
+      }
+      if (r === null) return;
+      const [n, fin] = r;
+      const chunk = n === 0 ? EMPTY : Buffer.from(this.#scratch.subarray(0, n));
+      if (fin) s.readDone = true;
+      if (n > 0 || fin) this.#handler?.onStreamData(id, chunk, fin);
+      if (fin) {
+        this.#maybeRetire(id, s);
+        return;
+      }
+    }
+  }
+
+  /** Read and drop whatever quiche holds for a stream nobody reads any more. */
+  #discard(id: number): void {
+    for (let i = 0; i < 64; i++) {
+      try {
+        const r = this.#conn.streamRecv(id, this.#scratch);
+        if (r === null || r[1]) return;
+      } catch {
+        return;
+      }
+    }
+  }
+
+  /** A peer's STOP_SENDING shows as StreamStopped on the next capacity query. */
+  #checkStopped(): void {
+    for (const id of this.#conn.writable()) {
+      const s = this.#streams.get(id);
+      if (!s || s.writeDone) continue;
+      try {
+        this.#conn.streamCapacity(id);
+      } catch (err) {
+        this.#stopped(id, s, err);
+      }
+    }
+  }
+
+  #stopped(id: number, s: StreamState, err: unknown): void {
+    this.#dropQueue(id, s);
+    s.writeDone = true;
+    const code = streamErrorCode(err, 'StreamStopped');
+    if (code !== null) {
+      try {
+        // quiche has queued the RESET_STREAM; this settles its stream state
+        this.#conn.streamShutdown(id, quiche.Shutdown.Write, code);
+      } catch {
+        // already shut
+      }
+    }
+    this.#handler?.onStreamStopped(id, code);
+    this.#maybeRetire(id, s);
+  }
+
+  #dropQueue(id: number, s: StreamState): void {
+    s.queue = [];
+    s.queued = 0;
+    this.#pending.delete(id);
+  }
+
+  #maybeRetire(id: number, s: StreamState): void {
+    if (!s.readDone || !s.writeDone) return;
+    if (this.#streams.get(id) !== s) return;
+    this.#streams.delete(id);
+    this.#pending.delete(id);
+    this.#retired.add(id);
+    if (this.#retired.size > RETIRED_MAX) {
+      const oldest = this.#retired.values().next().value;
+      if (oldest !== undefined) this.#retired.delete(oldest);
+    }
+  }
+
+  /** Hand queued bytes to quiche as far as its flow control and congestion window allow. */
+  #pushStreams(): void {
+    for (const id of this.#pending) {
+      if (this.#closeReported) return;
+      const s = this.#streams.get(id);
+      if (!s || s.writeDone) {
+        this.#pending.delete(id);
+        continue;
+      }
+      const had = s.queued > 0;
+      let blocked = false;
+      while (s.queue.length > 0) {
+        const chunk = s.queue[0]!;
+        const last = s.queue.length === 1 && s.finQueued;
+        let n: number | null;
+        try {
+          n = this.#conn.streamSend(id, chunk, last);
+        } catch (err) {
+          this.#stopped(id, s, err);
+          blocked = true;
+          break;
+        }
+        n ??= 0;
+        s.queued -= n;
+        if (n < chunk.length) {
+          s.queue[0] = chunk.subarray(n);
+          blocked = true;
+          break;
+        }
+        s.queue.shift();
+        if (last) {
+          s.finSent = true;
+          s.writeDone = true;
+        }
+      }
+      if (!blocked && s.finQueued && !s.finSent) {
+        try {
+          if (this.#conn.streamSend(id, EMPTY, true) !== null) {
+            s.finSent = true;
+            s.writeDone = true;
+          } else {
+            blocked = true;
+          }
+        } catch (err) {
+          this.#stopped(id, s, err);
+          blocked = true;
+        }
+      }
+      if (blocked && !s.writeDone) continue;
+      this.#pending.delete(id);
+      if (had && s.queued === 0) this.#handler?.onStreamDrain(id);
+      if (s.writeDone) this.#maybeRetire(id, s);
+    }
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushScheduled || this.#gone) return;
+    this.#flushScheduled = true;
+    queueMicrotask(() => {
+      this.#flushScheduled = false;
+      this.#flush();
+    });
+  }
+
+  #flush(): void {
+    if (this.#gone) return;
+    try {
+      if (this.#established && !this.#closeReported && this.#pending.size > 0) {
+        this.#pushStreams();
+      }
+      for (;;) {
+        const packet = Buffer.allocUnsafe(this.#maxUdpPayload);
+        const r = this.#conn.send(packet);
+        if (r === null) break;
+        const [n, info] = r;
+        this.#owner.send(packet.subarray(0, n), info.to);
+      }
+    } catch (err) {
+      this.#fail(err as Error);
+    }
+    this.#armTimer();
+    this.#checkClosed();
+  }
+
+  #armTimer(): void {
+    if (this.#gone) return;
+    let ms: number | null = null;
+    try {
+      ms = this.#conn.timeout();
+    } catch {
+      ms = null;
+    }
+    if (ms === null) {
+      if (this.#timer) clearTimeout(this.#timer);
+      this.#timer = null;
+      return;
+    }
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => this.#onTimeout(), ms);
+    this.#timer.unref();
+  }
+
+  #onTimeout(): void {
+    this.#timer = null;
+    if (this.#gone) return;
+    try {
+      this.#conn.onTimeout();
+    } catch (err) {
+      this.#fail(err as Error);
+    }
+    this.#process();
+    this.#flush();
+  }
+
+  #checkClosed(): void {
+    if (this.#gone) return;
+    let closed = false;
+    let draining = false;
+    try {
+      closed = this.#conn.isClosed();
+      draining = this.#conn.isDraining();
+    } catch {
+      closed = true;
+    }
+    if (!this.#closeReported && (closed || draining)) {
+      const peer = this.#conn.peerError();
+      const local = this.#conn.localError();
+      if (peer) {
+        this.#reportClose({
+          by: 'peer',
+          app: peer.isApp,
+          code: peer.errorCode,
+          reason: Buffer.from(peer.reason).toString('utf8'),
+        });
+      } else if (this.#conn.isTimedOut()) {
+        this.#reportClose({ by: 'idle', app: false, code: 0, reason: 'idle timeout' });
+      } else {
+        this.#reportClose({
+          by: local ? 'error' : 'local',
+          app: local?.isApp ?? false,
+          code: local?.errorCode ?? 0,
+          reason: local ? Buffer.from(local.reason).toString('utf8') : '',
+        });
+      }
+    }
+    if (closed) this.#finish();
+  }
+
+  #reportClose(info: QuicCloseInfo): void {
+    if (this.#closeReported) return;
+    this.#closeReported = true;
+    this.setKeepAlive(false);
+    this.#pending.clear();
+    if (this.role === 'client') this.#owner.unref();
+    const h = this.#handler;
+    const failed = this.#onFailed;
+    this.#onEstablished = null;
+    this.#onFailed = null;
+    if (!h && failed) {
+      try {
+        failed(info);
+      } catch {
+        // the caller's promise is settled already
+      }
+    }
+    if (h) {
+      try {
+        h.onClose(info);
+      } catch {
+        // nothing left to close
+      }
+    }
+  }
+
+  #fail(err: Error): void {
+    if (this.#closeReported) return;
+    try {
+      this.#conn.close(true, this.#internalErrorCode, Buffer.from('internal error'));
+    } catch {
+      // already closing
+    }
+    this.#reportClose({
+      by: 'error',
+      app: true,
+      code: this.#internalErrorCode,
+      reason: err.message,
+      error: err,
+    });
+  }
+
+  /** Run a piece of stream processing; an exception closes the connection. */
+  #guard(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.#fail(err as Error);
+    }
+  }
+
+  #finish(): void {
+    if (this.#gone) return;
+    this.#gone = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
+    this.setKeepAlive(false);
+    this.#streams.clear();
+    this.#pending.clear();
+    this.#owner.forget(this);
+    for (const w of this.#closeWaiters.splice(0)) w();
+  }
+}
+
+// ── sockets ───────────────────────────────────────────────────────────────────
+
+function bindSocket(host: string, port: number): Promise<dgram.Socket> {
+  const v6 = isIP(host) === 6;
+  const socket = dgram.createSocket({ type: v6 ? 'udp6' : 'udp4', ipv6Only: v6 });
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error) => {
+      socket.close();
+      reject(err);
+    };
+    socket.once('error', onError);
+    socket.bind(port, host, () => {
+      socket.removeListener('error', onError);
+      resolve(socket);
+    });
+  });
+}
+
+function closeSocket(socket: dgram.Socket): Promise<void> {
+  return new Promise((resolve) => {
+    try {
+      socket.close(() => resolve());
+    } catch {
+      resolve(); // already closed
+    }
+  });
+}
+
+// ── server ────────────────────────────────────────────────────────────────────
+
+export interface QuicServerOptions {
+  /** Addresses to listen on, all on one port (default ['127.0.0.1', '::1']). */
+  hosts?: readonly string[];
+  /** UDP port (0: pick one free on every host). */
+  port?: number;
+  /** PEM certificate chain and private key. */
+  cert: string | Uint8Array;
+  key: string | Uint8Array;
+  alpn: readonly string[];
+  settings?: QuicSettings;
+  /** Application code for closing a connection whose handler threw. */
+  internalErrorCode: number;
+  /** A handshake completed: return the connection's handler (called before any stream is read). */
+  onConnection(conn: QuicConnection): QuicConnectionHandler;
+}
+
+export interface QuicServer {
+  readonly port: number;
+  readonly hosts: readonly string[];
+  readonly connections: ReadonlySet<QuicConnection>;
+  /** Refuse new connections (their Initial packets are dropped). */
+  stopAccepting(): void;
+  /**
+   * Stop: new connections are refused; connections still open are closed with `code`;
+   * waits for their draining (at most `grace` ms), then closes the sockets.
+   */
+  close(code: number, grace?: number): Promise<void>;
+}
+
+/** Listen for QUIC on every host on one UDP port. */
+export async function listenQuic(opts: QuicServerOptions): Promise<QuicServer> {
+  const settings = { ...DEFAULT_SETTINGS, ...opts.settings };
+  const config = buildConfig(
+    quiche.Config.withBoringSslCtx(false, false, null, [pemBytes(opts.key)], [pemBytes(opts.cert)]),
+    opts.alpn,
+    settings,
+    false,
+  );
+  const hosts = opts.hosts && opts.hosts.length > 0 ? [...opts.hosts] : ['127.0.0.1', '::1'];
+  const sockets = await bindAll(hosts, opts.port ?? 0);
+  const port = sockets[0]!.address().port;
+  const byCid = new Map<string, QuicConnection>();
+  const connections = new Set<QuicConnection>();
+  let accepting = true;
+
+  const onMessage = (socket: dgram.Socket, local: Host) => (msg: Buffer, rinfo: RemoteInfo) => {
+    const from: Host = { host: rinfo.address, port: rinfo.port };
+    const dcid = peekDcid(msg);
+    const known = dcid === null ? undefined : byCid.get(dcid);
+    if (known) {
+      known.receive(msg, from);
+      return;
+    }
+    if (!accepting) return;
+    let header: ReturnType<typeof quiche.Header.fromSlice>;
+    try {
+      header = quiche.Header.fromSlice(msg, CID_LENGTH);
+    } catch {
+      return; // not QUIC
+    }
+    if (header.ty !== quiche.Type.Initial) return;
+    if (!quiche.versionIsSupported(header.version)) {
+      const out = Buffer.allocUnsafe(settings.maxUdpPayload);
+      try {
+        const n = quiche.negotiateVersion(header.scid, header.dcid, out);
+        socket.send(out.subarray(0, n), rinfo.port, rinfo.address, noop);
+      } catch {
+        // malformed
+      }
+      return;
+    }
+    // RFC 9000 §14.1: a client Initial is padded to at least 1200 bytes
+    if (msg.length < quiche.MIN_CLIENT_INITIAL_LEN) return;
+    const scid = randomBytes(CID_LENGTH);
+    let qc: QuicheConnection;
+    try {
+      qc = quiche.Connection.accept(scid, null, local, from, config);
+    } catch {
+      return;
+    }
+    // the client's retransmitted Initials still carry its original DCID: map both
+    const cids = [cidKey(scid), cidKey(header.dcid)];
+    const owner: Owner = {
+      send: (packet, to) => socket.send(packet, to.port, to.host, noop),
+      forget: (c) => {
+        for (const k of c.cids) if (byCid.get(k) === c) byCid.delete(k);
+        connections.delete(c);
+      },
+      ref: noop,
+      unref: noop,
+    };
+    const conn = new QuicConnection({
+      role: 'server',
+      conn: qc,
+      owner,
+      local,
+      remote: from,
+      cids,
+      internalErrorCode: opts.internalErrorCode,
+      settings,
+      onEstablished: (c) => {
+        connections.add(c);
+        return opts.onConnection(c);
+      },
+    });
+    for (const k of cids) byCid.set(k, conn);
+    conn.receive(msg, from);
+  };
+  for (const socket of sockets) {
+    const a = socket.address();
+    socket.on('message', onMessage(socket, { host: a.address, port: a.port }));
+    socket.on('error', noop); // ICMP errors and the like: QUIC's own timers recover
+  }
+
+  return {
+    port,
+    hosts,
+    connections,
+    stopAccepting() {
+      accepting = false;
+    },
+    async close(code: number, grace = 1000) {
+      accepting = false;
+      const all = new Set<QuicConnection>();
+      for (const c of new Set(byCid.values())) {
+        // a handshake that never completed has no RTT sample: its closing period would
+        // last seconds (3 × an initial PTO of ~1 s), for a peer that has nothing to lose
+        if (c.established) {
+          c.close(code);
+          all.add(c);
+        } else {
+          c.destroy();
+        }
+      }
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.all([...all].map((c) => c.whenGone())),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, grace);
+        }),
+      ]);
+      clearTimeout(timer);
+      for (const c of new Set(byCid.values())) c.destroy();
+      await Promise.all(sockets.map(closeSocket));
+    },
+  };
+}
+
+/** Bind every host to one port; with port 0, retry when a later host has that port taken. */
+async function bindAll(hosts: readonly string[], port: number): Promise<dgram.Socket[]> {
+  for (let attempt = 0; ; attempt++) {
+    const sockets: dgram.Socket[] = [];
+    try {
+      let p = port;
+      for (const host of hosts) {
+        const s = await bindSocket(host, p);
+        sockets.push(s);
+        p = s.address().port;
+      }
+      return sockets;
+    } catch (err) {
+      await Promise.all(sockets.map(closeSocket));
+      if (port !== 0 || attempt >= 8 || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE') {
+        throw err;
+      }
+    }
+  }
+}
+
+// ── client ────────────────────────────────────────────────────────────────────
+
+export interface QuicClientOptions {
+  /** The server's IP address. */
+  host: string;
+  port: number;
+  /** SNI and the name the certificate must carry; null for an IP address (checked by IP). */
+  servername: string | null;
+  /** Trusted CAs (PEM); default: Node's bundled root certificates. */
+  ca?: string | Uint8Array | readonly (string | Uint8Array)[];
+  /** Verify the server's certificate (default true). */
+  verify?: boolean;
+  alpn: readonly string[];
+  settings?: QuicSettings;
+  internalErrorCode: number;
+  /** Handshake timeout (ms). */
+  timeout: number;
+  /** The handshake completed: return the handler (called before any stream is read). */
+  onEstablished(conn: QuicConnection): QuicConnectionHandler;
+}
+
+/**
+ * Open a QUIC connection on a socket of its own. Resolves once the handshake completed
+ * (the handler exists by then); rejects on a handshake failure or timeout.
+ */
+export async function connectQuic(opts: QuicClientOptions): Promise<QuicConnection> {
+  const settings = { ...DEFAULT_SETTINGS, ...opts.settings };
+  const verify = opts.verify !== false;
+  const ca = verify ? pemBytes(opts.ca ?? tls.rootCertificates) : null;
+  const config = buildConfig(
+    quiche.Config.withBoringSslCtx(verify, false, ca, null, null),
+    opts.alpn,
+    settings,
+    true,
+  );
+  const v6 = isIP(opts.host) === 6;
+  const socket = await bindSocket(v6 ? '::' : '0.0.0.0', 0);
+  const a = socket.address();
+  const local: Host = { host: a.address, port: a.port };
+  const remote: Host = { host: opts.host, port: opts.port };
+  const scid = randomBytes(CID_LENGTH);
+  let qc: QuicheConnection;
+  try {
+    qc = quiche.Connection.connect(opts.servername, scid, local, remote, config);
+  } catch (err) {
+    await closeSocket(socket);
+    throw err;
+  }
+  let socketClosed = false;
+  const closeOnce = () => {
+    if (socketClosed) return;
+    socketClosed = true;
+    void closeSocket(socket);
+  };
+  return new Promise<QuicConnection>((resolve, reject) => {
+    let settled = false;
+    const timer = setTimeout(() => {
+      if (settled) return;
+      settled = true;
+      conn.destroy();
+      reject(new Error(`QUIC handshake timed out after ${opts.timeout} ms`));
+    }, opts.timeout);
+    const conn: QuicConnection = new QuicConnection({
+      role: 'client',
+      conn: qc,
+      owner: {
+        send: (packet, to) => {
+          if (!socketClosed) socket.send(packet, to.port, to.host, noop);
+        },
+        forget: closeOnce,
+        ref: () => socket.ref(),
+        unref: () => socket.unref(),
+      },
+      local,
+      remote,
+      cids: [cidKey(scid)],
+      internalErrorCode: opts.internalErrorCode,
+      settings,
+      onEstablished: (c) => {
+        clearTimeout(timer);
+        const problem = checkPeer(c, opts);
+        if (problem !== undefined) {
+          settled = true;
+          queueMicrotask(() => c.close(opts.internalErrorCode, 'bad certificate'));
+          reject(new Error(problem));
+          return inertHandler;
+        }
+        settled = true;
+        resolve(c);
+        return opts.onEstablished(c);
+      },
+      onFailed: (info) => {
+        clearTimeout(timer);
+        if (settled) return;
+        settled = true;
+        reject(new Error(`QUIC handshake failed: ${describeClose(info)}`, { cause: info.error }));
+      },
+    });
+    socket.on('message', (msg, rinfo) =>
+      conn.receive(msg, { host: rinfo.address, port: rinfo.port }),
+    );
+    socket.on('error', noop);
+    conn.start();
+  }).catch((err: Error) => {
+    closeOnce();
+    throw err;
+  });
+}
+
+/** What is wrong with the server's identity beyond what quiche checked, if anything. */
+function checkPeer(c: QuicConnection, opts: QuicClientOptions): string | undefined {
+  if (opts.verify === false || opts.servername !== null) return undefined;
+  // quiche checks DNS names only; an IP address is checked against the leaf's IP SANs
+  const leaf = c.peerCertificates()[0];
+  if (!leaf) return 'the server sent no certificate';
+  try {
+    const cert = new X509Certificate(leaf);
+    if (cert.checkIP(opts.host) === undefined) {
+      return `the server's certificate is not valid for ${opts.host}`;
+    }
+  } catch (err) {
+    return `unreadable server certificate: ${(err as Error).message}`;
+  }
+  return undefined;
+}
+
+const TLS_ALERTS: Record<number, string> = {
+  40: 'handshake_failure',
+  42: 'bad_certificate',
+  45: 'certificate_expired',
+  46: 'certificate_unknown',
+  48: 'unknown_ca',
+  80: 'internal_error',
+  112: 'unrecognized_name',
+  120: 'no_application_protocol',
+};
+
+/** A close for people: `TLS alert 42 (bad_certificate)`, `application error 0x10c: …`. */
+export function describeClose(info: QuicCloseInfo): string {
+  const why = info.reason !== '' ? `: ${info.reason}` : info.error ? `: ${info.error.message}` : '';
+  if (info.by === 'idle') return 'idle timeout';
+  // RFC 9001 §4.8: a TLS alert becomes the transport error 0x0100 + alert
+  if (!info.app && info.code >= 0x100 && info.code <= 0x1ff) {
+    const alert = info.code - 0x100;
+    return `TLS alert ${alert} (${TLS_ALERTS[alert] ?? 'unknown'})${why}`;
+  }
+  return `${info.app ? 'application' : 'transport'} error 0x${info.code.toString(16)}${why}`;
+}
+
+const inertHandler: QuicConnectionHandler = {
+  onStreamData: noop,
+  onStreamReset: noop,
+  onStreamStopped: noop,
+  onStreamDrain: noop,
+  onClose: noop,
+};
+
+function noop(): void {}
