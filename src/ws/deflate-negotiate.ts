@@ -225,8 +225,8 @@ export function buildDeflateOffer(opts: DeflateOptions = {}): string {
 
 /**
  * Client side: check the server's permessage-deflate response elements against
- * what `buildDeflateOffer(opts)` offered. RFC 7692 §5: "If the response …
- * [does not conform to the offer] … the client MUST _Fail the WebSocket Connection_".
+ * what `buildDeflateOffer(opts)` offered. RFC 7692 §5 and §7.1: a client fails the
+ * connection on a response that is invalid or that its offer did not allow.
  */
 export function acceptDeflateResponse(
   response: readonly ExtensionOffer[],

@@ -344,7 +344,8 @@ class InflateLane extends Lane {
   }
 
   protected override onError = (err: Error): void => {
-    // RFC 7692 §8.2.3.? / python-websockets: a payload that does not inflate fails with 1007
+    // A payload that does not inflate fails the connection; 1007 (inconsistent data), as
+    // python-websockets does.
     this.fail(
       new WebSocketError('WS_ERR_DECOMPRESSION', `invalid compressed data: ${err.message}`, {
         closeCode: 1007,
@@ -493,7 +494,7 @@ export class PerMessageDeflate implements MessageExtension {
   }
 
   decode(data: Buffer, rsv: number, _binary?: boolean): Promise<Buffer> {
-    // RFC 7692 §6.1: RSV1 marks the first frame of a compressed message; the session
+    // RFC 7692 §6: RSV1 marks the first frame of a compressed message; the session
     // calls us only then.
     if ((rsv & RSV1) === 0) return Promise.resolve(data);
     // Nothing compressed: appending 00 00 ff ff to the byte-aligned stream would start a
