@@ -698,6 +698,8 @@ export class Session<S = unknown> implements SessionApi {
         },
         (err) => {
           this.#outPending--;
+          // the session ended meanwhile and closed the extension: nothing is lost
+          if (this.#transportClosed || this.#terminated) return;
           this.#opts.onError?.(err as Error);
           this.#handlerFailed(err);
         },

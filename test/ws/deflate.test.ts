@@ -910,3 +910,36 @@ test('a burst of 200 messages each way keeps its order through async compression
   await session.closed;
   await srv.close();
 });
+
+test('a session that ends while messages are being compressed reports no error', async (t) => {
+  const errors: Error[] = [];
+  const srv = await listen({
+    perMessageDeflate: true,
+    onError: (e) => errors.push(e),
+    routes: {
+      '/ws': {
+        state: null,
+        handler: {
+          init: (_req, s, session) => {
+            for (let i = 0; i < 5; i++) session.send(Buffer.alloc(2_000_000, i));
+            (session as unknown as { abort(): void }).abort();
+            return ok(s);
+          },
+          handleIn: (_m, s) => ok(s),
+        },
+      },
+    },
+  });
+  const c = await connectH1(`${srv.url}/ws`, {
+    perMessageDeflate: true,
+    handler: { handleIn: (_m, s) => ok(s) },
+    state: null,
+  });
+  await c.closed;
+  await srv.close();
+  await new Promise((r) => setTimeout(r, 100)); // the dropped jobs settle
+  t.deepEqual(
+    errors.map((e) => e.message),
+    [],
+  );
+});
