@@ -57,8 +57,10 @@ ava.stdout.on('data', (d) => {
   while (i >= 0) {
     const line = buf.slice(0, i);
     buf = buf.slice(i + 1);
-    if (/^ok \d+/.test(line) && !/# SKIP/.test(line)) passed++;
-    else if (/^not ok \d+/.test(line)) failed++;
+    // skipped and todo tests count as neither
+    const counted = !/# (SKIP|TODO)/.test(line);
+    if (counted && /^ok \d+/.test(line)) passed++;
+    else if (counted && /^not ok \d+/.test(line)) failed++;
     i = buf.indexOf('\n');
   }
 });

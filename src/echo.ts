@@ -41,6 +41,6 @@ export const infoRoute: WebSocketRoute<null> = {
   },
 };
 
-export function echoRoutes(): Record<string, WebSocketRoute> {
-  return { '/echo': echoRoute, '/info': infoRoute };
+export function echoRoutes(extra: Partial<WebSocketRoute> = {}): Record<string, WebSocketRoute> {
+  return { '/echo': { ...echoRoute, ...extra }, '/info': { ...infoRoute, ...extra } };
 }

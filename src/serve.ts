@@ -21,6 +21,8 @@ export interface ServeOptions {
   tlsPort?: number | null;
   cert?: string | Buffer;
   key?: string | Buffer;
+  /** Accept permessage-deflate on the echo routes (default true). */
+  perMessageDeflate?: boolean;
   /** Where generated certificates live (default certs/out). */
   certsDir?: string;
   log?: (line: string) => void;
@@ -73,7 +75,8 @@ function onRequest(req: AnyRequest, res: AnyResponse): void {
 export async function serve(opts: ServeOptions = {}): Promise<Served> {
   const host = opts.host ?? '127.0.0.1';
   const log = opts.log ?? (() => {});
-  const routes = echoRoutes();
+  // browsers offer permessage-deflate on every WebSocket: the interop server accepts it
+  const routes = echoRoutes({ perMessageDeflate: opts.perMessageDeflate ?? true });
   const listeners: AttachedServer[] = [];
   const endpoints: Endpoint[] = [];
   let certs: CertPaths | undefined;
