@@ -200,6 +200,7 @@ export class QuicConnection {
   #keepAlive: NodeJS.Timeout | null = null;
   #flushScheduled = false;
   #batchScheduled = false;
+  #closeAfterFlush: (() => void) | null = null;
   #processing = false;
   readonly #streams = new Map<number, StreamState>();
   readonly #retired = new Set<number>();
@@ -417,6 +418,26 @@ export class QuicConnection {
       this.#reportClose({ by: 'local', app: true, code, reason });
     }
     this.#scheduleFlush();
+  }
+
+  /**
+   * Close once every queued stream byte has been handed to quiche (at most `wait` ms
+   * later): quiche stops sending stream data at CONNECTION_CLOSE, so a graceful close
+   * must not overtake the last FIN it has not taken yet.
+   */
+  closeWhenFlushed(code: number, reason = '', wait = 2000): void {
+    if (this.#closeReported || this.#gone) return;
+    if (this.#pending.size === 0) {
+      this.close(code, reason);
+      return;
+    }
+    if (this.#closeAfterFlush) return;
+    const timer = setTimeout(() => this.close(code, reason), wait);
+    timer.unref();
+    this.#closeAfterFlush = () => {
+      clearTimeout(timer);
+      this.close(code, reason);
+    };
   }
 
   /** Drop the connection at once, without CONNECTION_CLOSE (teardown of last resort). */
@@ -688,6 +709,11 @@ export class QuicConnection {
     try {
       if (this.#established && !this.#closeReported && this.#pending.size > 0) {
         this.#pushStreams();
+      }
+      if (this.#closeAfterFlush && this.#pending.size === 0 && !this.#closeReported) {
+        const close = this.#closeAfterFlush;
+        this.#closeAfterFlush = null;
+        close();
       }
       for (;;) {
         const packet = Buffer.allocUnsafe(this.#maxUdpPayload);

@@ -1,0 +1,393 @@
+// HTTP/3 WebSocket client (RFC 9220): one pooled HTTP/3 connection per origin (and TLS
+// options) carries many WebSockets, each an extended CONNECT on a request stream. The
+// request is built by `buildH3Request` and the answer checked by the pure
+// `validateH3Response`; the stream then becomes a client-role Session over an H3Transport.
+//
+// RFC 9220 §3 (after RFC 8441 §3): "A client MUST NOT send a :protocol pseudo-header
+// field unless it has received the SETTINGS_ENABLE_CONNECT_PROTOCOL parameter with a
+// value of 1", so every WebSocket waits for the server's SETTINGS and fails with
+// WS_ERR_EXTENDED_CONNECT_UNSUPPORTED without it.
+//
+// Connections never keep the process alive without a WebSocket on them: with none left
+// the socket is unref'd and the connection closed (H3_NO_ERROR) after
+// `sessionIdleTimeout`. A connection that received GOAWAY takes no new WebSockets (its
+// open ones continue); the next WebSocket to the origin opens a new connection.
+
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
+import { type ClientOptions, type ParsedUrl, parseWsUrl } from '../h1/client.js';
+import { clientExtensions } from '../ws/deflate.js';
+import { WebSocketError } from '../ws/errors.js';
+import { Session } from '../ws/session.js';
+import { H3Connection, type H3Stream } from './connection.js';
+import { H3_INTERNAL_ERROR, H3_NO_ERROR, H3_REQUEST_CANCELLED } from './errors.js';
+import { connectQuic, type QuicSettings } from './quic.js';
+import { H3Transport } from './transport.js';
+import { buildH3Request, checkH3Response, validateH3Response } from './upgrade.js';
+
+const DEFAULT_SESSION_IDLE_TIMEOUT = 1000;
+
+export interface H3ClientOptions<S> extends ClientOptions<S> {
+  /** Close a pooled connection this long after its last WebSocket closed (default 1000 ms). */
+  sessionIdleTimeout?: number;
+  /** QUIC transport parameters and limits. */
+  quic?: QuicSettings;
+}
+
+// Distinct TLS option objects get distinct connections: a connection verified with one
+// CA must not serve a request made with another.
+const tlsIds = new WeakMap<object, number>();
+let nextTlsId = 1;
+
+function poolKey(u: ParsedUrl, opts: H3ClientOptions<unknown>): string {
+  let tlsId = 0;
+  if (opts.tls) {
+    tlsId = tlsIds.get(opts.tls) ?? nextTlsId++;
+    tlsIds.set(opts.tls, tlsId);
+  }
+  const host = u.host.includes(':') ? `[${u.host}]` : u.host;
+  return `${host}:${u.port}|${tlsId}`;
+}
+
+class PooledConnection {
+  readonly key: string;
+  h3: H3Connection | null = null;
+  /** Resolves once the server's SETTINGS arrived. */
+  readonly ready: Promise<H3Connection>;
+  /** WebSockets being opened (waiting for `ready`) or open on this connection. */
+  users = 0;
+  dead = false;
+  #idleTimer: NodeJS.Timeout | null = null;
+  readonly #idleTimeout: number;
+
+  constructor(key: string, u: ParsedUrl, opts: H3ClientOptions<unknown>) {
+    this.key = key;
+    this.#idleTimeout = opts.sessionIdleTimeout ?? DEFAULT_SESSION_IDLE_TIMEOUT;
+    this.ready = this.#open(u, opts);
+    // a failure is reported to whoever awaits `ready`; this keeps it from being unhandled
+    this.ready.catch(() => {});
+  }
+
+  async #open(u: ParsedUrl, opts: H3ClientOptions<unknown>): Promise<H3Connection> {
+    const timeout = opts.timeout ?? 15_000;
+    const deadline = Date.now() + timeout;
+    try {
+      const address = isIP(u.host) === 0 ? (await lookup(u.host)).address : u.host;
+      const t = opts.tls ?? {};
+      const servername =
+        typeof t.servername === 'string' ? t.servername : isIP(u.host) === 0 ? u.host : null;
+      let onSettings!: () => void;
+      let onGone!: (err: Error) => void;
+      const settings = new Promise<void>((resolve, reject) => {
+        onSettings = resolve;
+        onGone = reject;
+      });
+      settings.catch(() => {});
+      await connectQuic({
+        host: address,
+        port: u.port,
+        servername,
+        ...(t.ca !== undefined && { ca: t.ca as string | Uint8Array | (string | Uint8Array)[] }),
+        verify: t.rejectUnauthorized !== false,
+        alpn: ['h3'],
+        internalErrorCode: H3_INTERNAL_ERROR,
+        timeout: Math.max(1, deadline - Date.now()),
+        ...(opts.quic && { settings: opts.quic }),
+        onEstablished: (q) => {
+          const h3 = new H3Connection(
+            q,
+            { role: 'client' },
+            {
+              onSettings,
+              onGoaway: () => this.#leavePool(),
+              onIdle: () => this.#maybeIdle(),
+              onClose: (info) => {
+                this.#die();
+                onGone(new Error(`the HTTP/3 connection closed (${info.reason || info.code})`));
+              },
+            },
+          );
+          this.h3 = h3;
+          return h3;
+        },
+      });
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        settings,
+        new Promise<void>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error('no SETTINGS from the server in time')),
+            Math.max(1, deadline - Date.now()),
+          );
+        }),
+      ]).finally(() => clearTimeout(timer));
+      const h3 = this.h3!;
+      this.#maybeIdle();
+      return h3;
+    } catch (err) {
+      this.#die();
+      this.h3?.close(H3_NO_ERROR);
+      throw err;
+    }
+  }
+
+  get usable(): boolean {
+    return !this.dead && (this.h3 === null || this.h3.canRequest());
+  }
+
+  retain(): void {
+    this.users++;
+    if (this.#idleTimer) {
+      clearTimeout(this.#idleTimer);
+      this.#idleTimer = null;
+    }
+    this.h3?.quic.ref();
+  }
+
+  release(): void {
+    this.users--;
+    this.#maybeIdle();
+  }
+
+  #maybeIdle(): void {
+    const h3 = this.h3;
+    if (!h3 || h3.closed || this.users > 0 || h3.streamCount > 0) return;
+    h3.quic.unref();
+    if (h3.goingAway) {
+      h3.quic.closeWhenFlushed(H3_NO_ERROR);
+      return;
+    }
+    this.#idleTimer ??= setTimeout(() => {
+      this.#idleTimer = null;
+      if (this.users === 0 && h3.streamCount === 0) this.close();
+    }, this.#idleTimeout);
+    this.#idleTimer.unref();
+  }
+
+  close(): void {
+    this.#die();
+    this.h3?.quic.closeWhenFlushed(H3_NO_ERROR);
+  }
+
+  #leavePool(): void {
+    const list = pool.get(this.key);
+    if (!list) return;
+    const i = list.indexOf(this);
+    if (i >= 0) list.splice(i, 1);
+    if (list.length === 0) pool.delete(this.key);
+  }
+
+  #die(): void {
+    if (this.dead) return;
+    this.dead = true;
+    this.#leavePool();
+    if (this.#idleTimer) clearTimeout(this.#idleTimer);
+    this.#idleTimer = null;
+  }
+}
+
+const pool = new Map<string, PooledConnection[]>();
+
+/** A live pooled connection for the origin that takes another WebSocket, or a new one. */
+function pooledConnection(u: ParsedUrl, opts: H3ClientOptions<unknown>): PooledConnection {
+  const key = poolKey(u, opts);
+  const list = pool.get(key) ?? [];
+  for (const p of list) if (p.usable) return p;
+  const p = new PooledConnection(key, u, opts);
+  if (!p.dead) {
+    list.push(p);
+    pool.set(key, list);
+  }
+  return p;
+}
+
+/** Close every pooled HTTP/3 connection once its queued bytes are sent. */
+export function closeH3Connections(): void {
+  for (const list of [...pool.values()]) for (const p of [...list]) p.close();
+}
+
+/** Pooled connections per origin key (for tests and diagnostics). */
+export function h3PoolSize(): number {
+  let n = 0;
+  for (const list of pool.values()) n += list.length;
+  return n;
+}
+
+/**
+ * Open a WebSocket over HTTP/3 (RFC 9220) to a wss:// (or https://) URL. Resolves with
+ * the session once the server answered 2xx; rejects with WS_ERR_EXTENDED_CONNECT_UNSUPPORTED
+ * when the server's SETTINGS do not enable extended CONNECT, WS_ERR_HANDSHAKE_STATUS for
+ * another status (the response rides along as `cause`).
+ */
+export function connectH3<S>(input: string | URL, opts: H3ClientOptions<S>): Promise<Session<S>> {
+  const u = parseWsUrl(input);
+  if (!u.secure) {
+    throw new WebSocketError(
+      'WS_ERR_INVALID_URL',
+      'HTTP/3 always runs over TLS (QUIC): use wss:// for a WebSocket over HTTP/3',
+    );
+  }
+  const ms = opts.timeout ?? 15_000;
+  // permessage-deflate and other extensions: offered, checked and run as on HTTP/1.1
+  const ext = clientExtensions(opts);
+  return new Promise<Session<S>>((resolve, reject) => {
+    const pooled = pooledConnection(u, opts as H3ClientOptions<unknown>);
+    pooled.retain();
+    let settled = false;
+    let stream: H3Stream | null = null;
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      pooled.release();
+    };
+    const fail = (err: Error) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      stream?.reset(H3_REQUEST_CANCELLED);
+      release();
+      reject(err);
+    };
+    const timer = setTimeout(() => {
+      fail(
+        new WebSocketError(
+          'WS_ERR_HANDSHAKE_TIMEOUT',
+          `opening handshake timed out after ${ms} ms`,
+        ),
+      );
+    }, ms);
+
+    pooled.ready.then(
+      (h3) => {
+        if (settled) return;
+        if (!h3.peerEnablesConnectProtocol) {
+          fail(
+            new WebSocketError(
+              'WS_ERR_EXTENDED_CONNECT_UNSUPPORTED',
+              `${u.authority} did not send SETTINGS_ENABLE_CONNECT_PROTOCOL = 1 (RFC 9220 §3)`,
+            ),
+          );
+          return;
+        }
+        request(h3);
+      },
+      (err: Error) =>
+        fail(
+          new WebSocketError('WS_ERR_HANDSHAKE', `connection failed: ${err.message}`, {
+            cause: err,
+          }),
+        ),
+    );
+
+    const request = (h3: H3Connection) => {
+      const fields = buildH3Request(u, {
+        ...(opts.subprotocols && { subprotocols: opts.subprotocols }),
+        ...(ext.offer && { extensions: ext.offer }),
+        ...(opts.origin !== undefined && { origin: opts.origin }),
+        ...(opts.headers && { headers: opts.headers }),
+      });
+      let s: H3Stream;
+      try {
+        s = h3.request(fields);
+      } catch (err) {
+        fail(
+          new WebSocketError('WS_ERR_HANDSHAKE', `request failed: ${(err as Error).message}`, {
+            cause: err,
+          }),
+        );
+        return;
+      }
+      stream = s;
+      s.setSink({
+        onHeaders(resFields, trailers) {
+          if (settled || trailers) return;
+          const check = checkH3Response(resFields);
+          if (!check.ok) {
+            fail(new WebSocketError('WS_ERR_HANDSHAKE', `malformed response: ${check.error}`));
+            return;
+          }
+          const status = check.status!;
+          if (status < 200) return; // interim
+          const headers: Record<string, string> = {};
+          for (const [k, v] of Object.entries(check.headers)) {
+            if (!k.startsWith(':')) headers[k] = typeof v === 'string' ? v : v.join(', ');
+          }
+          if (status > 299) {
+            fail(
+              new WebSocketError(
+                'WS_ERR_HANDSHAKE_STATUS',
+                `server answered ${status} instead of 200`,
+                // the response rides along as the cause: a 401's www-authenticate, a 503's retry-after
+                { status, cause: { status, headers } },
+              ),
+            );
+            return;
+          }
+          const valid = validateH3Response(status, check.headers, {
+            ...(opts.subprotocols && { subprotocols: opts.subprotocols }),
+            acceptExtensions: ext.accept,
+          });
+          if (!valid.ok) {
+            fail(new WebSocketError('WS_ERR_HANDSHAKE', ext.error ?? valid.error));
+            return;
+          }
+          settled = true;
+          clearTimeout(timer);
+          s.becomeTunnel();
+          const requestFields: Record<string, string> = {};
+          for (const [k, v] of fields) if (!k.startsWith(':')) requestFields[k] = v;
+          const transport = new H3Transport(s);
+          const ws = new Session<S>({
+            ...opts,
+            extension: ext.extension(opts.maxMessage) ?? opts.extension,
+            role: 'client',
+            transport,
+            handler: opts.handler,
+            state: opts.state as S,
+            request: {
+              http: '3',
+              secure: true,
+              method: 'CONNECT',
+              path: u.path,
+              authority: u.authority,
+              headers: requestFields,
+              subprotocol: valid.subprotocol,
+              extensions: valid.extensions,
+              remoteAddress: transport.info.remoteAddress,
+              remotePort: transport.info.remotePort,
+              response: { status, headers },
+            },
+          });
+          ws.closed.then(release, release);
+          ws.start();
+          resolve(ws);
+        },
+        onData() {
+          // a body before the response headers cannot happen (the validator refuses it)
+        },
+        onEnd() {
+          fail(
+            new WebSocketError(
+              'WS_ERR_HANDSHAKE',
+              'the server ended the stream without a response',
+            ),
+          );
+        },
+        onAbort(err) {
+          fail(
+            new WebSocketError('WS_ERR_HANDSHAKE', `stream failed: ${err.message}`, {
+              cause: err,
+            }),
+          );
+        },
+        onDrain() {},
+        onClose() {
+          if (!settled) {
+            fail(new WebSocketError('WS_ERR_HANDSHAKE', 'the stream closed before a response'));
+          }
+        },
+      });
+    };
+  });
+}

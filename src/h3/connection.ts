@@ -1,0 +1,802 @@
+// One HTTP/3 connection (RFC 9114) over a QuicConnection, either role: our control
+// stream and SETTINGS, the peer's unidirectional streams, request streams, GOAWAY,
+// and the mapping of every protocol violation to its HTTP/3 error code.
+//
+// The caller creates an H3Connection as the QUIC connection's handler (it implements
+// QuicConnectionHandler) the moment the handshake completes, so it sees every stream.
+// A server learns of requests through `onRequest(stream, fields)`; a client opens them
+// with `request(fields)`. Either then reads the stream through an H3StreamSink; events
+// that arrive before a sink is set are kept (and the stream paused) until `setSink`.
+//
+// QPACK: we advertise a dynamic table capacity of 0 and never open an encoder or a
+// decoder stream (RFC 9204 §4.2: "An endpoint MAY avoid creating an encoder stream if
+// it will not be used … MAY avoid creating a decoder stream if its decoder sets the
+// maximum capacity of the dynamic table to zero"). The peer's are accepted and read.
+
+import { randomInt } from 'node:crypto';
+import { WebSocketError } from '../ws/errors.js';
+import {
+  H3_CLOSED_CRITICAL_STREAM,
+  H3_FRAME_UNEXPECTED,
+  H3_ID_ERROR,
+  H3_INTERNAL_ERROR,
+  H3_NO_ERROR,
+  H3_REQUEST_CANCELLED,
+  H3_REQUEST_REJECTED,
+  H3_STREAM_CREATION_ERROR,
+  H3Error,
+} from './errors.js';
+import {
+  ControlStreamValidator,
+  encodeDataHeader,
+  encodeGoaway,
+  encodeHeadersFrame,
+  encodeSettings,
+  FrameDecoder,
+  type FrameEvent,
+  RequestStreamValidator,
+  type Role,
+  STREAM_CONTROL,
+  STREAM_PUSH,
+  STREAM_QPACK_DECODER,
+  STREAM_QPACK_ENCODER,
+  SETTINGS_ENABLE_CONNECT_PROTOCOL,
+  SETTINGS_MAX_FIELD_SECTION_SIZE,
+  SETTINGS_QPACK_BLOCKED_STREAMS,
+  SETTINGS_QPACK_MAX_TABLE_CAPACITY,
+  type Settings,
+} from './frames.js';
+import {
+  DecoderStreamParser,
+  decodeFieldSection,
+  encodeFieldSection,
+  fieldSectionSize,
+  type Header,
+  parseEncoderStream,
+} from './qpack.js';
+import { describeClose, type QuicCloseInfo, type QuicConnection } from './quic.js';
+import { decodeVarintBig } from './varint.js';
+
+/** Our SETTINGS_MAX_FIELD_SECTION_SIZE unless told otherwise. */
+export const DEFAULT_MAX_FIELD_SECTION_SIZE = 64 * 1024;
+
+export interface H3ConnectionOptions {
+  role: Role;
+  /** Send SETTINGS_ENABLE_CONNECT_PROTOCOL = 1 (RFC 9220 §3); servers with WebSocket routes. */
+  enableConnectProtocol?: boolean;
+  /** Our SETTINGS_MAX_FIELD_SECTION_SIZE: the largest header section we accept. */
+  maxFieldSectionSize?: number;
+}
+
+export interface H3ConnectionEvents {
+  /** Server: the header section of a new request (the stream's events wait for `setSink`). */
+  onRequest?(stream: H3Stream, fields: Header[]): void;
+  /** The peer's SETTINGS arrived. */
+  onSettings?(settings: Settings): void;
+  /** The peer sent GOAWAY with this stream ID (server) or push ID (client). */
+  onGoaway?(id: bigint): void;
+  /** No request stream is open any more (after the last one closed). */
+  onIdle?(): void;
+  /** The connection is gone (exactly once). `error` when it ended with an error. */
+  onClose?(info: H3CloseInfo): void;
+}
+
+export interface H3CloseInfo {
+  /** Who closed: 'peer', 'local' (incl. our protocol errors), 'idle' (QUIC idle timeout), 'error'. */
+  readonly by: QuicCloseInfo['by'];
+  /** The HTTP/3 application code, or the QUIC transport code when `app` is false. */
+  readonly code: number;
+  readonly app: boolean;
+  readonly reason: string;
+  /** An H3Error for a violation we detected; other failures as they came. */
+  readonly error?: Error;
+}
+
+/** What a request stream's reader receives. */
+export interface H3StreamSink {
+  /** A header section: a response (client; interim ones included) or trailers. */
+  onHeaders(fields: Header[], trailers: boolean): void;
+  /** DATA payload bytes (the chunk is the receiver's). */
+  onData(chunk: Uint8Array): void;
+  /** The peer finished its side (FIN). */
+  onEnd(): void;
+  /** The stream ended abruptly: the peer reset it or stopped reading, or the connection went. */
+  onAbort(err: H3Error): void;
+  /** Bytes queued by `sendData` have all been handed to QUIC. */
+  onDrain(): void;
+  /** The stream is done in both directions; nothing more will be delivered. */
+  onClose(): void;
+}
+
+type Pending =
+  | { t: 'headers'; fields: Header[]; trailers: boolean }
+  | { t: 'data'; chunk: Uint8Array }
+  | { t: 'end' }
+  | { t: 'abort'; err: H3Error }
+  | { t: 'close' };
+
+/** While no sink is set, a stream pauses reading once this much is waiting. */
+const PENDING_PAUSE_BYTES = 64 * 1024;
+
+/** A request stream (client-initiated bidirectional) from either side. */
+export class H3Stream {
+  readonly id: number;
+  readonly connection: H3Connection;
+  readonly #quic: QuicConnection;
+  readonly #decoder: FrameDecoder;
+  readonly #validator: RequestStreamValidator;
+  #sink: H3StreamSink | null = null;
+  #pending: Pending[] = [];
+  #pendingBytes = 0;
+  #pausedForSink = false;
+  #userPaused = false;
+  #headersSeen = false;
+  #tunnel = false;
+  #readDone = false;
+  #writeDone = false;
+  #closed = false;
+  #abortReported = false;
+
+  /** @internal */
+  constructor(connection: H3Connection, quic: QuicConnection, id: number, maxFrameSize: number) {
+    this.connection = connection;
+    this.#quic = quic;
+    this.id = id;
+    this.#validator = new RequestStreamValidator(connection.role);
+    this.#decoder = new FrameDecoder({ maxFrameSize, validator: this.#validator });
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Whether our sending side is finished (FIN queued, or reset). */
+  get writableEnded(): boolean {
+    return this.#writeDone;
+  }
+
+  /**
+   * After a 2xx to CONNECT (RFC 9114 §4.4): "only DATA frames are permitted to be sent
+   * on the stream … Receipt of any other known frame type MUST be treated as a
+   * connection error of type H3_FRAME_UNEXPECTED."
+   */
+  becomeTunnel(): void {
+    this.#tunnel = true;
+  }
+
+  /** Start delivering events (those kept so far first). */
+  setSink(sink: H3StreamSink): void {
+    this.#sink = sink;
+    const pending = this.#pending;
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    for (const p of pending) this.#deliver(p);
+    if (this.#pausedForSink) {
+      this.#pausedForSink = false;
+      if (!this.#userPaused && !this.#closed) this.#quic.resumeStream(this.id);
+    }
+  }
+
+  /** Send a header section; with `end`, our side ends with it. */
+  sendHeaders(fields: readonly Header[], end = false): void {
+    if (this.#writeDone || this.#closed) return;
+    this.connection.checkFieldSection(fields);
+    this.#quic.write(this.id, encodeHeadersFrame(encodeFieldSection(fields)), end);
+    if (end) this.#endWrite();
+  }
+
+  /** Send one DATA frame carrying `chunks` (nothing for no bytes); with `end`, then FIN. */
+  sendData(chunks: Uint8Array | readonly Uint8Array[], end = false): void {
+    if (this.#writeDone || this.#closed) return;
+    const list = chunks instanceof Uint8Array ? [chunks] : chunks;
+    let length = 0;
+    for (const c of list) length += c.length;
+    if (length > 0) this.#quic.write(this.id, [encodeDataHeader(length), ...list], end);
+    else if (end) this.#quic.write(this.id, [], true);
+    if (end) this.#endWrite();
+  }
+
+  /** FIN: our side is done. */
+  end(): void {
+    if (this.#writeDone || this.#closed) return;
+    this.#quic.write(this.id, [], true);
+    this.#endWrite();
+  }
+
+  /** Bytes queued and not yet handed to QUIC. */
+  bufferedAmount(): number {
+    return this.#quic.bufferedAmount(this.id);
+  }
+
+  /**
+   * Abort both directions with `code` (RESET_STREAM + STOP_SENDING, RFC 9114 §4.1.1):
+   * H3_REQUEST_CANCELLED for a cancelled request or WebSocket.
+   */
+  reset(code: number = H3_REQUEST_CANCELLED): void {
+    if (this.#closed) return;
+    if (!this.#writeDone) {
+      this.#writeDone = true;
+      this.#quic.resetStream(this.id, code);
+    }
+    if (!this.#readDone) {
+      this.#readDone = true;
+      this.#quic.stopSending(this.id, code);
+    }
+    this.#maybeClose();
+  }
+
+  /** Stop reading without aborting our response (RFC 9114 §4.1: a response ahead of a full request). */
+  stopReading(code: number = H3_NO_ERROR): void {
+    if (this.#readDone || this.#closed) return;
+    this.#readDone = true;
+    this.#quic.stopSending(this.id, code);
+    this.#maybeClose();
+  }
+
+  pause(): void {
+    this.#userPaused = true;
+    this.#quic.pauseStream(this.id);
+  }
+
+  resume(): void {
+    this.#userPaused = false;
+    if (!this.#pausedForSink) this.#quic.resumeStream(this.id);
+  }
+
+  // ── from the connection ───────────────────────────────────────────────────
+
+  /** @internal Stream bytes from QUIC; throws H3Error on violations. */
+  receive(data: Uint8Array, fin: boolean): void {
+    if (this.#readDone) return;
+    const events = data.length > 0 ? this.#decoder.push(data) : [];
+    for (const e of events) this.#onFrame(e);
+    if (fin) {
+      this.#decoder.end();
+      this.#readDone = true;
+      this.#emit({ t: 'end' });
+      this.#maybeClose();
+    }
+  }
+
+  #onFrame(e: FrameEvent): void {
+    switch (e.type) {
+      case 'headers': {
+        if (this.#tunnel)
+          throw new H3Error(H3_FRAME_UNEXPECTED, 'HEADERS frame on a CONNECT tunnel');
+        const fields = decodeFieldSection(e.fieldSection, this.connection.maxFieldSectionSize);
+        const trailers = this.#headersSeen;
+        this.#headersSeen = true;
+        if (!trailers && this.connection.role === 'client') {
+          const status = fields.find(([n]) => n === ':status')?.[1] ?? '';
+          // RFC 9114 §4.1: interim (1xx) responses come before the final one
+          if (/^1\d\d$/.test(status)) {
+            this.#validator.interimResponse();
+            this.#headersSeen = false;
+          }
+        }
+        if (!trailers && this.connection.role === 'server') {
+          this.connection.requestArrived(this, fields);
+          return;
+        }
+        this.#emit({ t: 'headers', fields, trailers });
+        return;
+      }
+      case 'data':
+        if (e.chunk.length > 0) this.#emit({ t: 'data', chunk: e.chunk });
+        return;
+      default:
+      // unknown and reserved frame types: RFC 9114 §9, ignored (the decoder skipped them)
+    }
+  }
+
+  /** @internal The peer reset its side (RESET_STREAM) or stopped reading ours (STOP_SENDING). */
+  peerAborted(code: number | null, direction: 'reset' | 'stopped'): void {
+    if (direction === 'reset') this.#readDone = true;
+    else this.#writeDone = true;
+    const what = direction === 'reset' ? 'reset the stream' : 'stopped reading the stream';
+    this.#abort(new H3Error(code ?? H3_REQUEST_CANCELLED, `the peer ${what}`, { scope: 'stream' }));
+    this.#maybeClose();
+  }
+
+  /** @internal The connection is gone. */
+  connectionClosed(err: H3Error): void {
+    if (this.#closed) return;
+    this.#readDone = true;
+    this.#writeDone = true;
+    this.#abort(err);
+    this.#maybeClose();
+  }
+
+  /** @internal */
+  drained(): void {
+    if (!this.#closed) this.#sink?.onDrain();
+  }
+
+  #abort(err: H3Error): void {
+    if (this.#abortReported || this.#closed) return;
+    this.#abortReported = true;
+    this.#emit({ t: 'abort', err });
+  }
+
+  #endWrite(): void {
+    this.#writeDone = true;
+    this.#maybeClose();
+  }
+
+  #maybeClose(): void {
+    if (this.#closed || !this.#readDone || !this.#writeDone) return;
+    this.#closed = true;
+    this.#emit({ t: 'close' });
+    this.connection.streamClosed(this);
+  }
+
+  #emit(p: Pending): void {
+    if (this.#sink) {
+      this.#deliver(p);
+      return;
+    }
+    this.#pending.push(p);
+    if (p.t === 'data') {
+      this.#pendingBytes += p.chunk.length;
+      if (this.#pendingBytes > PENDING_PAUSE_BYTES && !this.#pausedForSink) {
+        this.#pausedForSink = true;
+        this.#quic.pauseStream(this.id);
+      }
+    }
+  }
+
+  #deliver(p: Pending): void {
+    const s = this.#sink!;
+    switch (p.t) {
+      case 'headers':
+        s.onHeaders(p.fields, p.trailers);
+        return;
+      case 'data':
+        s.onData(p.chunk);
+        return;
+      case 'end':
+        s.onEnd();
+        return;
+      case 'abort':
+        s.onAbort(p.err);
+        return;
+      case 'close':
+        s.onClose();
+    }
+  }
+}
+
+/** A peer's unidirectional stream (RFC 9114 §6.2). */
+interface UniStream {
+  /** Stream type bytes while the varint is incomplete. */
+  head: Uint8Array;
+  type: bigint | null;
+  decoder?: FrameDecoder;
+  qpackDecoder?: DecoderStreamParser;
+  ignored?: boolean;
+}
+
+/** An HTTP/3 connection; it is the QUIC connection's handler. */
+export class H3Connection {
+  readonly role: Role;
+  readonly quic: QuicConnection;
+  readonly maxFieldSectionSize: number;
+  readonly #events: H3ConnectionEvents;
+  readonly #requests = new Map<number, H3Stream>();
+  readonly #uni = new Map<number, UniStream>();
+  readonly #controlValidator: ControlStreamValidator;
+  #peerControl: number | null = null;
+  #peerEncoder: number | null = null;
+  #peerDecoder: number | null = null;
+  #peerSettings: Settings | undefined;
+  #controlStream: number | null = null;
+  /** Server: GOAWAY sent with this ID; requests at or above it are refused. */
+  #goawaySent: bigint | null = null;
+  /** Client: GOAWAY received with this stream ID. */
+  #goawayReceived: bigint | null = null;
+  /** Server: the lowest client bidi stream ID not yet seen. */
+  #nextRequestId = 0;
+  #closed = false;
+  #closeInfo: H3CloseInfo | null = null;
+  /** The violation we closed the connection for. */
+  #failure: H3Error | null = null;
+  readonly #closeWaiters: ((info: H3CloseInfo) => void)[] = [];
+
+  constructor(quic: QuicConnection, opts: H3ConnectionOptions, events: H3ConnectionEvents = {}) {
+    this.role = opts.role;
+    this.quic = quic;
+    this.maxFieldSectionSize = opts.maxFieldSectionSize ?? DEFAULT_MAX_FIELD_SECTION_SIZE;
+    this.#events = events;
+    this.#controlValidator = new ControlStreamValidator(opts.role);
+    // RFC 9114 §6.2.1: "Each side MUST initiate a single control stream at the beginning
+    // of the connection and send its SETTINGS frame as the first frame on this stream."
+    const id = quic.openStream('uni');
+    if (id === null) {
+      queueMicrotask(() =>
+        this.#fail(
+          new H3Error(H3_STREAM_CREATION_ERROR, 'the peer allows no unidirectional stream'),
+        ),
+      );
+      return;
+    }
+    this.#controlStream = id;
+    const settings: [number, number][] = [
+      [SETTINGS_QPACK_MAX_TABLE_CAPACITY, 0],
+      [SETTINGS_QPACK_BLOCKED_STREAMS, 0],
+      [SETTINGS_MAX_FIELD_SECTION_SIZE, this.maxFieldSectionSize],
+    ];
+    if (opts.enableConnectProtocol) settings.push([SETTINGS_ENABLE_CONNECT_PROTOCOL, 1]);
+    // RFC 9114 §7.2.4.1: reserved identifiers 0x1f * N + 0x21 exercise the peer's duty to
+    // ignore unknown settings
+    settings.push([0x1f * randomInt(1, 1 << 16) + 0x21, randomInt(0, 1 << 16)]);
+    quic.write(id, [Uint8Array.of(STREAM_CONTROL), encodeSettings(settings)]);
+  }
+
+  /** The peer's SETTINGS, once they arrived. */
+  get peerSettings(): Settings | undefined {
+    return this.#peerSettings;
+  }
+
+  /** Whether the peer allows extended CONNECT (RFC 9220 §3). */
+  get peerEnablesConnectProtocol(): boolean {
+    return this.#peerSettings?.get(SETTINGS_ENABLE_CONNECT_PROTOCOL) === 1;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Client: a GOAWAY arrived (no new requests); server: we sent one. */
+  get goingAway(): boolean {
+    return this.#goawaySent !== null || this.#goawayReceived !== null;
+  }
+
+  /** Open request streams. */
+  get streamCount(): number {
+    return this.#requests.size;
+  }
+
+  /** Resolves once the connection is closed, with how. */
+  whenClosed(): Promise<H3CloseInfo> {
+    if (this.#closeInfo) return Promise.resolve(this.#closeInfo);
+    return new Promise((resolve) => this.#closeWaiters.push(resolve));
+  }
+
+  /**
+   * Client: open a request stream and send its header section. Throws a WebSocketError
+   * when the connection cannot take one (closed, GOAWAY received, stream limit reached).
+   */
+  request(fields: readonly Header[], end = false): H3Stream {
+    if (this.role !== 'client') {
+      throw new WebSocketError('WS_ERR_INVALID_STATE', 'only a client opens request streams');
+    }
+    if (this.#closed || this.#goawayReceived !== null) {
+      throw new WebSocketError('WS_ERR_INVALID_STATE', 'the HTTP/3 connection is going away');
+    }
+    this.checkFieldSection(fields);
+    const id = this.quic.openStream('bidi');
+    if (id === null) {
+      throw new WebSocketError(
+        'WS_ERR_INVALID_STATE',
+        'the HTTP/3 connection has no request stream left',
+      );
+    }
+    const stream = this.#newStream(id);
+    stream.sendHeaders(fields, end);
+    return stream;
+  }
+
+  /** Whether another request stream can be opened now (client). */
+  canRequest(): boolean {
+    return !this.#closed && this.#goawayReceived === null && this.quic.streamsLeft('bidi') > 0;
+  }
+
+  /**
+   * Server: send GOAWAY (RFC 9114 §5.2) naming the first request we will not process;
+   * requests already received continue. Further calls do nothing.
+   */
+  goaway(): void {
+    if (this.#closed || this.#controlStream === null || this.#goawaySent !== null) return;
+    if (this.role === 'server') {
+      this.#goawaySent = BigInt(this.#nextRequestId);
+      this.quic.write(this.#controlStream, encodeGoaway(this.#goawaySent));
+    } else {
+      // a client's GOAWAY carries a push ID; we never allowed a push, so 0
+      this.#goawaySent = 0n;
+      this.quic.write(this.#controlStream, encodeGoaway(0));
+    }
+    if (this.#requests.size === 0) this.#events.onIdle?.();
+  }
+
+  /** Close the connection (CONNECTION_CLOSE with an HTTP/3 code, default H3_NO_ERROR). */
+  close(code: number = H3_NO_ERROR, reason = ''): void {
+    if (this.#closed) return;
+    this.quic.close(code, reason);
+  }
+
+  /** Throws WS_ERR_INVALID_ARGUMENT when the peer's SETTINGS_MAX_FIELD_SECTION_SIZE refuses `fields`. */
+  checkFieldSection(fields: readonly Header[]): void {
+    const limit = this.#peerSettings?.get(SETTINGS_MAX_FIELD_SECTION_SIZE);
+    if (limit === undefined) return;
+    const size = fieldSectionSize(fields);
+    // RFC 9114 §4.2.2: "An implementation that has received this parameter SHOULD NOT
+    // send an HTTP message header that exceeds the indicated size"
+    if (size > limit) {
+      throw new WebSocketError(
+        'WS_ERR_INVALID_ARGUMENT',
+        `header section of ${size} bytes exceeds the peer's SETTINGS_MAX_FIELD_SECTION_SIZE ${limit}`,
+      );
+    }
+  }
+
+  // ── QuicConnectionHandler ────────────────────────────────────────────────
+
+  onStreamData(stream: number, data: Uint8Array, fin: boolean): void {
+    if (this.#closed) return;
+    try {
+      if ((stream & 2) !== 0) this.#onUniData(stream, data, fin);
+      else this.#onBidiData(stream, data, fin);
+    } catch (err) {
+      this.#onError(err, stream);
+    }
+  }
+
+  onStreamReset(stream: number, code: number): void {
+    if (this.#closed) return;
+    if ((stream & 2) !== 0) {
+      if (this.#isCritical(stream)) {
+        this.#fail(
+          new H3Error(H3_CLOSED_CRITICAL_STREAM, `the peer reset its critical stream ${stream}`),
+        );
+      }
+      this.#uni.delete(stream);
+      return;
+    }
+    this.#requests.get(stream)?.peerAborted(code, 'reset');
+  }
+
+  onStreamStopped(stream: number, code: number | null): void {
+    if (this.#closed) return;
+    if (stream === this.#controlStream) {
+      this.#fail(
+        new H3Error(H3_CLOSED_CRITICAL_STREAM, 'the peer stopped reading our control stream'),
+      );
+      return;
+    }
+    this.#requests.get(stream)?.peerAborted(code, 'stopped');
+  }
+
+  onStreamDrain(stream: number): void {
+    this.#requests.get(stream)?.drained();
+  }
+
+  onClose(info: QuicCloseInfo): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    const err =
+      this.#failure ??
+      (info.error instanceof H3Error
+        ? info.error
+        : new H3Error(
+            info.app ? info.code : H3_INTERNAL_ERROR,
+            `the HTTP/3 connection closed (${info.by}: ${describeClose(info)})`,
+            { scope: 'connection', ...(info.error && { cause: info.error }) },
+          ));
+    for (const s of [...this.#requests.values()]) s.connectionClosed(err);
+    this.#requests.clear();
+    this.#uni.clear();
+    this.quic.setKeepAlive(false);
+    const error = this.#failure ?? info.error;
+    const h3: H3CloseInfo = {
+      by: info.by,
+      code: info.code,
+      app: info.app,
+      reason: info.reason,
+      ...(error && { error }),
+    };
+    this.#closeInfo = h3;
+    for (const w of this.#closeWaiters.splice(0)) w(h3);
+    this.#events.onClose?.(h3);
+  }
+
+  // ── streams ──────────────────────────────────────────────────────────────
+
+  #newStream(id: number): H3Stream {
+    const s = new H3Stream(this, this.quic, id, this.maxFieldSectionSize);
+    this.#requests.set(id, s);
+    this.quic.setKeepAlive(true);
+    return s;
+  }
+
+  /** @internal */
+  streamClosed(s: H3Stream): void {
+    if (this.#requests.get(s.id) !== s) return;
+    this.#requests.delete(s.id);
+    if (this.#requests.size === 0) {
+      this.quic.setKeepAlive(false);
+      if (!this.#closed) this.#events.onIdle?.();
+    }
+  }
+
+  /** @internal A request's header section (server). */
+  requestArrived(s: H3Stream, fields: Header[]): void {
+    if (!this.#events.onRequest) {
+      s.reset(H3_REQUEST_REJECTED);
+      return;
+    }
+    this.#events.onRequest(s, fields);
+  }
+
+  #onBidiData(id: number, data: Uint8Array, fin: boolean): void {
+    let s = this.#requests.get(id);
+    if (s === undefined) {
+      if (this.role === 'client') {
+        // RFC 9114 §6.1: "Clients MUST treat receipt of a server-initiated bidirectional
+        // stream as a connection error of type H3_STREAM_CREATION_ERROR"
+        if ((id & 1) === 1) {
+          throw new H3Error(
+            H3_STREAM_CREATION_ERROR,
+            `server-initiated bidirectional stream ${id}`,
+          );
+        }
+        return; // one of ours, already closed
+      }
+      if (id < this.#nextRequestId) return; // a request we already finished
+      this.#nextRequestId = id + 4;
+      if (this.#goawaySent !== null && BigInt(id) >= this.#goawaySent) {
+        // RFC 9114 §5.2: requests at or above the GOAWAY ID are rejected, so the client
+        // may retry them elsewhere
+        this.quic.resetStream(id, H3_REQUEST_REJECTED);
+        this.quic.stopSending(id, H3_REQUEST_REJECTED);
+        return;
+      }
+      s = this.#newStream(id);
+    }
+    s.receive(data, fin);
+  }
+
+  #isCritical(id: number): boolean {
+    return id === this.#peerControl || id === this.#peerEncoder || id === this.#peerDecoder;
+  }
+
+  #onUniData(id: number, data: Uint8Array, fin: boolean): void {
+    let u = this.#uni.get(id);
+    if (u === undefined) {
+      if ((id & 1) === (this.role === 'server' ? 1 : 0)) return; // ours: nothing to read
+      u = { head: new Uint8Array(0), type: null };
+      this.#uni.set(id, u);
+    }
+    if (u.ignored) return;
+    let body = data;
+    if (u.type === null) {
+      const head = u.head.length === 0 ? data : concat(u.head, data);
+      const v = decodeVarintBig(head, 0);
+      if (v === null) {
+        u.head = head.slice();
+        if (fin) this.#uni.delete(id);
+        return;
+      }
+      u.type = v.value;
+      u.head = new Uint8Array(0);
+      body = head.subarray(v.length);
+      this.#startUni(id, u);
+      if (u.ignored) return;
+    }
+    if (u.decoder) {
+      for (const e of u.decoder.push(body)) this.#onControlFrame(e);
+      if (fin) u.decoder.end(); // throws H3_CLOSED_CRITICAL_STREAM
+    } else if (u.type === BigInt(STREAM_QPACK_ENCODER)) {
+      parseEncoderStream(body);
+    } else if (u.qpackDecoder) {
+      u.qpackDecoder.push(body);
+    }
+    if (fin && this.#isCritical(id)) {
+      // RFC 9204 §4.2: "the receiver MUST treat the closure of either of these streams as
+      // a connection error of type H3_CLOSED_CRITICAL_STREAM"
+      throw new H3Error(H3_CLOSED_CRITICAL_STREAM, `the peer closed its QPACK stream ${id}`);
+    }
+  }
+
+  #startUni(id: number, u: UniStream): void {
+    switch (u.type) {
+      case BigInt(STREAM_CONTROL):
+        // RFC 9114 §6.2.1: "Only one control stream per peer is permitted; receipt of a
+        // second stream claiming to be a control stream MUST be treated as a connection
+        // error of type H3_STREAM_CREATION_ERROR."
+        if (this.#peerControl !== null) {
+          throw new H3Error(H3_STREAM_CREATION_ERROR, 'a second control stream');
+        }
+        this.#peerControl = id;
+        u.decoder = new FrameDecoder({ validator: this.#controlValidator });
+        return;
+      case BigInt(STREAM_PUSH):
+        // RFC 9114 §6.2.2: "Only servers can push; if a server receives a client-initiated
+        // push stream, this MUST be treated as a connection error of type
+        // H3_STREAM_CREATION_ERROR." A client never allowed a push (no MAX_PUSH_ID), so
+        // any push ID is beyond its limit: H3_ID_ERROR (§4.6).
+        if (this.role === 'server') {
+          throw new H3Error(H3_STREAM_CREATION_ERROR, 'a client opened a push stream');
+        }
+        throw new H3Error(H3_ID_ERROR, 'a push stream, but we never sent MAX_PUSH_ID');
+      case BigInt(STREAM_QPACK_ENCODER):
+      case BigInt(STREAM_QPACK_DECODER): {
+        const encoder = u.type === BigInt(STREAM_QPACK_ENCODER);
+        // RFC 9204 §4.2: "Receipt of a second instance of either stream type MUST be
+        // treated as a connection error of type H3_STREAM_CREATION_ERROR."
+        if ((encoder ? this.#peerEncoder : this.#peerDecoder) !== null) {
+          throw new H3Error(
+            H3_STREAM_CREATION_ERROR,
+            `a second QPACK ${encoder ? 'encoder' : 'decoder'} stream`,
+          );
+        }
+        if (encoder) this.#peerEncoder = id;
+        else {
+          this.#peerDecoder = id;
+          u.qpackDecoder = new DecoderStreamParser();
+        }
+        return;
+      }
+      default:
+        // RFC 9114 §6.2: "Recipients of unknown stream types MUST either abort reading of
+        // the stream or discard incoming data without further processing. If reading is
+        // aborted, the recipient SHOULD use the H3_STREAM_CREATION_ERROR error code".
+        u.ignored = true;
+        this.quic.stopSending(id, H3_STREAM_CREATION_ERROR);
+    }
+  }
+
+  #onControlFrame(e: FrameEvent): void {
+    switch (e.type) {
+      case 'settings':
+        this.#peerSettings = e.settings;
+        this.#events.onSettings?.(e.settings);
+        return;
+      case 'goaway':
+        if (this.role === 'client') {
+          this.#goawayReceived = e.id;
+          // RFC 9114 §5.2: requests at or above the ID "were not or will not be processed"
+          for (const s of [...this.#requests.values()]) {
+            if (BigInt(s.id) >= e.id) s.peerAborted(H3_REQUEST_REJECTED, 'reset');
+          }
+        }
+        this.#events.onGoaway?.(e.id);
+        if (this.#requests.size === 0) this.#events.onIdle?.();
+        return;
+      default:
+      // MAX_PUSH_ID: we never push; CANCEL_PUSH: refused by the validator; unknown: ignored
+    }
+  }
+
+  #onError(err: unknown, stream: number): void {
+    if (err instanceof H3Error && err.scope === 'stream' && (stream & 2) === 0) {
+      const s = this.#requests.get(stream);
+      if (s) {
+        s.reset(err.h3Code);
+        return;
+      }
+    }
+    if (err instanceof H3Error) {
+      this.#fail(err);
+      return;
+    }
+    this.#fail(
+      new H3Error(H3_INTERNAL_ERROR, `internal error: ${(err as Error)?.message ?? String(err)}`, {
+        cause: err,
+      }),
+    );
+  }
+
+  /** A connection error: CONNECTION_CLOSE with the error's HTTP/3 code. */
+  #fail(err: H3Error): void {
+    if (this.#closed) return;
+    this.#failure = err;
+    this.quic.close(err.h3Code, err.message.slice(0, 200));
+  }
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a, 0);
+  out.set(b, a.length);
+  return out;
+}
