@@ -9,81 +9,15 @@ import {
   connectQuic,
   describeClose,
   listenQuic,
-  type QuicCloseInfo,
   type QuicConnection,
-  type QuicConnectionHandler,
   type QuicServer,
 } from '../../src/h3/quic.js';
+import { type Recorded, record, until } from './helpers.js';
 
 const certs = await ensureCerts();
 const cert = readFileSync(certs.cert, 'utf8');
 const key = readFileSync(certs.key, 'utf8');
 const ca = readFileSync(certs.ca, 'utf8');
-
-interface Recorded {
-  data: Map<number, Buffer[]>;
-  fins: Set<number>;
-  resets: Map<number, number>;
-  stops: Map<number, number | null>;
-  closed: Promise<QuicCloseInfo>;
-  handler: QuicConnectionHandler;
-  waitFin(stream: number): Promise<Buffer>;
-}
-
-function record(onData?: (stream: number, data: Uint8Array, fin: boolean) => void): Recorded {
-  const data = new Map<number, Buffer[]>();
-  const fins = new Set<number>();
-  const resets = new Map<number, number>();
-  const stops = new Map<number, number | null>();
-  const finWaiters = new Map<number, () => void>();
-  let resolveClosed!: (i: QuicCloseInfo) => void;
-  const closed = new Promise<QuicCloseInfo>((r) => {
-    resolveClosed = r;
-  });
-  const r: Recorded = {
-    data,
-    fins,
-    resets,
-    stops,
-    closed,
-    handler: {
-      onStreamData(stream, chunk, fin) {
-        const list = data.get(stream) ?? [];
-        list.push(Buffer.from(chunk));
-        data.set(stream, list);
-        if (fin) {
-          fins.add(stream);
-          finWaiters.get(stream)?.();
-        }
-        onData?.(stream, chunk, fin);
-      },
-      onStreamReset(stream, code) {
-        resets.set(stream, code);
-      },
-      onStreamStopped(stream, code) {
-        stops.set(stream, code);
-      },
-      onStreamDrain() {},
-      onClose(info) {
-        resolveClosed(info);
-      },
-    },
-    waitFin(stream) {
-      const got = () => Buffer.concat(data.get(stream) ?? []);
-      if (fins.has(stream)) return Promise.resolve(got());
-      return new Promise((resolve) => finWaiters.set(stream, () => resolve(got())));
-    },
-  };
-  return r;
-}
-
-async function until(cond: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 /** A server whose connections echo every bidi stream (data and FIN). */
 async function echoServer(

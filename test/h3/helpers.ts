@@ -1,0 +1,225 @@
+// Test helpers for HTTP/3: certificates per test file, a recording QUIC handler, a raw
+// QUIC peer that writes hand-built HTTP/3 bytes (to play a misbehaving client), and a
+// small HTTP/3 client for plain requests, built on our H3Connection.
+
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ensureCerts } from '../../src/certs.js';
+import { H3Connection, type H3Stream } from '../../src/h3/connection.js';
+import { FrameDecoder, type FrameEvent } from '../../src/h3/frames.js';
+import { decodeFieldSection, type Header } from '../../src/h3/qpack.js';
+import {
+  connectQuic,
+  type QuicCloseInfo,
+  type QuicConnection,
+  type QuicConnectionHandler,
+} from '../../src/h3/quic.js';
+
+export interface TestCerts {
+  ca: Buffer;
+  cert: Buffer;
+  key: Buffer;
+  spki: string;
+  dir: string;
+}
+
+export async function makeCerts(name: string): Promise<TestCerts> {
+  const dir = await mkdtemp(join(tmpdir(), `omniws-${name}-`));
+  const paths = await ensureCerts(dir);
+  const [ca, cert, key] = await Promise.all([
+    readFile(paths.ca),
+    readFile(paths.cert),
+    readFile(paths.key),
+  ]);
+  return { ca, cert, key, spki: paths.spkiSha256, dir };
+}
+
+export function removeCerts(c: TestCerts): Promise<void> {
+  return rm(c.dir, { recursive: true, force: true });
+}
+
+export async function until(cond: () => boolean, ms = 5000, what = 'condition'): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`${what} not met within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+export function delay(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Everything a QUIC connection's handler saw. */
+export interface Recorded {
+  data: Map<number, Buffer[]>;
+  fins: Set<number>;
+  resets: Map<number, number>;
+  stops: Map<number, number | null>;
+  closed: Promise<QuicCloseInfo>;
+  closeInfo: QuicCloseInfo | undefined;
+  handler: QuicConnectionHandler;
+  bytes(stream: number): Buffer;
+  waitFin(stream: number): Promise<Buffer>;
+}
+
+export function record(
+  onData?: (stream: number, data: Uint8Array, fin: boolean) => void,
+): Recorded {
+  const data = new Map<number, Buffer[]>();
+  const fins = new Set<number>();
+  const resets = new Map<number, number>();
+  const stops = new Map<number, number | null>();
+  const finWaiters = new Map<number, () => void>();
+  let resolveClosed!: (i: QuicCloseInfo) => void;
+  const closed = new Promise<QuicCloseInfo>((r) => {
+    resolveClosed = r;
+  });
+  const bytes = (stream: number) => Buffer.concat(data.get(stream) ?? []);
+  const r: Recorded = {
+    data,
+    fins,
+    resets,
+    stops,
+    closed,
+    closeInfo: undefined,
+    bytes,
+    handler: {
+      onStreamData(stream, chunk, fin) {
+        const list = data.get(stream) ?? [];
+        list.push(Buffer.from(chunk));
+        data.set(stream, list);
+        if (fin) {
+          fins.add(stream);
+          finWaiters.get(stream)?.();
+        }
+        onData?.(stream, chunk, fin);
+      },
+      onStreamReset(stream, code) {
+        resets.set(stream, code);
+      },
+      onStreamStopped(stream, code) {
+        stops.set(stream, code);
+      },
+      onStreamDrain() {},
+      onClose(info) {
+        r.closeInfo = info;
+        resolveClosed(info);
+      },
+    },
+    waitFin(stream) {
+      if (fins.has(stream)) return Promise.resolve(bytes(stream));
+      return new Promise((resolve) => finWaiters.set(stream, () => resolve(bytes(stream))));
+    },
+  };
+  return r;
+}
+
+/** A raw QUIC client with ALPN h3 that sends whatever bytes a test writes. */
+export async function rawPeer(
+  port: number,
+  certs: TestCerts,
+  host = '127.0.0.1',
+): Promise<{ conn: QuicConnection; rec: Recorded }> {
+  const rec = record();
+  const conn = await connectQuic({
+    host,
+    port,
+    servername: 'localhost',
+    ca: certs.ca,
+    alpn: ['h3'],
+    internalErrorCode: 0x102,
+    timeout: 5000,
+    onEstablished: () => rec.handler,
+  });
+  return { conn, rec };
+}
+
+/** The frames on a received byte string (after a uni stream's type byte, if `skip`). */
+export function framesOf(bytes: Uint8Array, skip = 0): FrameEvent[] {
+  return new FrameDecoder().push(bytes.subarray(skip));
+}
+
+export interface Fetched {
+  status: number;
+  headers: Record<string, string>;
+  body: Buffer;
+}
+
+/** An HTTP/3 client connection (our H3Connection) for plain requests. */
+export async function h3Client(
+  port: number,
+  certs: TestCerts,
+  host = '127.0.0.1',
+): Promise<{
+  h3: H3Connection;
+  settings: Promise<void>;
+  fetch(fields: Header[], body?: Uint8Array): Promise<Fetched>;
+  close(): void;
+}> {
+  let h3!: H3Connection;
+  let settled!: () => void;
+  const settings = new Promise<void>((r) => {
+    settled = r;
+  });
+  await connectQuic({
+    host,
+    port,
+    servername: 'localhost',
+    ca: certs.ca,
+    alpn: ['h3'],
+    internalErrorCode: 0x102,
+    timeout: 5000,
+    onEstablished: (q) => {
+      h3 = new H3Connection(q, { role: 'client' }, { onSettings: settled });
+      return h3;
+    },
+  });
+  return {
+    h3,
+    settings,
+    fetch(fields, body) {
+      return fetchOn(h3.request(fields, body === undefined), body);
+    },
+    close() {
+      h3.close();
+    },
+  };
+}
+
+/** Send an optional body on a request stream and collect the response. */
+export function fetchOn(s: H3Stream, body?: Uint8Array): Promise<Fetched> {
+  if (body !== undefined) s.sendData(body, true);
+  return new Promise((resolve, reject) => {
+    let status = 0;
+    const headers: Record<string, string> = {};
+    const chunks: Uint8Array[] = [];
+    s.setSink({
+      onHeaders(fields, trailers) {
+        if (trailers) return;
+        for (const [k, v] of fields) {
+          if (k === ':status') status = Number(v);
+          else headers[k] = v;
+        }
+      },
+      onData(c) {
+        chunks.push(c);
+      },
+      onEnd() {
+        resolve({ status, headers, body: Buffer.concat(chunks) });
+      },
+      onAbort(err) {
+        if (status !== 0) resolve({ status, headers, body: Buffer.concat(chunks) });
+        else reject(err);
+      },
+      onDrain() {},
+      onClose() {},
+    });
+  });
+}
+
+/** Decode a HEADERS payload for assertions. */
+export function fieldsOf(fieldSection: Uint8Array): Header[] {
+  return decodeFieldSection(fieldSection, 1 << 20);
+}
