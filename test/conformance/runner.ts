@@ -1,0 +1,391 @@
+// Runs one case of the table against an implementation through a PeerDriver and
+// judges it the way Autobahn|Testsuite does (Case.onConnectionLost): the events seen
+// must equal the case's OK (or NON-STRICT) list; then the close: sent first by the
+// right side, clean where required, a code from the allowed set, and — when the
+// implementation is the server — the TCP connection closed by it.
+//
+// Stricter than Autobahn in three ways: every frame the implementation sends is checked
+// (masking for its role, no RSV, valid opcodes and control frames, a valid close
+// payload); a close frame is required (no silent drop); and the implementation's
+// session must end with terminate called exactly once.
+
+import { isUtf8 } from 'node:buffer';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { type Case, CLOSE, CONT, type Ev, PING, PONG, type Step, TEXT, BINARY } from './cases.js';
+import {
+  applyMask,
+  bytesOf,
+  encodePeerFrame,
+  type FrameSpec,
+  FrameReader,
+  frameHeader,
+  nextMaskKey,
+  type PeerDriver,
+  type WireFrame,
+} from './peer.js';
+
+export type Verdict =
+  | 'OK'
+  | 'NON-STRICT'
+  | 'INFORMATIONAL'
+  | 'FAILED'
+  | 'WRONG CODE'
+  | 'UNCLEAN'
+  | 'FAILED BY CLIENT';
+
+type Seen =
+  | { kind: 'message'; binary: boolean; data: Buffer }
+  | { kind: 'pong'; data: Buffer }
+  | { kind: 'ping'; data: Buffer }
+  | { kind: 'timeout'; label: string };
+
+export interface Report {
+  id: string;
+  verdict: Verdict;
+  behavior: Verdict;
+  behaviorClose: Verdict;
+  /** What was seen, one line per event. */
+  events: string[];
+  /** The implementation's close frame (code 1005 when empty), if any. */
+  implClose: { code: number; reason: string } | null;
+  /** The peer sent the first close frame (Autobahn's closedByMe). */
+  closedByPeer: boolean;
+  wasClean: boolean;
+  /** The implementation closed the connection (the peer did not have to). */
+  implClosedTcp: boolean;
+  /** Frames or session behaviour the implementation must never show. */
+  violations: string[];
+  ms: number;
+}
+
+function isWireCode(c: number): boolean {
+  return (c >= 1000 && c <= 1003) || (c >= 1007 && c <= 1014) || (c >= 3000 && c <= 4999);
+}
+
+function describe(e: Seen): string {
+  switch (e.kind) {
+    case 'message': {
+      const head = e.data.subarray(0, 24);
+      const shown = e.binary ? head.toString('hex') : JSON.stringify(head.toString('utf8'));
+      return `message(${e.binary ? 'binary' : 'text'}, ${e.data.length} bytes: ${shown}${e.data.length > 24 ? '…' : ''})`;
+    }
+    case 'pong':
+    case 'ping':
+      return `${e.kind}(${e.data.toString('hex')})`;
+    case 'timeout':
+      return `timeout(${e.label})`;
+  }
+}
+
+function sameEvents(seen: readonly Seen[], want: readonly Ev[]): boolean {
+  if (seen.length !== want.length) return false;
+  return want.every((w, i) => {
+    const s = seen[i]!;
+    if ('timeout' in w) return s.kind === 'timeout' && s.label === w.timeout;
+    if ('pong' in w) return s.kind === 'pong' && s.data.equals(bytesOf(w.pong));
+    return (
+      s.kind === 'message' && s.binary === (w.binary ?? false) && s.data.equals(bytesOf(w.message))
+    );
+  });
+}
+
+/** The frames of a message as Autobahn's sendMessage sends them. */
+function messageFrames(m: { op: number; data: FrameSpec['data']; fragmentSize?: number }) {
+  const data = bytesOf(m.data ?? '');
+  const size = m.fragmentSize ?? 0;
+  if (size <= 0 || data.length <= size) return [{ op: m.op, data }];
+  const out: FrameSpec[] = [];
+  for (let off = 0; off < data.length; off += size) {
+    out.push({
+      op: off === 0 ? m.op : CONT,
+      data: data.subarray(off, off + size),
+      fin: off + size >= data.length,
+    });
+  }
+  return out;
+}
+
+export async function runCase(driver: PeerDriver, c: Case): Promise<Report> {
+  const started = performance.now();
+  const stream = await driver.open(c.impl ?? {});
+  const peerMasks = driver.implRole === 'server';
+  const reader = new FrameReader();
+  const events: Seen[] = [];
+  const violations: string[] = [];
+  const echoFrames: number[] = [];
+  let implClose: { code: number; reason: string } | null = null;
+  let sentClose = false;
+  let closedByPeer: boolean | null = null;
+  let implEnded = false;
+  let closed = false;
+  let killed = false;
+  let msg: { binary: boolean; parts: Buffer[]; frames: number } | null = null;
+  let loopSink: ((m: { binary: boolean; data: Buffer }) => void) | null = null;
+
+  let waiters: (() => void)[] = [];
+  const changed = () => {
+    const w = waiters;
+    waiters = [];
+    for (const f of w) f();
+  };
+  const until = async (cond: () => boolean, ms: number): Promise<boolean> => {
+    const deadline = performance.now() + ms;
+    while (!cond()) {
+      const left = deadline - performance.now();
+      if (left <= 0) return false;
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, left);
+        waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+    return true;
+  };
+
+  const write = (b: Uint8Array) => stream.write(b);
+  const encode = (f: FrameSpec) => encodePeerFrame(f, peerMasks);
+
+  const onFrame = (f: WireFrame) => {
+    const name = `opcode 0x${f.op.toString(16)}`;
+    if (f.masked !== (driver.implRole === 'client')) {
+      violations.push(
+        `${name}: ${f.masked ? 'masked' : 'unmasked'} frame from the ${driver.implRole}`,
+      );
+    }
+    if (f.rsv !== 0) violations.push(`${name}: RSV bits ${f.rsv} set`);
+    if (implClose !== null) {
+      violations.push(`${name}: frame after the close frame`);
+      return;
+    }
+    if (f.op >= 0x8 && (!f.fin || f.payload.length > 125)) {
+      violations.push(`${name}: fragmented or oversized control frame`);
+    }
+    switch (f.op) {
+      case CONT:
+      case TEXT:
+      case BINARY: {
+        if (f.op === CONT && msg === null) {
+          violations.push('continuation frame without a message');
+          return;
+        }
+        if (f.op !== CONT) {
+          if (msg !== null) violations.push('new message inside a fragmented one');
+          msg = { binary: f.op === BINARY, parts: [], frames: 0 };
+        }
+        const m = msg!;
+        m.parts.push(f.payload);
+        m.frames++;
+        if (!f.fin) return;
+        msg = null;
+        const data = m.parts.length === 1 ? m.parts[0]! : Buffer.concat(m.parts);
+        echoFrames.push(m.frames);
+        if (!m.binary && !isUtf8(data)) {
+          violations.push('text message that is not UTF-8');
+        }
+        if (loopSink) loopSink({ binary: m.binary, data });
+        else events.push({ kind: 'message', binary: m.binary, data });
+        return;
+      }
+      case PING:
+        events.push({ kind: 'ping', data: f.payload });
+        if (!sentClose) void write(encode({ op: PONG, data: f.payload }));
+        return;
+      case PONG:
+        events.push({ kind: 'pong', data: f.payload });
+        return;
+      case CLOSE: {
+        const p = f.payload;
+        let code = 1005;
+        if (p.length === 1) violations.push('close frame with a 1-byte payload');
+        if (p.length >= 2) {
+          code = p.readUInt16BE(0);
+          if (!isWireCode(code)) violations.push(`close code ${code} may not be sent`);
+        }
+        const reason = p.subarray(2);
+        if (!isUtf8(reason)) violations.push('close reason is not UTF-8');
+        implClose = { code, reason: reason.toString('utf8') };
+        if (!sentClose) {
+          // the implementation closed first: answer as RFC 6455 §5.5.1 says, echoing its code
+          sentClose = true;
+          closedByPeer ??= false;
+          void write(encode({ op: CLOSE, data: code === 1005 ? '' : p.subarray(0, 2) }));
+        }
+        // RFC 6455 §7.1.1: the server closes the TCP connection first
+        if (driver.implRole === 'client') stream.end();
+        return;
+      }
+      default:
+        violations.push(`reserved ${name}`);
+    }
+  };
+
+  stream.onData((chunk) => {
+    for (const f of reader.push(chunk)) onFrame(f);
+    changed();
+  });
+  stream.ended.then(() => {
+    implEnded = true;
+    changed();
+  });
+  stream.closed.then(() => {
+    closed = true;
+    changed();
+  });
+
+  const sendFrames = async (frames: FrameSpec[], chop?: number, sync?: boolean) => {
+    if (sync) {
+      for (const f of frames) {
+        await write(encode(f));
+        await nextTurn();
+      }
+      return;
+    }
+    const bytes = Buffer.concat(frames.map(encode));
+    if (!chop) {
+      await write(bytes);
+      return;
+    }
+    // each chop its own write, and a turn of the event loop between: the implementation
+    // reads them one by one (it runs in this process)
+    const n = Math.ceil(bytes.length / chop);
+    for (let i = 0; i < n; i++) {
+      await write(bytes.subarray(i * chop, (i + 1) * chop));
+      await nextTurn();
+    }
+  };
+
+  // a frame sent in parts (Autobahn's beginMessageFrame / sendMessageFrameData)
+  let partial: { key: Uint8Array | null; offset: number } | null = null;
+
+  const runStep = async (step: Step): Promise<boolean> => {
+    if ('send' in step) await sendFrames(step.send, step.chop, step.sync);
+    else if ('message' in step) await sendFrames(messageFrames(step.message), step.chop);
+    else if ('frameStart' in step) {
+      const { op, length, fin } = step.frameStart;
+      const key = peerMasks ? nextMaskKey() : null;
+      partial = { key, offset: 0 };
+      await write(frameHeader(op, length, fin ?? true, 0, key));
+    } else if ('frameData' in step) {
+      const d = bytesOf(step.frameData);
+      const p = partial!;
+      await write(p.key ? applyMask(d, p.key, p.offset) : d);
+      p.offset += d.length;
+    } else if ('wait' in step) {
+      await new Promise((r) => setTimeout(r, step.wait));
+    } else if ('checkpoint' in step) {
+      await until(() => implClose !== null || implEnded, step.ms);
+      if (implClose !== null || implEnded) return false;
+      events.push({ kind: 'timeout', label: step.checkpoint });
+    } else if ('close' in step) {
+      let payload: Buffer;
+      if (step.payload !== undefined) payload = bytesOf(step.payload);
+      else if (step.close === null) payload = Buffer.alloc(0);
+      else {
+        const code = Buffer.alloc(2);
+        code.writeUInt16BE(step.close);
+        payload = Buffer.concat([code, bytesOf(step.reason ?? '')]);
+      }
+      if (!sentClose) {
+        sentClose = true;
+        closedByPeer ??= true;
+      }
+      await write(encode({ op: CLOSE, data: payload, rsv: step.rsv ?? 0 }));
+    } else if ('echoLoop' in step) {
+      const { count, length, binary } = step.echoLoop;
+      const payload = bytesOf({ repeat: binary ? Uint8Array.of(0xfe) : '*', length });
+      for (let i = 0; i < count; i++) {
+        const echo = new Promise<{ binary: boolean; data: Buffer } | null>((resolve) => {
+          loopSink = resolve;
+          until(() => implClose !== null || closed, c.timeout ?? 2000).then(() => resolve(null));
+        });
+        await write(encode({ op: binary ? BINARY : TEXT, data: payload }));
+        const got = await echo;
+        loopSink = null;
+        if (got === null || got.binary !== binary || !got.data.equals(payload)) {
+          violations.push(`round trip ${i + 1} of ${count}: no or wrong echo`);
+          return false;
+        }
+      }
+    }
+    return true;
+  };
+
+  for (const step of c.steps) {
+    if (!(await runStep(step))) break;
+  }
+
+  const timeout = c.timeout ?? 2000;
+  // Autobahn's finishWhenDone: once the expected events are in, the peer closes
+  if (c.close.byPeer && !c.steps.some((s) => 'close' in s)) {
+    await until(
+      () =>
+        sameEvents(events, c.ok) ||
+        (c.nonStrict !== undefined && sameEvents(events, c.nonStrict)) ||
+        implClose !== null ||
+        implEnded,
+      timeout,
+    );
+    if (!sentClose && !implEnded) {
+      sentClose = true;
+      closedByPeer ??= true;
+      const code = Buffer.alloc(2);
+      code.writeUInt16BE(c.close.codes[0] ?? 1000);
+      await write(encode({ op: CLOSE, data: code }));
+    }
+  }
+  if (!(await until(() => closed, timeout))) {
+    killed = true;
+    stream.destroy();
+    await stream.closed;
+  }
+
+  // the implementation's session must end, with terminate called once
+  const term = await Promise.race([
+    stream.impl.terminated.then(() => true),
+    new Promise<false>((r) => setTimeout(() => r(false), 2000)),
+  ]);
+  await nextTurn();
+  if (!term) violations.push('the session never ended (terminate not called)');
+  else if (stream.impl.terminateCalls() !== 1) {
+    violations.push(`terminate called ${stream.impl.terminateCalls()} times`);
+  }
+  if (c.echoFrames !== undefined && echoFrames[0] !== c.echoFrames) {
+    violations.push(`echo sent in ${echoFrames[0]} frames, expected ${c.echoFrames}`);
+  }
+
+  // ── judging (Autobahn's Case.onConnectionLost) ──
+  const wasClean = sentClose && implClose !== null && !killed && !stream.reset();
+  let behavior: Verdict = 'FAILED';
+  if (sameEvents(events, c.ok)) behavior = c.informational ? 'INFORMATIONAL' : 'OK';
+  else if (c.nonStrict !== undefined && sameEvents(events, c.nonStrict)) behavior = 'NON-STRICT';
+  const byPeer = closedByPeer ?? false;
+  const closeCode = (implClose as { code: number } | null)?.code;
+  let behaviorClose: Verdict = 'OK';
+  if (byPeer !== c.close.byPeer) behaviorClose = 'FAILED';
+  else if (c.close.clean && !wasClean) behaviorClose = 'UNCLEAN';
+  else if (closeCode === undefined) behaviorClose = 'FAILED';
+  else if (!c.close.codes.includes(closeCode)) behaviorClose = 'WRONG CODE';
+  else if (driver.implRole === 'server' && killed) behaviorClose = 'FAILED BY CLIENT';
+  if (c.close.wrongEndpointFatal && byPeer !== c.close.byPeer) behavior = 'FAILED';
+
+  let verdict: Verdict;
+  if (behavior === 'FAILED' || violations.length > 0) verdict = 'FAILED';
+  else if (behaviorClose !== 'OK') verdict = behaviorClose;
+  else verdict = behavior;
+
+  return {
+    id: c.id,
+    verdict,
+    behavior,
+    behaviorClose,
+    events: events.map(describe),
+    implClose,
+    closedByPeer: byPeer,
+    wasClean,
+    implClosedTcp: !killed,
+    violations,
+    ms: Math.round(performance.now() - started),
+  };
+}

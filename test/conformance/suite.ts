@@ -1,0 +1,58 @@
+// Registers the case table as ava tests for one PeerDriver: one test per case, titled
+// with Autobahn's case number, run one after another (the fail-fast cases time pauses),
+// then a summary of the verdicts per group. An h2 or h3 driver plugs in the same way.
+//
+// OMNIWS_SOAK=1 runs group 9 at Autobahn's sizes (up to 16 MiB); the default run scales
+// 9.1–9.6 down by OMNIWS_CONFORMANCE_SCALE (default 4: up to 4 MiB).
+
+import test, { type ExecutionContext } from 'ava';
+import { type Case, caseTable } from './cases.js';
+import type { PeerDriver } from './peer.js';
+import { type Report, runCase, type Verdict } from './runner.js';
+
+const soak = process.env.OMNIWS_SOAK === '1';
+const scale = Number(process.env.OMNIWS_CONFORMANCE_SCALE ?? (soak ? 1 : 4));
+
+function expected(c: Case): Verdict {
+  return c.informational ? 'INFORMATIONAL' : 'OK';
+}
+
+function check(t: ExecutionContext, c: Case, r: Report): void {
+  if (r.verdict === expected(c)) {
+    t.pass();
+    return;
+  }
+  t.fail(
+    `${c.id}: ${r.verdict} (events ${r.behavior}, close ${r.behaviorClose}), expected ${expected(c)}\n` +
+      JSON.stringify(r, null, 2),
+  );
+}
+
+export function registerSuite(name: string, makeDriver: () => Promise<PeerDriver>): void {
+  let driver: PeerDriver | undefined;
+  const verdicts = new Map<number, Map<Verdict, number>>();
+  test.before(async () => {
+    driver = await makeDriver();
+  });
+  test.after.always(async () => {
+    await driver?.close();
+  });
+  for (const [group, cases] of caseTable({ group9Scale: scale })) {
+    const counts = new Map<Verdict, number>();
+    verdicts.set(group, counts);
+    for (const c of cases) {
+      test.serial(`${name} ${c.id} ${c.description}`, async (t) => {
+        const r = await runCase(driver!, c);
+        counts.set(r.verdict, (counts.get(r.verdict) ?? 0) + 1);
+        check(t, c, r);
+      });
+    }
+  }
+  test.serial(`${name}: summary`, (t) => {
+    for (const [group, counts] of verdicts) {
+      const parts = [...counts].map(([v, n]) => `${n} ${v}`).join(', ');
+      t.log(`group ${group}: ${parts}`);
+    }
+    t.pass();
+  });
+}
