@@ -11,13 +11,13 @@
 
 import { isUtf8 } from 'node:buffer';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { type Case, CLOSE, CONT, type Ev, PING, PONG, type Step, TEXT, BINARY } from './cases.js';
+import { BINARY, type Case, CLOSE, CONT, type Ev, PING, PONG, type Step, TEXT } from './cases.js';
 import {
   applyMask,
   bytesOf,
   encodePeerFrame,
-  type FrameSpec,
   FrameReader,
+  type FrameSpec,
   frameHeader,
   nextMaskKey,
   type PeerDriver,
