@@ -287,41 +287,59 @@ function headerSize(b: Uint8Array, p: number, end: number): number {
   return end - p >= size ? size : 0;
 }
 
+/** Below this many bytes a typed-array view costs more than it saves: XOR byte by byte. */
+const UNMASK_WORDS_MIN = 64;
+
 /**
  * XOR `data` in place with `mask`, starting at mask position `offset` (0..3).
- * Works a 32-bit word at a time where the data is aligned.
+ * Short data goes byte by byte; longer data a 32-bit word at a time from the first
+ * aligned byte, eight words per iteration (Int32Array keeps the words small integers).
  */
 export function unmask(data: Uint8Array, mask: Uint8Array, offset = 0): void {
   const n = data.length;
   let i = 0;
-  // bytes until the data is 4-byte aligned
-  while (i < n && ((data.byteOffset + i) & 3) !== 0) {
-    data[i] = data[i]! ^ mask[(offset + i) & 3]!;
-    i++;
-  }
-  const words = (n - i) >>> 2;
-  if (words > 0) {
-    const o = (offset + i) & 3;
-    // little-endian word of the mask bytes as they line up from here
-    const m =
-      (mask[o]! |
-        (mask[(o + 1) & 3]! << 8) |
-        (mask[(o + 2) & 3]! << 16) |
-        (mask[(o + 3) & 3]! << 24)) >>>
-      0;
-    const w = new Uint32Array(data.buffer, data.byteOffset + i, words);
-    if (IS_LE) {
-      for (let k = 0; k < words; k++) w[k] = w[k]! ^ m;
-    } else {
-      const mb =
-        ((mask[o]! << 24) |
-          (mask[(o + 1) & 3]! << 16) |
-          (mask[(o + 2) & 3]! << 8) |
-          mask[(o + 3) & 3]!) >>>
-        0;
-      for (let k = 0; k < words; k++) w[k] = w[k]! ^ mb;
+  if (n >= UNMASK_WORDS_MIN) {
+    // bytes until the data is 4-byte aligned
+    while (((data.byteOffset + i) & 3) !== 0) {
+      data[i] = data[i]! ^ mask[(offset + i) & 3]!;
+      i++;
     }
+    const words = (n - i) >>> 2;
+    const o = (offset + i) & 3;
+    // the word of the mask bytes as they line up from here, in memory order
+    const b0 = mask[o]!;
+    const b1 = mask[(o + 1) & 3]!;
+    const b2 = mask[(o + 2) & 3]!;
+    const b3 = mask[(o + 3) & 3]!;
+    const m = IS_LE
+      ? b0 | (b1 << 8) | (b2 << 16) | (b3 << 24)
+      : (b0 << 24) | (b1 << 16) | (b2 << 8) | b3;
+    const w = new Int32Array(data.buffer, data.byteOffset + i, words);
+    const end8 = words & ~7;
+    let k = 0;
+    for (; k < end8; k += 8) {
+      w[k] = w[k]! ^ m;
+      w[k + 1] = w[k + 1]! ^ m;
+      w[k + 2] = w[k + 2]! ^ m;
+      w[k + 3] = w[k + 3]! ^ m;
+      w[k + 4] = w[k + 4]! ^ m;
+      w[k + 5] = w[k + 5]! ^ m;
+      w[k + 6] = w[k + 6]! ^ m;
+      w[k + 7] = w[k + 7]! ^ m;
+    }
+    for (; k < words; k++) w[k] = w[k]! ^ m;
     i += words << 2;
+  } else {
+    const m0 = mask[offset & 3]!;
+    const m1 = mask[(offset + 1) & 3]!;
+    const m2 = mask[(offset + 2) & 3]!;
+    const m3 = mask[(offset + 3) & 3]!;
+    for (; i + 4 <= n; i += 4) {
+      data[i] = data[i]! ^ m0;
+      data[i + 1] = data[i + 1]! ^ m1;
+      data[i + 2] = data[i + 2]! ^ m2;
+      data[i + 3] = data[i + 3]! ^ m3;
+    }
   }
   for (; i < n; i++) data[i] = data[i]! ^ mask[(offset + i) & 3]!;
 }
