@@ -11,7 +11,7 @@
 
 /** Pieces at least this large (and at least half of their chunk) are kept as views. */
 const VIEW_MIN = 1024;
-const FIRST_CAPACITY = 4096;
+const MIN_CAPACITY = 256;
 
 export class MessageAssembler {
   #parts: Uint8Array[] = [];
@@ -42,9 +42,9 @@ export class MessageAssembler {
     let acc = this.#acc;
     if (acc === null || acc.length - this.#accEnd < n) {
       this.#sealAcc();
-      // geometric growth: copies stay linear in the message size
-      const cap = Math.max(FIRST_CAPACITY, n, acc === null ? 0 : acc.length * 2);
-      acc = Buffer.allocUnsafe(Math.min(cap, Math.max(n, this.#length * 2)));
+      // room for twice what the message holds: copies stay linear in the message size;
+      // not from the shared pool, whose 8 KiB slab a slice would pin
+      acc = Buffer.allocUnsafeSlow(Math.max(MIN_CAPACITY, this.#length * 2));
       this.#acc = acc;
       this.#accStart = 0;
       this.#accEnd = 0;
@@ -62,6 +62,15 @@ export class MessageAssembler {
     if (parts.length === 0) return EMPTY;
     if (parts.length === 1) return toBuffer(parts[0]!);
     return Buffer.concat(parts, len);
+  }
+
+  /** Memory kept alive: pieces held, and bytes of the distinct buffers behind them. */
+  footprint(): { parts: number; bytes: number } {
+    const buffers = new Set<ArrayBufferLike>(this.#parts.map((p) => p.buffer));
+    if (this.#acc) buffers.add(this.#acc.buffer);
+    let bytes = 0;
+    for (const b of buffers) bytes += b.byteLength;
+    return { parts: this.#parts.length + (this.#accEnd > this.#accStart ? 1 : 0), bytes };
   }
 
   clear(): void {
