@@ -5,7 +5,7 @@
 import test from 'ava';
 import { closeH3Connections, connectH3, h3PoolSize } from '../../src/h3/client.js';
 import { H3_INTERNAL_ERROR } from '../../src/h3/errors.js';
-import { type H3ListenOptions, type H3Listener, listenH3 } from '../../src/h3/server.js';
+import { type H3Listener, type H3ListenOptions, listenH3 } from '../../src/h3/server.js';
 import type { WebSocketRoute } from '../../src/route.js';
 import type { WebSocketError } from '../../src/ws/errors.js';
 import { type Handler, ok, reply, stop } from '../../src/ws/handler.js';
