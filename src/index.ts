@@ -1,5 +1,23 @@
 // The public API of omniws.
 
+export type { HeartbeatOptions } from './client/heartbeat.js';
+export type {
+  AttemptInfo,
+  ClientConnectOptions,
+  ClientHandler,
+  ClientState,
+  ClientStatus,
+  ConnectedInfo,
+  ConnectionInfo,
+  DataFrame,
+  DisconnectReason,
+  Pong,
+  QueueOptions,
+  TimeoutInfo,
+} from './client/lifecycle.js';
+export { ClientConnection, connectClient } from './client/lifecycle.js';
+export type { ReconnectOptions, RetryDecision, RetryReason } from './client/reconnect.js';
+export { defaultShouldRetry, ReconnectPolicy } from './client/reconnect.js';
 export type { ConnectOptions, HttpChoice } from './connect.js';
 export { connect } from './connect.js';
 export type { ClientOptions } from './h1/client.js';
@@ -53,3 +71,12 @@ export type { ExtensionOffer, NegotiationOptions } from './ws/negotiate.js';
 export type { Limits, SessionOptions } from './ws/session.js';
 export { Session } from './ws/session.js';
 export type { HttpVersion, Transport, TransportInfo, TransportSink } from './ws/transport.js';
+export type {
+  BinaryType,
+  CloseEventInit,
+  ErrorEventInit,
+  HeadersLike,
+  WebSocketEventMap,
+  WebSocketOptions,
+} from './whatwg.js';
+export { CloseEvent, ErrorEvent, WebSocket } from './whatwg.js';

@@ -33,6 +33,9 @@ export type ErrorCode =
   | 'WS_ERR_CONNECTION_LOST'
   | 'WS_ERR_TRANSPORT'
   | 'WS_ERR_SLOW_CONSUMER'
+  // client lifecycle (src/client)
+  | 'WS_ERR_HEARTBEAT_TIMEOUT'
+  | 'WS_ERR_QUEUE_FULL'
   // handshake
   | 'WS_ERR_HANDSHAKE'
   | 'WS_ERR_HANDSHAKE_TIMEOUT'
