@@ -342,10 +342,14 @@ export async function runCase(driver: PeerDriver, c: Case): Promise<Report> {
   }
 
   // the implementation's session must end, with terminate called once
+  let timer: NodeJS.Timeout | undefined;
   const term = await Promise.race([
     stream.impl.terminated.then(() => true),
-    new Promise<false>((r) => setTimeout(() => r(false), 2000)),
+    new Promise<false>((r) => {
+      timer = setTimeout(() => r(false), 2000);
+    }),
   ]);
+  clearTimeout(timer);
   await nextTurn();
   if (!term) violations.push('the session never ended (terminate not called)');
   else if (stream.impl.terminateCalls() !== 1) {
