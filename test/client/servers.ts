@@ -1,9 +1,8 @@
 // Test servers for the client lifecycle and the WHATWG WebSocket, one per HTTP
 // version, each with the ways it can drop its connections: h1 kills the socket
 // (destroy) or resets it (RST); h2 kills the socket or sends GOAWAY with an error;
-// h3 closes the QUIC connection. HTTP/3 rows exist only once `connect({ http: 3 })`
-// works (until then it throws "not available yet"). Also raw servers that complete
-// the handshake by hand and then never write (to starve a heartbeat).
+// h3 closes the QUIC connection. Also raw servers that complete the handshake by
+// hand and then never write (to starve a heartbeat).
 
 import { once } from 'node:events';
 import http2, { constants } from 'node:http2';
@@ -13,8 +12,8 @@ import { listen } from '../../src/h1/server.js';
 import { acceptKey } from '../../src/h1/upgrade.js';
 import { closeH2Sessions } from '../../src/h2/client.js';
 import { listenH2 } from '../../src/h2/server.js';
-import { H3_INTERNAL_ERROR } from '../../src/h3/errors.js';
 import { closeH3Connections } from '../../src/h3/client.js';
+import { H3_INTERNAL_ERROR } from '../../src/h3/errors.js';
 import { listenH3 } from '../../src/h3/server.js';
 import type { ServerOptions } from '../../src/route.js';
 import { ok } from '../../src/ws/handler.js';
@@ -33,20 +32,9 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-/** Whether `connect({ http: 3 })` is wired (before that it throws "not available yet"). */
-export function h3Available(): boolean {
-  try {
-    const p = connect('ftp://invalid', { http: 3, handler: { handleIn: (_m, s) => ok(s) } });
-    p.catch(() => {});
-    return true;
-  } catch (err) {
-    return !(err instanceof Error && /not available/.test(err.message));
-  }
-}
-
-/** The HTTP versions to run: 1 and 2, and 3 once connect() can use it. */
+/** The HTTP versions every lifecycle and WHATWG test runs over. */
 export function versions(): Version[] {
-  return h3Available() ? [1, 2, 3] : [1, 2];
+  return [1, 2, 3];
 }
 
 /** The ways `startServer(v)` can drop its connections (its `drops` keys). */
