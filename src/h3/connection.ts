@@ -394,7 +394,7 @@ export class H3Connection {
   #goawaySent: bigint | null = null;
   /** Client: GOAWAY received with this stream ID. */
   #goawayReceived: bigint | null = null;
-  /** Server: the lowest client bidi stream ID not yet seen. */
+  /** Server: above the highest client bidi stream ID seen (what GOAWAY names). */
   #nextRequestId = 0;
   #closed = false;
   #closeInfo: H3CloseInfo | null = null;
@@ -641,8 +641,9 @@ export class H3Connection {
         }
         return; // one of ours, already closed
       }
-      if (id < this.#nextRequestId) return; // a request we already finished
-      this.#nextRequestId = id + 4;
+      // Streams may arrive out of order (8 before 4); data of a finished one never comes
+      // here, as the QUIC layer discards what arrives for streams it retired.
+      if (id + 4 > this.#nextRequestId) this.#nextRequestId = id + 4;
       if (this.#goawaySent !== null && BigInt(id) >= this.#goawaySent) {
         // RFC 9114 §5.2: requests at or above the GOAWAY ID are rejected, so the client
         // may retry them elsewhere

@@ -167,17 +167,64 @@ function buildConfig(
 /** The socket side of a connection: where its datagrams go and who forgets it. */
 interface Owner {
   send(packet: Uint8Array, to: Host): void;
-  forget(conn: QuicConnection): void;
+  forget(conn: DriverConnection): void;
   ref(): void;
   unref(): void;
 }
 
 /**
- * One QUIC connection. Stream IDs are numbers (RFC 9000 §2.1: bit 0 = server-initiated,
- * bit 1 = unidirectional). All methods are safe to call after the connection ended
- * (they do nothing, or return 0).
+ * One QUIC connection: what src/h3 uses of a QUIC engine. Stream IDs are numbers
+ * (RFC 9000 §2.1: bit 0 = server-initiated, bit 1 = unidirectional). All methods are
+ * safe to call after the connection ended (they do nothing, or return 0).
  */
-export class QuicConnection {
+export interface QuicConnection {
+  readonly role: 'client' | 'server';
+  readonly localAddress: string;
+  readonly localPort: number;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  /** Whether the handshake completed. */
+  readonly established: boolean;
+  /** Whether the connection ended for the application (closing, draining or gone). */
+  readonly closed: boolean;
+  /** The negotiated ALPN protocol. */
+  readonly alpn: string;
+  /** Streams of `kind` we may still open before the peer raises its limit. */
+  streamsLeft(kind: StreamKind): number;
+  /** Our next stream ID of `kind`, or null at the peer's limit. */
+  openStream(kind: StreamKind): number | null;
+  /**
+   * Queue bytes on a stream, then a FIN if `fin`. Never partial: what QUIC cannot take
+   * now is kept (the caller must not modify the buffers afterwards) and the handler's
+   * `onStreamDrain` reports when the stream's queue is empty again.
+   */
+  write(stream: number, data: Uint8Array | readonly Uint8Array[], fin?: boolean): void;
+  /** Bytes queued on the stream that QUIC has not accepted yet. */
+  bufferedAmount(stream: number): number;
+  /** Stop reading the stream: QUIC keeps what arrives, and flow control stops the peer. */
+  pauseStream(stream: number): void;
+  resumeStream(stream: number): void;
+  /** RESET_STREAM: abandon our sending side with an application error code. */
+  resetStream(stream: number, code: number): void;
+  /** STOP_SENDING: ask the peer to stop sending; what arrives is discarded. */
+  stopSending(stream: number, code: number): void;
+  /** Keep the connection from idling out (PING) while the application has streams open. */
+  setKeepAlive(on: boolean): void;
+  /** Whether the socket keeps the process alive (clients; a server's always does). */
+  ref(): void;
+  unref(): void;
+  /** CONNECTION_CLOSE with an application code; the handler's onClose runs at once. */
+  close(code: number, reason?: string): void;
+  /** Close once every queued stream byte is handed to QUIC (at most `wait` ms later). */
+  closeWhenFlushed(code: number, reason?: string, wait?: number): void;
+  /** Drop at once without CONNECTION_CLOSE (teardown of last resort). */
+  destroy(): void;
+  /** Resolves once the connection is gone for good (after closing/draining). */
+  whenGone(): Promise<void>;
+}
+
+/** The quiche-backed QuicConnection, driven by the sockets below. */
+class DriverConnection implements QuicConnection {
   readonly role: 'client' | 'server';
   readonly localAddress: string;
   readonly localPort: number;
@@ -191,7 +238,7 @@ export class QuicConnection {
   readonly #maxUdpPayload: number;
   readonly #maxIdle: number;
   #handler: QuicConnectionHandler | null = null;
-  #onEstablished: ((conn: QuicConnection) => QuicConnectionHandler) | null;
+  #onEstablished: ((conn: DriverConnection) => QuicConnectionHandler) | null;
   #onFailed: ((info: QuicCloseInfo) => void) | null;
   #established = false;
   #closeReported = false;
@@ -206,6 +253,8 @@ export class QuicConnection {
   readonly #retired = new Set<number>();
   /** Streams with queued bytes (or a FIN) that quiche has not taken yet. */
   readonly #pending = new Set<number>();
+  /** Streams we sent a FIN on that quiche may still retransmit (see #allAcked). */
+  readonly #inFlight = new Set<number>();
   #nextBidi: number;
   #nextUni: number;
   readonly #scratch = Buffer.allocUnsafe(READ_CHUNK);
@@ -220,7 +269,7 @@ export class QuicConnection {
     cids: string[];
     internalErrorCode: number;
     settings: Required<QuicSettings>;
-    onEstablished: (conn: QuicConnection) => QuicConnectionHandler;
+    onEstablished: (conn: DriverConnection) => QuicConnectionHandler;
     /** The connection ended before its handshake completed. */
     onFailed?: (info: QuicCloseInfo) => void;
   }) {
@@ -427,7 +476,7 @@ export class QuicConnection {
    */
   closeWhenFlushed(code: number, reason = '', wait = 2000): void {
     if (this.#closeReported || this.#gone) return;
-    if (this.#pending.size === 0) {
+    if (this.#pending.size === 0 && this.#allAcked()) {
       this.close(code, reason);
       return;
     }
@@ -593,15 +642,19 @@ export class QuicConnection {
     }
   }
 
-  /** A peer's STOP_SENDING shows as StreamStopped on the next capacity query. */
+  /**
+   * A peer's STOP_SENDING shows as StreamStopped on a capacity query, and only until
+   * quiche forgets the stream (once its automatic RESET_STREAM is acknowledged): so every
+   * stream we still send on is asked after each batch, while the code is still there.
+   * quiche's writable() does not reliably list stopped streams.
+   */
   #checkStopped(): void {
-    for (const id of this.#conn.writable()) {
-      const s = this.#streams.get(id);
-      if (!s || s.writeDone) continue;
+    for (const [id, s] of this.#streams) {
+      if (s.writeDone) continue;
       try {
         this.#conn.streamCapacity(id);
       } catch (err) {
-        this.#stopped(id, s, err);
+        if (streamErrorCode(err, 'StreamStopped') !== null) this.#stopped(id, s, err);
       }
     }
   }
@@ -620,6 +673,38 @@ export class QuicConnection {
     }
     this.#handler?.onStreamStopped(id, code);
     this.#maybeRetire(id, s);
+  }
+
+  /** A FIN went to quiche: the stream's bytes are in flight until quiche forgets it. */
+  #finished(id: number): void {
+    this.#inFlight.add(id);
+    if (this.#inFlight.size > 64) this.#allAcked();
+  }
+
+  /**
+   * Whether every stream we ended has been acknowledged in full: quiche forgets a stream
+   * (InvalidStreamState) only once both sides are complete and all it sent is acknowledged.
+   */
+  #allAcked(): boolean {
+    for (const id of this.#inFlight) {
+      try {
+        this.#conn.streamCapacity(id);
+      } catch {
+        this.#inFlight.delete(id); // forgotten (all acknowledged), or stopped by the peer
+      }
+    }
+    return this.#inFlight.size === 0;
+  }
+
+  /** Whether the stream's sending side is gone (then reported as stopped). */
+  #wasStopped(id: number, s: StreamState): boolean {
+    try {
+      this.#conn.streamCapacity(id);
+      return false;
+    } catch (err) {
+      this.#stopped(id, s, err);
+      return true;
+    }
   }
 
   #dropQueue(id: number, s: StreamState): void {
@@ -662,7 +747,14 @@ export class QuicConnection {
           blocked = true;
           break;
         }
-        n ??= 0;
+        if (n === null) {
+          // quiche answers Done, not StreamStopped, when the peer sent STOP_SENDING: ask
+          if (this.#wasStopped(id, s)) {
+            blocked = true;
+            break;
+          }
+          n = 0;
+        }
         s.queued -= n;
         if (n < chunk.length) {
           s.queue[0] = chunk.subarray(n);
@@ -673,6 +765,7 @@ export class QuicConnection {
         if (last) {
           s.finSent = true;
           s.writeDone = true;
+          this.#finished(id);
         }
       }
       if (!blocked && s.finQueued && !s.finSent) {
@@ -680,7 +773,9 @@ export class QuicConnection {
           if (this.#conn.streamSend(id, EMPTY, true) !== null) {
             s.finSent = true;
             s.writeDone = true;
+            this.#finished(id);
           } else {
+            this.#wasStopped(id, s);
             blocked = true;
           }
         } catch (err) {
@@ -710,7 +805,12 @@ export class QuicConnection {
       if (this.#established && !this.#closeReported && this.#pending.size > 0) {
         this.#pushStreams();
       }
-      if (this.#closeAfterFlush && this.#pending.size === 0 && !this.#closeReported) {
+      if (
+        this.#closeAfterFlush &&
+        this.#pending.size === 0 &&
+        !this.#closeReported &&
+        this.#allAcked()
+      ) {
         const close = this.#closeAfterFlush;
         this.#closeAfterFlush = null;
         close();
@@ -928,7 +1028,7 @@ export async function listenQuic(opts: QuicServerOptions): Promise<QuicServer> {
   const hosts = opts.hosts && opts.hosts.length > 0 ? [...opts.hosts] : ['127.0.0.1', '::1'];
   const sockets = await bindAll(hosts, opts.port ?? 0);
   const port = sockets[0]!.address().port;
-  const byCid = new Map<string, QuicConnection>();
+  const byCid = new Map<string, DriverConnection>();
   const connections = new Set<QuicConnection>();
   let accepting = true;
 
@@ -978,7 +1078,7 @@ export async function listenQuic(opts: QuicServerOptions): Promise<QuicServer> {
       ref: noop,
       unref: noop,
     };
-    const conn = new QuicConnection({
+    const conn = new DriverConnection({
       role: 'server',
       conn: qc,
       owner,
@@ -1010,7 +1110,7 @@ export async function listenQuic(opts: QuicServerOptions): Promise<QuicServer> {
     },
     async close(code: number, grace = 1000) {
       accepting = false;
-      const all = new Set<QuicConnection>();
+      const all = new Set<DriverConnection>();
       for (const c of new Set(byCid.values())) {
         // a handshake that never completed has no RTT sample: its closing period would
         // last seconds (3 × an initial PTO of ~1 s), for a peer that has nothing to lose
@@ -1118,7 +1218,7 @@ export async function connectQuic(opts: QuicClientOptions): Promise<QuicConnecti
       conn.destroy();
       reject(new Error(`QUIC handshake timed out after ${opts.timeout} ms`));
     }, opts.timeout);
-    const conn: QuicConnection = new QuicConnection({
+    const conn: DriverConnection = new DriverConnection({
       role: 'client',
       conn: qc,
       owner: {
@@ -1166,7 +1266,7 @@ export async function connectQuic(opts: QuicClientOptions): Promise<QuicConnecti
 }
 
 /** What is wrong with the server's identity beyond what quiche checked, if anything. */
-function checkPeer(c: QuicConnection, opts: QuicClientOptions): string | undefined {
+function checkPeer(c: DriverConnection, opts: QuicClientOptions): string | undefined {
   if (opts.verify === false || opts.servername !== null) return undefined;
   // quiche checks DNS names only; an IP address is checked against the leaf's IP SANs
   const leaf = c.peerCertificates()[0];
