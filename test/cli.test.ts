@@ -66,7 +66,7 @@ async function startServe(t: { teardown(f: () => void): void }): Promise<{
   };
 }
 
-test('serve + connect: echo over HTTP/1.1 and HTTP/2, /info tells the version', async (t) => {
+test('serve + connect: echo over HTTP/1.1, HTTP/2 and HTTP/3, /info tells the version', async (t) => {
   const s = await startServe(t);
   t.regex(s.plain, /^ws:\/\/127\.0\.0\.1:\d+\/echo$/);
   t.regex(s.tls, /^wss:\/\/localhost:\d+\/echo$/);
@@ -86,6 +86,13 @@ test('serve + connect: echo over HTTP/1.1 and HTTP/2, /info tells the version', 
   const info2 = await run(['connect', '--auto', '--ca', s.ca, s.tls.replace('/echo', '/info')]);
   t.is(info2.code, 0, info2.stderr);
   t.like(JSON.parse(info2.stdout), { http: '2', secure: true });
+
+  const h3 = await run(['connect', '--http3', '--ca', s.ca, s.tls], 'over h3\n');
+  t.is(h3.code, 0, h3.stderr);
+  t.is(h3.stdout, 'over h3\n');
+  const info3 = await run(['connect', '--http3', '--ca', s.ca, s.tls.replace('/echo', '/info')]);
+  t.is(info3.code, 0, info3.stderr);
+  t.like(JSON.parse(info3.stdout), { http: '3', secure: true });
 
   // graceful stop: SIGTERM closes sessions and exits 0
   const exited = new Promise<number | null>((r) => s.proc.once('exit', (c) => r(c)));

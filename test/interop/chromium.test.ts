@@ -32,7 +32,7 @@ test.serial(
     const spki = served.certs!.spkiSha256;
     const browser = await launchChromium([`--ignore-certificate-errors-spki-list=${spki}`]);
     try {
-      for (const endpoint of served.endpoints) {
+      for (const endpoint of served.endpoints.filter((e) => e.transport !== 'h3')) {
         const page = await browser.newPage();
         await page.goto(endpoint.page);
         await page.waitForFunction('document.title !== "interop: running"', undefined, {
@@ -62,3 +62,41 @@ test.serial(
     }
   },
 );
+
+test.serial('interop page passes in Chromium over HTTP/3 (RFC 9220)', async (t) => {
+  const missing = chromiumMissing();
+  if (missing) {
+    t.fail(missing);
+    return;
+  }
+  const served = await serve({
+    port: null,
+    tlsPort: 0,
+    certsDir: await mkdtemp(join(tmpdir(), 'omniws-interop-h3-')),
+  });
+  const h3 = served.endpoints.find((e) => e.transport === 'h3')!;
+  const browser = await launchChromium([
+    `--ignore-certificate-errors-spki-list=${served.certs!.spkiSha256}`,
+    '--enable-quic',
+    `--origin-to-force-quic-on=localhost:${h3.port}`,
+    '--enable-features=EnableWebsocketsOverHttp3',
+  ]);
+  try {
+    const page = await browser.newPage();
+    await page.goto(h3.page);
+    await page.waitForFunction('document.title !== "interop: running"', undefined, {
+      timeout: 30_000,
+    });
+    const results = (await page.evaluate('window.interopResults')) as CheckResult[];
+    t.is(await page.title(), 'interop: pass', JSON.stringify(results));
+    t.is(
+      await page.evaluate('(performance.getEntriesByType("navigation")[0] || {}).nextHopProtocol'),
+      'h3',
+    );
+    t.is(results.length, 5);
+    for (const r of results) t.is(r.http, '3', `${r.name}: ${r.detail ?? ''}`);
+  } finally {
+    await browser.close();
+    await served.close();
+  }
+});
