@@ -49,7 +49,11 @@ export interface QuicSettings {
   maxStreamWindow?: number;
   /** Upper bound of quiche's connection window autotuning (default 24 MiB). */
   maxConnectionWindow?: number;
-  /** Largest UDP payload we send (default 1350, quiche's default). */
+  /**
+   * Largest UDP payload we send (default 1350, quiche's default; 16 KiB to a loopback
+   * peer, whose MTU is 64 KiB). quiche sends at most what the peer's
+   * max_udp_payload_size transport parameter allows.
+   */
   maxUdpPayload?: number;
 }
 
@@ -87,7 +91,14 @@ export type StreamKind = 'bidi' | 'uni';
 const EMPTY = new Uint8Array(0);
 const CID_LENGTH = 20; // quiche.MAX_CONN_ID_LEN: short headers are parsed with this length
 const READ_CHUNK = 64 * 1024;
+/** Datagrams up to this size are copied out of the send buffer (Node's pool serves them). */
+const SMALL_PACKET = 1500;
 const RETIRED_MAX = 4096;
+/** Datagram size to a loopback peer: a twelfth of the per-packet work of 1350 bytes. */
+const LOOPBACK_UDP_PAYLOAD = 16 * 1024;
+/** Socket buffers we ask for (the kernel caps them at net.core.[rw]mem_max). */
+const SOCKET_BUFFER = 4 * 1024 * 1024;
+
 const DEFAULT_SETTINGS: Required<QuicSettings> = {
   maxIdleTimeout: 30_000,
   initialMaxData: 16 * 1024 * 1024,
@@ -139,6 +150,18 @@ function pemBytes(v: string | Uint8Array | readonly (string | Uint8Array)[]): Ui
     list.map((x) => (typeof x === 'string' ? x : Buffer.from(x).toString('utf8'))).join('\n'),
     'utf8',
   );
+}
+
+function isLoopback(host: string): boolean {
+  return host === '::1' || host.startsWith('127.') || host.startsWith('::ffff:127.');
+}
+
+/** Our settings for a peer: the loopback datagram size unless the caller chose one. */
+function settingsFor(given: QuicSettings | undefined, peer: string): Required<QuicSettings> {
+  const s = { ...DEFAULT_SETTINGS, ...given };
+  if (given?.maxUdpPayload === undefined && isLoopback(peer))
+    s.maxUdpPayload = LOOPBACK_UDP_PAYLOAD;
+  return s;
 }
 
 function buildConfig(
@@ -258,6 +281,7 @@ class DriverConnection implements QuicConnection {
   #nextBidi: number;
   #nextUni: number;
   readonly #scratch = Buffer.allocUnsafe(READ_CHUNK);
+  #sendBuffer: Buffer | null = null;
   readonly #closeWaiters: (() => void)[] = [];
 
   constructor(init: {
@@ -816,11 +840,18 @@ class DriverConnection implements QuicConnection {
         close();
       }
       for (;;) {
-        const packet = Buffer.allocUnsafe(this.#maxUdpPayload);
+        const packet = (this.#sendBuffer ??= Buffer.allocUnsafe(this.#maxUdpPayload));
         const r = this.#conn.send(packet);
         if (r === null) break;
         const [n, info] = r;
-        this.#owner.send(packet.subarray(0, n), info.to);
+        if (n <= SMALL_PACKET) {
+          // small (ACKs, short messages): a copy from Node's pool, the buffer stays ours
+          this.#owner.send(Buffer.from(packet.subarray(0, n)), info.to);
+        } else {
+          // the socket keeps the buffer until sent: hand it over, take a new one next time
+          this.#sendBuffer = null;
+          this.#owner.send(packet.subarray(0, n), info.to);
+        }
       }
     } catch (err) {
       this.#fail(err as Error);
@@ -970,6 +1001,12 @@ function bindSocket(host: string, port: number): Promise<dgram.Socket> {
     socket.once('error', onError);
     socket.bind(port, host, () => {
       socket.removeListener('error', onError);
+      try {
+        socket.setRecvBufferSize(SOCKET_BUFFER);
+        socket.setSendBufferSize(SOCKET_BUFFER);
+      } catch {
+        // the defaults then
+      }
       resolve(socket);
     });
   });
@@ -1019,12 +1056,28 @@ export interface QuicServer {
 /** Listen for QUIC on every host on one UDP port. */
 export async function listenQuic(opts: QuicServerOptions): Promise<QuicServer> {
   const settings = { ...DEFAULT_SETTINGS, ...opts.settings };
-  const config = buildConfig(
-    quiche.Config.withBoringSslCtx(false, false, null, [pemBytes(opts.key)], [pemBytes(opts.cert)]),
-    opts.alpn,
-    settings,
-    false,
-  );
+  // one quiche config per datagram size: loopback peers get larger datagrams
+  const configs = new Map<number, Config>();
+  const configFor = (s: Required<QuicSettings>): Config => {
+    let c = configs.get(s.maxUdpPayload);
+    if (c === undefined) {
+      c = buildConfig(
+        quiche.Config.withBoringSslCtx(
+          false,
+          false,
+          null,
+          [pemBytes(opts.key)],
+          [pemBytes(opts.cert)],
+        ),
+        opts.alpn,
+        s,
+        false,
+      );
+      configs.set(s.maxUdpPayload, c);
+    }
+    return c;
+  };
+  configFor(settings); // a bad certificate or key fails here, not at the first packet
   const hosts = opts.hosts && opts.hosts.length > 0 ? [...opts.hosts] : ['127.0.0.1', '::1'];
   const sockets = await bindAll(hosts, opts.port ?? 0);
   const port = sockets[0]!.address().port;
@@ -1061,9 +1114,10 @@ export async function listenQuic(opts: QuicServerOptions): Promise<QuicServer> {
     // RFC 9000 §14.1: a client Initial is padded to at least 1200 bytes
     if (msg.length < quiche.MIN_CLIENT_INITIAL_LEN) return;
     const scid = randomBytes(CID_LENGTH);
+    const connSettings = settingsFor(opts.settings, from.host);
     let qc: QuicheConnection;
     try {
-      qc = quiche.Connection.accept(scid, null, local, from, config);
+      qc = quiche.Connection.accept(scid, null, local, from, configFor(connSettings));
     } catch {
       return;
     }
@@ -1086,7 +1140,7 @@ export async function listenQuic(opts: QuicServerOptions): Promise<QuicServer> {
       remote: from,
       cids,
       internalErrorCode: opts.internalErrorCode,
-      settings,
+      settings: connSettings,
       onEstablished: (c) => {
         connections.add(c);
         return opts.onConnection(c);
@@ -1182,7 +1236,7 @@ export interface QuicClientOptions {
  * (the handler exists by then); rejects on a handshake failure or timeout.
  */
 export async function connectQuic(opts: QuicClientOptions): Promise<QuicConnection> {
-  const settings = { ...DEFAULT_SETTINGS, ...opts.settings };
+  const settings = settingsFor(opts.settings, opts.host);
   const verify = opts.verify !== false;
   const ca = verify ? pemBytes(opts.ca ?? tls.rootCertificates) : null;
   const config = buildConfig(
