@@ -7,6 +7,7 @@
 // next one runs; while it is pending, arrivals queue, and past `maxQueued` the
 // session stops reading from the transport until the queue drains.
 
+import { isAscii } from 'node:buffer';
 import { isValidWireCloseCode } from './close.js';
 import { WebSocketError } from './errors.js';
 import type { EncodedMessage, MessageExtension } from './extensions.js';
@@ -81,7 +82,14 @@ type Queued = { t: Task; v: unknown };
 
 const DEFAULT_MAX_BUFFERED = 16 * 1024 * 1024;
 
-const textDecoderFallback = (b: Buffer): string => b.toString('utf8');
+/** Text at least this long is checked for ASCII first (SIMD), which decodes as latin1: a copy. */
+const ASCII_CHECK_MIN = 1024;
+
+/** The string of a message's bytes, which are valid UTF-8. */
+function decodeText(b: Buffer): string {
+  // ASCII is the same string read as latin1, and V8 decodes that far faster than UTF-8
+  return b.length >= ASCII_CHECK_MIN && isAscii(b) ? b.toString('latin1') : b.toString('utf8');
+}
 
 function isPromise<T>(x: unknown): x is Promise<T> {
   return (
@@ -123,6 +131,10 @@ export class Session<S = unknown> implements SessionApi {
   #closeDeferred = false;
   // hibernation asked for while a compressed reply was still being encoded
   #hibernateWanted = false;
+  // the text message being handled and its UTF-8 bytes: sending that string back (an
+  // echo) reuses the bytes instead of encoding it again
+  #inText: string | null = null;
+  #inTextBytes: Buffer | null = null;
 
   readonly #protocolSink: ProtocolSink;
 
@@ -306,10 +318,22 @@ export class Session<S = unknown> implements SessionApi {
       if (msg) this.#enqueue(Task.In, msg);
       return;
     }
-    const msg: Message = binary
-      ? { type: 'binary', data }
-      : { type: 'text', data: textDecoderFallback(data) };
-    this.#enqueue(Task.In, msg);
+    if (binary) {
+      this.#enqueue(Task.In, { type: 'binary', data } satisfies Message);
+      return;
+    }
+    const text = decodeText(data);
+    this.#inText = text;
+    this.#inTextBytes = data;
+    this.#enqueue(Task.In, { type: 'text', data: text } satisfies Message);
+    // handled (or queued behind a busy handler): the bytes are not kept while idle
+    this.#inText = null;
+    this.#inTextBytes = null;
+  }
+
+  /** UTF-8 of a string to send; the received bytes when it is the text being handled. */
+  #utf8Of(text: string): Buffer {
+    return text === this.#inText ? this.#inTextBytes! : Buffer.from(text, 'utf8');
   }
 
   /** A decoded message, its text validated as UTF-8 (compressed text is checked only now). */
@@ -323,7 +347,7 @@ export class Session<S = unknown> implements SessionApi {
       );
       return null;
     }
-    return { type: 'text', data: textDecoderFallback(data) };
+    return { type: 'text', data: decodeText(data) };
   }
 
   #extensionFailed(err: unknown): void {
@@ -654,11 +678,11 @@ export class Session<S = unknown> implements SessionApi {
   #sendFrame(p: Protocol, f: OutFrame): void {
     const frag = this.#opts.fragmentSize ?? 0;
     if (typeof f === 'string') {
-      this.#sendData(p, false, Buffer.from(f, 'utf8'), frag);
+      this.#sendData(p, false, this.#utf8Of(f), frag);
     } else if (f instanceof Uint8Array) {
       this.#sendData(p, true, f, frag);
     } else if (f.type === 'text') {
-      this.#sendData(p, false, Buffer.from(f.data, 'utf8'), frag);
+      this.#sendData(p, false, this.#utf8Of(f.data), frag);
     } else if (f.type === 'binary') {
       this.#sendData(p, true, f.data, frag);
     } else if (f.type === 'ping' || f.type === 'pong') {
