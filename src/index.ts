@@ -35,6 +35,12 @@ export {
   listenH2,
 } from './h2/server.js';
 export { buildH2Request, validateH2Request, validateH2Response } from './h2/upgrade.js';
+export type { H3ClientOptions } from './h3/client.js';
+export { closeH3Connections, connectH3 } from './h3/client.js';
+export type { QuicSettings } from './h3/quic.js';
+export type { H3Listener, H3ListenOptions, H3Request } from './h3/server.js';
+export { listenH3 } from './h3/server.js';
+export { buildH3Request, validateH3Request, validateH3Response } from './h3/upgrade.js';
 export type { HttpResponse, RequestInfo, ServerOptions, WebSocketRoute } from './route.js';
 export { CloseCode, isValidWireCloseCode } from './ws/close.js';
 export type {

@@ -26,8 +26,8 @@ import { isIP } from 'node:net';
 import tls from 'node:tls';
 import {
   type Config,
-  type Connection as QuicheConnection,
   type Host,
+  type Connection as QuicheConnection,
   quiche,
 } from '@matrixai/quic/native/index.js';
 
@@ -840,7 +840,8 @@ class DriverConnection implements QuicConnection {
         close();
       }
       for (;;) {
-        const packet = (this.#sendBuffer ??= Buffer.allocUnsafe(this.#maxUdpPayload));
+        if (this.#sendBuffer === null) this.#sendBuffer = Buffer.allocUnsafe(this.#maxUdpPayload);
+        const packet = this.#sendBuffer;
         const r = this.#conn.send(packet);
         if (r === null) break;
         const [n, info] = r;
@@ -1025,7 +1026,10 @@ function closeSocket(socket: dgram.Socket): Promise<void> {
 // ── server ────────────────────────────────────────────────────────────────────
 
 export interface QuicServerOptions {
-  /** Addresses to listen on, all on one port (default ['127.0.0.1', '::1']). */
+  /**
+   * Addresses to listen on, all on one port (default 127.0.0.1 and ::1, or 127.0.0.1
+   * alone on a machine without IPv6).
+   */
   hosts?: readonly string[];
   /** UDP port (0: pick one free on every host). */
   port?: number;
@@ -1078,8 +1082,9 @@ export async function listenQuic(opts: QuicServerOptions): Promise<QuicServer> {
     return c;
   };
   configFor(settings); // a bad certificate or key fails here, not at the first packet
-  const hosts = opts.hosts && opts.hosts.length > 0 ? [...opts.hosts] : ['127.0.0.1', '::1'];
-  const sockets = await bindAll(hosts, opts.port ?? 0);
+  const explicit = opts.hosts !== undefined && opts.hosts.length > 0;
+  const sockets = await bindAll(explicit ? opts.hosts! : DEFAULT_HOSTS, opts.port ?? 0, !explicit);
+  const hosts = sockets.map((s) => s.address().address);
   const port = sockets[0]!.address().port;
   const byCid = new Map<string, DriverConnection>();
   const connections = new Set<QuicConnection>();
@@ -1189,14 +1194,32 @@ export async function listenQuic(opts: QuicServerOptions): Promise<QuicServer> {
   };
 }
 
-/** Bind every host to one port; with port 0, retry when a later host has that port taken. */
-async function bindAll(hosts: readonly string[], port: number): Promise<dgram.Socket[]> {
+/** Where a server listens unless told: both loopbacks (Chromium tries ::1 first for localhost). */
+const DEFAULT_HOSTS = ['127.0.0.1', '::1'];
+
+/**
+ * Bind every host to one port; with port 0, retry when a later host has that port taken.
+ * `tolerant`: skip an address family the machine lacks (no IPv6) while one host binds.
+ */
+async function bindAll(
+  hosts: readonly string[],
+  port: number,
+  tolerant: boolean,
+): Promise<dgram.Socket[]> {
   for (let attempt = 0; ; attempt++) {
     const sockets: dgram.Socket[] = [];
     try {
       let p = port;
-      for (const host of hosts) {
-        const s = await bindSocket(host, p);
+      for (const [i, host] of hosts.entries()) {
+        let s: dgram.Socket;
+        try {
+          s = await bindSocket(host, p);
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code;
+          const missing = code === 'EADDRNOTAVAIL' || code === 'EAFNOSUPPORT';
+          if (tolerant && missing && (sockets.length > 0 || i < hosts.length - 1)) continue;
+          throw err;
+        }
         sockets.push(s);
         p = s.address().port;
       }

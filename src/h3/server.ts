@@ -296,9 +296,9 @@ export async function listenH3(opts: H3ListenOptions): Promise<H3Listener> {
     handlePlain(stream, info);
   };
 
-  const hosts = opts.hosts ?? (opts.host !== undefined ? [opts.host] : ['127.0.0.1', '::1']);
+  const hosts = opts.hosts ?? (opts.host !== undefined ? [opts.host] : undefined);
   const quic: QuicServer = await listenQuic({
-    hosts,
+    ...(hosts && { hosts }),
     port: opts.port ?? 0,
     cert: opts.cert,
     key: opts.key,

@@ -3,6 +3,7 @@
 // CONNECTs, GOAWAY, plain requests, deflate, backpressure, IPv6, the client pool.
 
 import test from 'ava';
+import { listen } from '../../src/h1/server.js';
 import { closeH3Connections, connectH3, h3PoolSize } from '../../src/h3/client.js';
 import { H3_INTERNAL_ERROR } from '../../src/h3/errors.js';
 import { type H3Listener, type H3ListenOptions, listenH3 } from '../../src/h3/server.js';
@@ -486,6 +487,20 @@ test('the pool closes a connection after its last WebSocket and the idle timeout
   await b.closed;
   await until(() => l.connections.size === 0, 3000, 'idle close');
   t.true(h3PoolSize() <= before);
+});
+
+test('the UDP port can be the number of a TCP port in use (HTTP/1.1 and HTTP/3 side by side)', async (t) => {
+  const tcp = await listen({ port: 0, host: '127.0.0.1', routes: { '/echo': echoRoute() } });
+  t.teardown(() => tcp.close());
+  const l = await server(t, { port: tcp.port, routes: { '/echo': echoRoute() } });
+  t.is(l.port, tcp.port);
+  t.deepEqual([...l.hosts].sort(), ['127.0.0.1', '::1']);
+  const cli = recorder({ echo: false });
+  const ws = await client(`wss://localhost:${l.port}/echo`, cli.handler);
+  t.is(ws.http, '3');
+  ws.send('same number');
+  await until(() => cli.messages.length === 1);
+  ws.close();
 });
 
 test('ws:// cannot go over HTTP/3', (t) => {
