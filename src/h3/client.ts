@@ -231,11 +231,12 @@ export function connectH3<S>(input: string | URL, opts: H3ClientOptions<S>): Pro
   // permessage-deflate and other extensions: offered, checked and run as on HTTP/1.1
   const ext = clientExtensions(opts);
   return new Promise<Session<S>>((resolve, reject) => {
-    const pooled = pooledConnection(u, opts as H3ClientOptions<unknown>);
+    let pooled = pooledConnection(u, opts as H3ClientOptions<unknown>);
     pooled.retain();
     let settled = false;
     let stream: H3Stream | null = null;
     let released = false;
+    let moves = 0;
     const release = () => {
       if (released) return;
       released = true;
@@ -258,27 +259,36 @@ export function connectH3<S>(input: string | URL, opts: H3ClientOptions<S>): Pro
       );
     }, ms);
 
-    pooled.ready.then(
-      (h3) => {
-        if (settled) return;
-        if (!h3.peerEnablesConnectProtocol) {
-          fail(
-            new WebSocketError(
-              'WS_ERR_EXTENDED_CONNECT_UNSUPPORTED',
-              `${u.authority} did not send SETTINGS_ENABLE_CONNECT_PROTOCOL = 1 (RFC 9220 §3)`,
-            ),
-          );
-          return;
-        }
-        request(h3);
-      },
-      (err: Error) =>
+    const onReady = (h3: H3Connection) => {
+      if (settled) return;
+      if (!h3.canRequest() && !h3.closed && moves < 3) {
+        // WebSockets that waited for this connection used up its streams (or it got a
+        // GOAWAY meanwhile): move to another connection of the pool
+        moves++;
+        pooled.release();
+        pooled = pooledConnection(u, opts as H3ClientOptions<unknown>);
+        pooled.retain();
+        pooled.ready.then(onReady, onFailed);
+        return;
+      }
+      if (!h3.peerEnablesConnectProtocol) {
         fail(
-          new WebSocketError('WS_ERR_HANDSHAKE', `connection failed: ${err.message}`, {
-            cause: err,
-          }),
-        ),
-    );
+          new WebSocketError(
+            'WS_ERR_EXTENDED_CONNECT_UNSUPPORTED',
+            `${u.authority} did not send SETTINGS_ENABLE_CONNECT_PROTOCOL = 1 (RFC 9220 §3)`,
+          ),
+        );
+        return;
+      }
+      request(h3);
+    };
+    const onFailed = (err: Error) =>
+      fail(
+        new WebSocketError('WS_ERR_HANDSHAKE', `connection failed: ${err.message}`, {
+          cause: err,
+        }),
+      );
+    pooled.ready.then(onReady, onFailed);
 
     const request = (h3: H3Connection) => {
       const fields = buildH3Request(u, {

@@ -75,6 +75,8 @@ export interface H3ConnectionEvents {
   onSettings?(settings: Settings): void;
   /** The peer sent GOAWAY with this stream ID (server) or push ID (client). */
   onGoaway?(id: bigint): void;
+  /** A stream's consumer threw (the stream was reset with H3_INTERNAL_ERROR). */
+  onStreamError?(err: Error): void;
   /** No request stream is open any more (after the last one closed). */
   onIdle?(): void;
   /** The connection is gone (exactly once). `error` when it ended with an error. */
@@ -346,7 +348,15 @@ export class H3Stream {
   }
 
   #deliver(p: Pending): void {
-    const s = this.#sink!;
+    try {
+      this.#dispatch(this.#sink!, p);
+    } catch (err) {
+      // a consumer that throws loses its stream, not the connection with everyone on it
+      this.connection.streamFailed(this, err);
+    }
+  }
+
+  #dispatch(s: H3StreamSink, p: Pending): void {
     switch (p.t) {
       case 'headers':
         s.onHeaders(p.fields, p.trailers);
@@ -616,6 +626,12 @@ export class H3Connection {
       this.quic.setKeepAlive(false);
       if (!this.#closed) this.#events.onIdle?.();
     }
+  }
+
+  /** @internal A stream's consumer threw: reset the stream with H3_INTERNAL_ERROR. */
+  streamFailed(s: H3Stream, err: unknown): void {
+    this.#events.onStreamError?.(err instanceof Error ? err : new Error(String(err)));
+    if (!s.closed) s.reset(H3_INTERNAL_ERROR);
   }
 
   /** @internal A request's header section (server). */

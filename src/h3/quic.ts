@@ -276,6 +276,8 @@ class DriverConnection implements QuicConnection {
   readonly #retired = new Set<number>();
   /** Streams with queued bytes (or a FIN) that quiche has not taken yet. */
   readonly #pending = new Set<number>();
+  /** Streams we opened that quiche does not know yet (no send so far). */
+  readonly #unborn = new Set<number>();
   /** Streams we sent a FIN on that quiche may still retransmit (see #allAcked). */
   readonly #inFlight = new Set<number>();
   #nextBidi: number;
@@ -347,7 +349,12 @@ class DriverConnection implements QuicConnection {
   streamsLeft(kind: StreamKind): number {
     if (this.#closeReported) return 0;
     try {
-      return kind === 'bidi' ? this.#conn.peerStreamsLeftBidi() : this.#conn.peerStreamsLeftUni();
+      const left =
+        kind === 'bidi' ? this.#conn.peerStreamsLeftBidi() : this.#conn.peerStreamsLeftUni();
+      // quiche creates a stream at its first send: IDs handed out since do not count yet
+      let unborn = 0;
+      for (const id of this.#unborn) if (((id & 2) === 0) === (kind === 'bidi')) unborn++;
+      return Math.max(0, left - unborn);
     } catch {
       return 0;
     }
@@ -360,6 +367,7 @@ class DriverConnection implements QuicConnection {
     if (kind === 'bidi') this.#nextBidi += 4;
     else this.#nextUni += 4;
     this.#state(id, kind === 'uni');
+    this.#unborn.add(id);
     return id;
   }
 
@@ -732,6 +740,7 @@ class DriverConnection implements QuicConnection {
   }
 
   #dropQueue(id: number, s: StreamState): void {
+    this.#unborn.delete(id);
     s.queue = [];
     s.queued = 0;
     this.#pending.delete(id);
@@ -771,6 +780,7 @@ class DriverConnection implements QuicConnection {
           blocked = true;
           break;
         }
+        if (n !== null) this.#unborn.delete(id);
         if (n === null) {
           // quiche answers Done, not StreamStopped, when the peer sent STOP_SENDING: ask
           if (this.#wasStopped(id, s)) {
@@ -795,6 +805,7 @@ class DriverConnection implements QuicConnection {
       if (!blocked && s.finQueued && !s.finSent) {
         try {
           if (this.#conn.streamSend(id, EMPTY, true) !== null) {
+            this.#unborn.delete(id);
             s.finSent = true;
             s.writeDone = true;
             this.#finished(id);

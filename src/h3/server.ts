@@ -315,6 +315,7 @@ export async function listenH3(opts: H3ListenOptions): Promise<H3Listener> {
         },
         {
           onRequest,
+          onStreamError: (err) => opts.onError?.(err),
           onIdle() {
             // RFC 9114 §5.2: after GOAWAY, close once the requests in flight are done
             if (h3.goingAway) h3.quic.closeWhenFlushed(H3_NO_ERROR);

@@ -247,6 +247,17 @@ test('20 concurrent WebSockets share one QUIC connection', async (t) => {
   t.true(reasons.every((r) => r.wasClean && r.code === 1000));
 });
 
+test("past the server's stream limit, WebSockets open on further pooled connections", async (t) => {
+  const l = await server(t, { routes: { '/echo': echoRoute() }, quic: { maxStreamsBidi: 5 } });
+  const recs = Array.from({ length: 12 }, () => recorder({ echo: false }));
+  const sockets = await Promise.all(recs.map((r) => client(`${l.url}/echo`, r.handler)));
+  t.is(l.connections.size, 3);
+  for (const [i, ws] of sockets.entries()) ws.send(`m${i}`);
+  await until(() => recs.every((r) => r.messages.length === 1));
+  for (const ws of sockets) ws.close();
+  await Promise.all(recs.map((r) => r.terminated));
+});
+
 test('a route answering 401 + www-authenticate: the client gets the status and headers', async (t) => {
   const l = await server(t, {
     route: (req) =>
