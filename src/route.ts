@@ -103,6 +103,7 @@ const SESSION_KEYS = [
   'closeTimeout',
   'idleTimeout',
   'maxQueued',
+  'maxQueuedBytes',
   'fragmentSize',
   'maxBuffered',
   'onSlowConsumer',

@@ -4,7 +4,8 @@
 //
 // Ordering: init, then each message/control/info in arrival order, then
 // terminate exactly once. A callback that returns a Promise is awaited before the
-// next one runs; while it is pending, arrivals queue, and past `maxQueued` the
+// next one runs; while it is pending, arrivals queue, and past `maxQueued` (or
+// `maxQueuedBytes`) the
 // session stops reading from the transport until the queue drains.
 
 import { isAscii } from 'node:buffer';
@@ -41,6 +42,11 @@ export interface SessionOptions extends Limits {
   idleTimeout?: number;
   /** Messages queued to a busy handler before reading pauses (default 64). */
   maxQueued?: number;
+  /**
+   * Bytes of messages queued to a busy handler before reading pauses (default 1 MiB):
+   * with `maxQueued` alone, 64 queued messages of up to `maxMessage` each could be held.
+   */
+  maxQueuedBytes?: number;
   /** Split outgoing data messages into frames of at most this many bytes (default 0: never). */
   fragmentSize?: number;
   /**
@@ -78,7 +84,15 @@ enum Task {
   Terminate,
 }
 
-type Queued = { t: Task; v: unknown };
+/** `n`: bytes of a queued message (0 for anything else). */
+type Queued = { t: Task; v: unknown; n: number };
+
+const DEFAULT_MAX_QUEUED_BYTES = 1024 * 1024;
+
+function queuedSize(t: Task, v: unknown): number {
+  if (t !== Task.In || isPromise(v)) return 0;
+  return (v as Message).data.length;
+}
 
 const DEFAULT_MAX_BUFFERED = 16 * 1024 * 1024;
 
@@ -108,6 +122,7 @@ export class Session<S = unknown> implements SessionApi {
 
   // handler calls
   #queue: Queued[] = [];
+  #queuedBytes = 0;
   #busy = false;
   #paused = false;
 
@@ -444,9 +459,16 @@ export class Session<S = unknown> implements SessionApi {
   #enqueue(t: Task, v: unknown): void {
     if (this.#terminated) return;
     if (this.#busy || this.#queue.length > 0) {
-      this.#queue.push({ t, v });
+      const n = queuedSize(t, v);
+      this.#queue.push({ t, v, n });
+      this.#queuedBytes += n;
       const max = this.#opts.maxQueued ?? 64;
-      if (!this.#paused && this.#queue.length > max && !this.#transportClosed) {
+      const maxBytes = this.#opts.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES;
+      if (
+        !this.#paused &&
+        (this.#queue.length > max || this.#queuedBytes > maxBytes) &&
+        !this.#transportClosed
+      ) {
         this.#paused = true;
         this.#transport.pause();
       }
@@ -458,9 +480,14 @@ export class Session<S = unknown> implements SessionApi {
   #drain(): void {
     while (!this.#busy && this.#queue.length > 0 && !this.#terminated) {
       const q = this.#queue.shift()!;
+      this.#queuedBytes -= q.n;
       this.#run(q.t, q.v);
     }
-    if (this.#paused && this.#queue.length <= (this.#opts.maxQueued ?? 64) >> 1) {
+    if (
+      this.#paused &&
+      this.#queue.length <= (this.#opts.maxQueued ?? 64) >> 1 &&
+      this.#queuedBytes <= (this.#opts.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES) / 2
+    ) {
       this.#paused = false;
       if (!this.#transportClosed) this.#transport.resume();
     }
@@ -574,6 +601,7 @@ export class Session<S = unknown> implements SessionApi {
     if (this.#terminated) return;
     this.#terminated = true;
     this.#queue = [];
+    this.#queuedBytes = 0;
     const p = this.#protocol;
     const final: CloseReason = {
       kind: this.#closeKind ?? 'error',
