@@ -2,10 +2,15 @@
 //
 // Bytes that arrived with the request head (or after the 101 response) belong to
 // the WebSocket and are delivered first. Writes made within one tick are corked
-// and leave in one writev: an echo of a burst of messages is one syscall.
+// and leave in one writev: an echo of a burst of messages is one syscall. Small
+// chunks of that tick are copied into one batch buffer on the way, so a burst of
+// small frames is one contiguous buffer, not one iovec (and one write request) each.
 
 import type { Socket } from 'node:net';
 import type { Transport, TransportInfo, TransportSink } from '../ws/transport.js';
+
+/** Chunks up to this size are gathered into the tick's batch; larger ones are written as they are. */
+const BATCH_CHUNK_MAX = 1024;
 
 export class H1Transport implements Transport {
   readonly info: TransportInfo;
@@ -13,6 +18,9 @@ export class H1Transport implements Transport {
   #head: Buffer | null;
   #corked = false;
   #ended = false;
+  // small chunks not yet handed to the socket, and their total length
+  #batch: Uint8Array[] = [];
+  #batchLength = 0;
 
   constructor(socket: Socket, head: Buffer | null, secure: boolean) {
     this.#socket = socket;
@@ -55,19 +63,42 @@ export class H1Transport implements Transport {
       s.cork();
       process.nextTick(uncork, this);
     }
-    let ok = true;
-    if (chunks instanceof Uint8Array) ok = s.write(chunks);
-    else for (const c of chunks) ok = s.write(c);
-    return ok;
+    if (chunks instanceof Uint8Array) this.#write(chunks);
+    else for (const c of chunks) this.#write(c);
+    // false only when the socket will emit 'drain'
+    return !s.writableNeedDrain;
+  }
+
+  #write(c: Uint8Array): void {
+    if (c.length > BATCH_CHUNK_MAX) {
+      this.#flushBatch();
+      this.#socket.write(c);
+      return;
+    }
+    this.#batch.push(c);
+    this.#batchLength += c.length;
+  }
+
+  #flushBatch(): void {
+    const b = this.#batch;
+    if (b.length === 0) return;
+    this.#batch = [];
+    const n = this.#batchLength;
+    this.#batchLength = 0;
+    // destroyed since the write (a reset): the bytes have nowhere to go
+    if (this.#socket.destroyed) return;
+    // one copy into one buffer per tick (pooled when small), not one per frame
+    this.#socket.write(b.length === 1 ? b[0]! : Buffer.concat(b, n));
   }
 
   uncork(): void {
     this.#corked = false;
+    this.#flushBatch();
     this.#socket.uncork();
   }
 
   bufferedAmount(): number {
-    return this.#socket.writableLength;
+    return this.#socket.writableLength + this.#batchLength;
   }
 
   end(): void {
