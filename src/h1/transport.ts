@@ -19,7 +19,7 @@ export class H1Transport implements Transport {
   #corked = false;
   #ended = false;
   // small chunks not yet handed to the socket, and their total length
-  #batch: Uint8Array[] = [];
+  #batch: Uint8Array[] | null = null;
   #batchLength = 0;
 
   constructor(socket: Socket, head: Buffer | null, secure: boolean) {
@@ -38,12 +38,14 @@ export class H1Transport implements Transport {
   }
 
   attach(sink: TransportSink): void {
-    const s = this.#socket;
-    s.on('data', (chunk: Buffer) => sink.onData(chunk));
-    s.on('end', () => sink.onEnd());
-    s.on('error', (err) => sink.onError(err));
-    s.on('drain', () => sink.onDrain());
-    s.on('close', () => sink.onClose());
+    const s = this.#socket as SinkSocket;
+    // shared listeners that find the sink on the socket: no closures per connection
+    s[kSink] = sink;
+    s.on('data', onSocketData);
+    s.on('end', onSocketEnd);
+    s.on('error', onSocketError);
+    s.on('drain', onSocketDrain);
+    s.on('close', onSocketClose);
     const head = this.#head;
     this.#head = null;
     if (head) sink.onData(head);
@@ -75,14 +77,15 @@ export class H1Transport implements Transport {
       this.#socket.write(c);
       return;
     }
-    this.#batch.push(c);
+    if (this.#batch === null) this.#batch = [c];
+    else this.#batch.push(c);
     this.#batchLength += c.length;
   }
 
   #flushBatch(): void {
     const b = this.#batch;
-    if (b.length === 0) return;
-    this.#batch = [];
+    if (b === null) return;
+    this.#batch = null;
     const n = this.#batchLength;
     this.#batchLength = 0;
     // destroyed since the write (a reset): the bytes have nowhere to go
@@ -127,4 +130,23 @@ export class H1Transport implements Transport {
 
 function uncork(t: H1Transport): void {
   t.uncork();
+}
+
+const kSink = Symbol('omniws.sink');
+type SinkSocket = Socket & { [kSink]: TransportSink };
+
+function onSocketData(this: SinkSocket, chunk: Buffer): void {
+  this[kSink].onData(chunk);
+}
+function onSocketEnd(this: SinkSocket): void {
+  this[kSink].onEnd();
+}
+function onSocketError(this: SinkSocket, err: Error): void {
+  this[kSink].onError(err);
+}
+function onSocketDrain(this: SinkSocket): void {
+  this[kSink].onDrain();
+}
+function onSocketClose(this: SinkSocket): void {
+  this[kSink].onClose();
 }

@@ -142,7 +142,7 @@ export class Session<S = unknown> implements SessionApi {
   #writable = true;
   // outbound messages waiting for an asynchronous extension encode, in order
   #outPending = 0;
-  #outChain: Promise<void> = Promise.resolve();
+  #outChain: Promise<void> | null = null;
   #closeDeferred = false;
   // hibernation asked for while a compressed reply was still being encoded
   #hibernateWanted = false;
@@ -150,6 +150,60 @@ export class Session<S = unknown> implements SessionApi {
   // echo) reuses the bytes instead of encoding it again
   #inText: string | null = null;
   #inTextBytes: Buffer | null = null;
+
+  // The protocol's and the transport's callbacks into this session: one small object
+  // each, with the methods on a shared prototype. (Closures would cost ~60 bytes per
+  // callback per session, which adds up over many idle connections.)
+  static readonly #ProtocolEvents = class implements ProtocolSink {
+    readonly #s: Session<any>;
+    constructor(s: Session<any>) {
+      this.#s = s;
+    }
+    write(chunks: Uint8Array[]): void {
+      const s = this.#s;
+      s.#writable = s.#transport.write(chunks);
+    }
+    onMessage(binary: boolean, data: Buffer, rsv: number): void {
+      this.#s.#onMessage(binary, data, rsv);
+    }
+    onPing(data: Buffer): void {
+      this.#s.#onControl('ping', data);
+    }
+    onPong(data: Buffer): void {
+      this.#s.#onControl('pong', data);
+    }
+    onClose(code: number, reason: string): void {
+      this.#s.#onCloseFrame(code, reason);
+    }
+    onFailure(err: WebSocketError): void {
+      this.#s.#onFailure(err);
+    }
+    congested(): boolean {
+      return !this.#s.#writable;
+    }
+  };
+
+  static readonly #TransportEvents = class implements TransportSink {
+    readonly #s: Session<any>;
+    constructor(s: Session<any>) {
+      this.#s = s;
+    }
+    onData(chunk: Uint8Array): void {
+      this.#s.#onData(chunk);
+    }
+    onEnd(): void {
+      this.#s.#onEnd();
+    }
+    onError(err: Error): void {
+      this.#s.#onTransportError(err);
+    }
+    onDrain(): void {
+      this.#s.#onDrain();
+    }
+    onClose(): void {
+      this.#s.#onTransportClose();
+    }
+  };
 
   readonly #protocolSink: ProtocolSink;
 
@@ -160,17 +214,7 @@ export class Session<S = unknown> implements SessionApi {
     this.#handler = init.handler;
     this.#state = init.state;
     this.#opts = init;
-    this.#protocolSink = {
-      write: (chunks) => {
-        this.#writable = this.#transport.write(chunks);
-      },
-      onMessage: (binary, data, rsv) => this.#onMessage(binary, data, rsv),
-      onPing: (data) => this.#onControl('ping', data),
-      onPong: (data) => this.#onControl('pong', data),
-      onClose: (code, reason) => this.#onCloseFrame(code, reason),
-      onFailure: (err) => this.#onFailure(err),
-      congested: () => !this.#writable,
-    };
+    this.#protocolSink = new Session.#ProtocolEvents(this);
   }
 
   get http(): HttpVersion {
@@ -207,25 +251,7 @@ export class Session<S = unknown> implements SessionApi {
       this.#idleTimer = setTimeout(() => this.#onIdle(), idle);
       this.#idleTimer.unref?.();
     }
-    const self = this;
-    const sink: TransportSink = {
-      onData(chunk) {
-        self.#onData(chunk);
-      },
-      onEnd() {
-        self.#onEnd();
-      },
-      onError(err) {
-        self.#onTransportError(err);
-      },
-      onDrain() {
-        self.#onDrain();
-      },
-      onClose() {
-        self.#onTransportClose();
-      },
-    };
-    this.#transport.attach(sink);
+    this.#transport.attach(new Session.#TransportEvents(this));
   }
 
   #proto(): Protocol {
@@ -738,7 +764,7 @@ export class Session<S = unknown> implements SessionApi {
     // asynchronous encode: later frames (and our close) wait their turn
     this.#outPending++;
     const pending = Promise.resolve(enc);
-    this.#outChain = this.#outChain
+    this.#outChain = (this.#outChain ?? Promise.resolve())
       .then(() => pending)
       .then(
         (m) => {
@@ -796,7 +822,7 @@ export class Session<S = unknown> implements SessionApi {
       // messages still being encoded go first; the close frame follows them
       this.#closeDeferred = true;
       if (this.#closeKind === null) this.#setReason(kind, code, reason);
-      this.#outChain = this.#outChain.then(() => {
+      this.#outChain = (this.#outChain ?? Promise.resolve()).then(() => {
         this.#closeDeferred = false;
         if (this.#transportClosed || this.#terminated) return;
         if (this.#proto().close(code, reason)) this.#armCloseTimer();
