@@ -173,6 +173,11 @@ export interface ListenOptions extends ServerOptions {
   maxHeaderSize?: number;
   /** Header fields of a request beyond this count are ignored by node:http (default 2000). */
   maxHeadersCount?: number;
+  /**
+   * Pending connections the kernel may queue for accept (default 4096, capped by the
+   * system's somaxconn). node's own default, 511, reset connections in bursts of ~1000.
+   */
+  backlog?: number;
   /** Plain (non-upgrade) requests; default: 426 on WebSocket routes, else 404. */
   onRequest?: (req: IncomingMessage, res: http.ServerResponse) => void;
   /** Serve wss:// with these certificate options. */
@@ -220,7 +225,7 @@ export async function listen(opts: ListenOptions): Promise<Listener> {
   const host = opts.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(opts.port ?? 0, host, () => {
+    server.listen(opts.port ?? 0, host, opts.backlog ?? 4096, () => {
       server.removeListener('error', reject);
       resolve();
     });
