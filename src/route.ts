@@ -141,6 +141,9 @@ export function toUpgradeRequest(req: RequestInfo, info: UpgradeInfo): UpgradeRe
 /** Live sessions of one server, for graceful shutdown. */
 export class SessionRegistry {
   readonly sessions = new Set<Session<any>>();
+  readonly #ended = (s: Session<any>): void => {
+    this.sessions.delete(s);
+  };
 
   /** Create, register and start the server-side session of an accepted upgrade. */
   start(
@@ -167,9 +170,9 @@ export class SessionRegistry {
       state,
       request: toUpgradeRequest(req, info),
       ...so,
+      onEnded: this.#ended,
     });
     this.sessions.add(session);
-    session.closed.then(() => this.sessions.delete(session));
     session.start();
     return session;
   }

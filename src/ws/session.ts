@@ -74,6 +74,11 @@ export interface SessionInit<S> extends SessionOptions {
   handler: Handler<S>;
   state: S;
   request: UpgradeRequest;
+  /**
+   * Called once when the session has ended, just before `closed` resolves: lets a
+   * registry forget it without a promise (and its reactions) per session.
+   */
+  onEnded?: (session: Session<any>) => void;
 }
 
 enum Task {
@@ -117,7 +122,7 @@ export class Session<S = unknown> implements SessionApi {
   readonly #transport: Transport;
   readonly #handler: Handler<S>;
   #state: S;
-  readonly #opts: SessionOptions;
+  readonly #opts: SessionInit<S>;
   #protocol: Protocol | null = null;
 
   // handler calls
@@ -643,7 +648,10 @@ export class Session<S = unknown> implements SessionApi {
     } catch (err) {
       this.#opts.onError?.(err as Error);
     }
-    const done = () => this.#resolveClosed?.(final);
+    const done = () => {
+      this.#opts.onEnded?.(this);
+      this.#resolveClosed?.(final);
+    };
     if (!this.#handler.terminate) {
       done();
       return;
