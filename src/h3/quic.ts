@@ -682,11 +682,13 @@ class DriverConnection implements QuicConnection {
    */
   #checkStopped(): void {
     for (const [id, s] of this.#streams) {
-      if (s.writeDone) continue;
+      if (s.writeDone || this.#unborn.has(id)) continue;
       try {
         this.#conn.streamCapacity(id);
       } catch (err) {
-        if (streamErrorCode(err, 'StreamStopped') !== null) this.#stopped(id, s, err);
+        // StreamStopped(code); or InvalidStreamState: quiche forgot a stream we never
+        // finished, which only a STOP_SENDING does (once all we sent was acknowledged)
+        this.#stopped(id, s, err);
       }
     }
   }

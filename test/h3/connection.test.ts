@@ -34,6 +34,8 @@ import { listenQuic, type QuicConnection } from '../../src/h3/quic.js';
 import { type H3Listener, listenH3 } from '../../src/h3/server.js';
 import { encodeVarint } from '../../src/h3/varint.js';
 import { Opcode } from '../../src/ws/frame.js';
+import { ok, reply } from '../../src/ws/handler.js';
+import type { Session } from '../../src/ws/session.js';
 import { clientFrame, recorder } from '../helpers.js';
 import {
   delay,
@@ -325,6 +327,58 @@ test('a raw RFC 9220 WebSocket: 200, then masked frames in DATA are echoed; HEAD
   conn.write(s, encodeHeadersFrame(encodeFieldSection([['x-trailer', '1']])));
   const info = await rec.closed;
   t.is(info.code, H3_FRAME_UNEXPECTED);
+});
+
+test('on the wire: a close handshake ends with FIN both ways and no reset; an abort is RESET_STREAM + STOP_SENDING H3_REQUEST_CANCELLED', async (t) => {
+  let serverSession: Session<null> | undefined;
+  const own = await listenH3({
+    cert: certs.cert,
+    key: certs.key,
+    hosts: ['127.0.0.1'],
+    routes: {
+      '/echo': {
+        state: null,
+        handler: {
+          init(_r, s, api) {
+            serverSession = api as Session<null>;
+            return ok(s);
+          },
+          handleIn: (m, s) => reply(s, m.data),
+        },
+      },
+    },
+  });
+  t.teardown(() => own.close());
+  const { conn, rec } = await rawPeer(own.port, certs);
+  t.teardown(() => conn.destroy());
+  conn.write(conn.openStream('uni')!, control(SETTINGS));
+  const open = async () => {
+    const s = conn.openStream('bidi')!;
+    conn.write(s, encodeHeadersFrame(encodeFieldSection(websocketRequest())));
+    await until(() => framesOf(rec.bytes(s)).some((f) => f.type === 'headers'));
+    return s;
+  };
+  // close handshake: 1000 from us, echoed, then the server's FIN; our FIN ends it
+  const s = await open();
+  const close = clientFrame(Opcode.Close, Buffer.from([0x03, 0xe8]));
+  conn.write(s, [encodeDataHeader(close.length), close]);
+  const body = await rec.waitFin(s);
+  const data = Buffer.concat(framesOf(body).flatMap((f) => (f.type === 'data' ? [f.chunk] : [])));
+  t.deepEqual([...data], [0x88, 0x02, 0x03, 0xe8]);
+  conn.write(s, [], true);
+  await delay(50);
+  t.false(rec.resets.has(s));
+  t.false(rec.stops.has(s));
+  // abort from the server: both directions with H3_REQUEST_CANCELLED
+  serverSession = undefined;
+  const s2 = await open();
+  await until(() => serverSession !== undefined);
+  serverSession!.abort();
+  await until(() => rec.resets.has(s2));
+  t.is(rec.resets.get(s2), 0x10c);
+  conn.write(s2, Buffer.from('after'));
+  await until(() => rec.stops.has(s2));
+  t.true([0x10c, null].includes(rec.stops.get(s2) as number | null));
 });
 
 test('GOAWAY names the next request stream; requests at or above it get H3_REQUEST_REJECTED', async (t) => {
