@@ -1,5 +1,7 @@
 // The public API of omniws.
 
+export type { CertPaths, EnsureCertsOptions } from './certs.js';
+export { ensureCerts } from './certs.js';
 export type { HeartbeatOptions } from './client/heartbeat.js';
 export type {
   AttemptInfo,
@@ -42,6 +44,17 @@ export type { H3Listener, H3ListenOptions, H3Request } from './h3/server.js';
 export { listenH3 } from './h3/server.js';
 export { buildH3Request, validateH3Request, validateH3Response } from './h3/upgrade.js';
 export type { HttpResponse, RequestInfo, ServerOptions, WebSocketRoute } from './route.js';
+export type { Endpoint, Served, ServeOptions } from './serve.js';
+export { serve } from './serve.js';
+export type {
+  BinaryType,
+  CloseEventInit,
+  ErrorEventInit,
+  HeadersLike,
+  WebSocketEventMap,
+  WebSocketOptions,
+} from './whatwg.js';
+export { CloseEvent, ErrorEvent, WebSocket } from './whatwg.js';
 export { CloseCode, isValidWireCloseCode } from './ws/close.js';
 export type {
   ClientExtensionOptions,
@@ -77,12 +90,3 @@ export type { ExtensionOffer, NegotiationOptions } from './ws/negotiate.js';
 export type { Limits, SessionOptions } from './ws/session.js';
 export { Session } from './ws/session.js';
 export type { HttpVersion, Transport, TransportInfo, TransportSink } from './ws/transport.js';
-export type {
-  BinaryType,
-  CloseEventInit,
-  ErrorEventInit,
-  HeadersLike,
-  WebSocketEventMap,
-  WebSocketOptions,
-} from './whatwg.js';
-export { CloseEvent, ErrorEvent, WebSocket } from './whatwg.js';
