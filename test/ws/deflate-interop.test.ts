@@ -5,15 +5,20 @@
 
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import test, { type ExecutionContext } from 'ava';
+import { ensureCerts } from '../../src/certs.js';
 import { connect } from '../../src/connect.js';
 import { connectH1 } from '../../src/h1/client.js';
 import { listen } from '../../src/h1/server.js';
 import { closeH2Sessions } from '../../src/h2/client.js';
 import { listenH2 } from '../../src/h2/server.js';
+import { listenH3 } from '../../src/h3/server.js';
 import type { WebSocketRoute } from '../../src/route.js';
 import { DEFLATE_LEAN, type DeflateOptions } from '../../src/ws/deflate.js';
 import { type Handler, type Message, ok, reply } from '../../src/ws/handler.js';
@@ -346,6 +351,27 @@ test('our client ↔ our server with permessage-deflate over HTTP/2 (h2c)', asyn
   await srv.close();
 });
 
-// HTTP/3 (RFC 9220): src/h3 has no server or client yet. When it has, add the same echo
-// here; the server side needs nothing more than negotiationFor() + SessionRegistry.start(),
-// the client side clientExtensions() around its handshake, as h1 and h2 do.
+test('our client ↔ our server with permessage-deflate over HTTP/3', async (t) => {
+  const certs = await ensureCerts(await mkdtemp(join(tmpdir(), 'omniws-deflate-h3-')));
+  const seen: string[] = [];
+  const srv = await listenH3({
+    cert: readFileSync(certs.cert),
+    key: readFileSync(certs.key),
+    routes: { '/ws': echoRoute(seen, { threshold: 0 }) },
+  });
+  t.teardown(() => srv.close());
+  const box = inbox();
+  const session = await connect(`wss://localhost:${srv.port}/ws`, {
+    http: 3,
+    tls: { ca: readFileSync(certs.ca) },
+    handler: box.handler,
+    state: null,
+    perMessageDeflate: { threshold: 0 },
+  });
+  t.is(session.http, '3');
+  t.is(session.extensions, 'permessage-deflate');
+  t.is(seen[0], 'permessage-deflate');
+  await echoThrough(t, session, box.next);
+  session.close();
+  await session.closed;
+});
