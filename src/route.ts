@@ -119,10 +119,18 @@ function sessionOptions(opts: ServerOptions, route: WebSocketRoute): SessionOpti
   return o as SessionOptions;
 }
 
+// Header values every upgrade repeats: kept once per process instead of as a fresh
+// string per connection (a session keeps its request's headers for its lifetime).
+const COMMON_VALUES = new Map(
+  ['websocket', 'Upgrade', 'upgrade', 'keep-alive, Upgrade', '13', 'no-cache'].map((v) => [v, v]),
+);
+
 export function toUpgradeRequest(req: RequestInfo, info: UpgradeInfo): UpgradeRequest {
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(req.headers)) {
-    if (v !== undefined) headers[k] = typeof v === 'string' ? v : v.join(', ');
+    if (v === undefined) continue;
+    const value = typeof v === 'string' ? v : v.join(', ');
+    headers[k] = COMMON_VALUES.get(value) ?? value;
   }
   return {
     http: req.http,
@@ -169,8 +177,8 @@ export class SessionRegistry {
       handler: route.handler,
       state,
       request: toUpgradeRequest(req, info),
-      ...so,
       onEnded: this.#ended,
+      ...so,
     });
     this.sessions.add(session);
     session.start();

@@ -13,8 +13,9 @@ import type { Transport, TransportInfo, TransportSink } from '../ws/transport.js
 const BATCH_CHUNK_MAX = 1024;
 
 export class H1Transport implements Transport {
-  readonly info: TransportInfo;
   readonly #socket: Socket;
+  readonly #secure: boolean;
+  #info: TransportInfo | null = null;
   #head: Buffer | null;
   #corked = false;
   #ended = false;
@@ -25,16 +26,26 @@ export class H1Transport implements Transport {
   constructor(socket: Socket, head: Buffer | null, secure: boolean) {
     this.#socket = socket;
     this.#head = head && head.length > 0 ? head : null;
-    this.info = {
-      http: '1.1',
-      secure,
-      remoteAddress: socket.remoteAddress,
-      remotePort: socket.remotePort,
-      localAddress: socket.localAddress,
-      localPort: socket.localPort,
-    };
+    this.#secure = secure;
     socket.setNoDelay(true);
     socket.setTimeout(0);
+  }
+
+  /**
+   * Read from the socket on first use: a server seldom asks, and reading the local
+   * address makes the socket cache an object and a string per connection.
+   */
+  get info(): TransportInfo {
+    const s = this.#socket;
+    this.#info ??= {
+      http: '1.1',
+      secure: this.#secure,
+      remoteAddress: s.remoteAddress,
+      remotePort: s.remotePort,
+      localAddress: s.localAddress,
+      localPort: s.localPort,
+    };
+    return this.#info;
   }
 
   attach(sink: TransportSink): void {

@@ -93,6 +93,8 @@ enum Task {
 type Queued = { t: Task; v: unknown; n: number };
 
 const DEFAULT_MAX_QUEUED_BYTES = 1024 * 1024;
+/** The queue of every session that never queued: an idle session owns no array. */
+const NO_QUEUE: Queued[] = Object.freeze([]) as unknown as Queued[];
 
 function queuedSize(t: Task, v: unknown): number {
   if (t !== Task.In || isPromise(v)) return 0;
@@ -108,6 +110,17 @@ const ASCII_CHECK_MIN = 1024;
 function decodeText(b: Buffer): string {
   // ASCII is the same string read as latin1, and V8 decodes that far faster than UTF-8
   return b.length >= ASCII_CHECK_MIN && isAscii(b) ? b.toString('latin1') : b.toString('utf8');
+}
+
+// The text message being handled (synchronously, by any session) and its UTF-8 bytes:
+// sending that string back (an echo) reuses the bytes instead of encoding it again.
+// Any equal string has the same UTF-8, so the pair is right for whoever sends it.
+let inText: string | null = null;
+let inTextBytes: Buffer | null = null;
+
+/** UTF-8 of a string to send; the received bytes when it is the text being handled. */
+function utf8Of(text: string): Buffer {
+  return text === inText ? inTextBytes! : Buffer.from(text, 'utf8');
 }
 
 function isPromise<T>(x: unknown): x is Promise<T> {
@@ -126,7 +139,7 @@ export class Session<S = unknown> implements SessionApi {
   #protocol: Protocol | null = null;
 
   // handler calls
-  #queue: Queued[] = [];
+  #queue: Queued[] = NO_QUEUE;
   #queuedBytes = 0;
   #busy = false;
   #paused = false;
@@ -151,10 +164,6 @@ export class Session<S = unknown> implements SessionApi {
   #closeDeferred = false;
   // hibernation asked for while a compressed reply was still being encoded
   #hibernateWanted = false;
-  // the text message being handled and its UTF-8 bytes: sending that string back (an
-  // echo) reuses the bytes instead of encoding it again
-  #inText: string | null = null;
-  #inTextBytes: Buffer | null = null;
 
   // The protocol's and the transport's callbacks into this session: one small object
   // each, with the methods on a shared prototype. (Closures would cost ~60 bytes per
@@ -210,8 +219,6 @@ export class Session<S = unknown> implements SessionApi {
     }
   };
 
-  readonly #protocolSink: ProtocolSink;
-
   constructor(init: SessionInit<S>) {
     this.role = init.role;
     this.request = init.request;
@@ -219,7 +226,6 @@ export class Session<S = unknown> implements SessionApi {
     this.#handler = init.handler;
     this.#state = init.state;
     this.#opts = init;
-    this.#protocolSink = new Session.#ProtocolEvents(this);
   }
 
   get http(): HttpVersion {
@@ -262,7 +268,8 @@ export class Session<S = unknown> implements SessionApi {
   #proto(): Protocol {
     if (this.#protocol) return this.#protocol;
     const o = this.#opts;
-    this.#protocol = new Protocol(this.#protocolSink, {
+    // the sink goes with the protocol (a hibernating session keeps neither)
+    this.#protocol = new Protocol(new Session.#ProtocolEvents(this), {
       role: this.role,
       ...(o.maxFrame !== undefined && { maxFrame: o.maxFrame }),
       ...(o.maxMessage !== undefined && { maxMessage: o.maxMessage }),
@@ -369,17 +376,15 @@ export class Session<S = unknown> implements SessionApi {
       return;
     }
     const text = decodeText(data);
-    this.#inText = text;
-    this.#inTextBytes = data;
-    this.#enqueue(Task.In, { type: 'text', data: text } satisfies Message);
-    // handled (or queued behind a busy handler): the bytes are not kept while idle
-    this.#inText = null;
-    this.#inTextBytes = null;
-  }
-
-  /** UTF-8 of a string to send; the received bytes when it is the text being handled. */
-  #utf8Of(text: string): Buffer {
-    return text === this.#inText ? this.#inTextBytes! : Buffer.from(text, 'utf8');
+    inText = text;
+    inTextBytes = data;
+    try {
+      this.#enqueue(Task.In, { type: 'text', data: text } satisfies Message);
+    } finally {
+      // handled (or queued behind a busy handler): the bytes are not kept while idle
+      inText = null;
+      inTextBytes = null;
+    }
   }
 
   /** A decoded message, its text validated as UTF-8 (compressed text is checked only now). */
@@ -491,6 +496,7 @@ export class Session<S = unknown> implements SessionApi {
     if (this.#terminated) return;
     if (this.#busy || this.#queue.length > 0) {
       const n = queuedSize(t, v);
+      if (this.#queue === NO_QUEUE) this.#queue = [];
       this.#queue.push({ t, v, n });
       this.#queuedBytes += n;
       const max = this.#opts.maxQueued ?? 64;
@@ -631,7 +637,7 @@ export class Session<S = unknown> implements SessionApi {
   #terminate(): void {
     if (this.#terminated) return;
     this.#terminated = true;
-    this.#queue = [];
+    this.#queue = NO_QUEUE;
     this.#queuedBytes = 0;
     const p = this.#protocol;
     const final: CloseReason = {
@@ -740,11 +746,11 @@ export class Session<S = unknown> implements SessionApi {
   #sendFrame(p: Protocol, f: OutFrame): void {
     const frag = this.#opts.fragmentSize ?? 0;
     if (typeof f === 'string') {
-      this.#sendData(p, false, this.#utf8Of(f), frag);
+      this.#sendData(p, false, utf8Of(f), frag);
     } else if (f instanceof Uint8Array) {
       this.#sendData(p, true, f, frag);
     } else if (f.type === 'text') {
-      this.#sendData(p, false, this.#utf8Of(f.data), frag);
+      this.#sendData(p, false, utf8Of(f.data), frag);
     } else if (f.type === 'binary') {
       this.#sendData(p, true, f.data, frag);
     } else if (f.type === 'ping' || f.type === 'pong') {
