@@ -11,7 +11,7 @@
 // handleTimeout, handlePong) — runs strictly one at a time over one state, which
 // survives reconnections. `prepareFrame` transforms every outgoing data frame.
 
-import { connect, type ConnectOptions, type HttpChoice } from '../connect.js';
+import { type ConnectOptions, connect, type HttpChoice } from '../connect.js';
 import { parseWsUrl } from '../h1/client.js';
 import { validateClose } from '../ws/close.js';
 import { WebSocketError } from '../ws/errors.js';

@@ -7,7 +7,6 @@
 import { once } from 'node:events';
 import http2, { constants } from 'node:http2';
 import net from 'node:net';
-import { connect } from '../../src/connect.js';
 import { listen } from '../../src/h1/server.js';
 import { acceptKey } from '../../src/h1/upgrade.js';
 import { closeH2Sessions } from '../../src/h2/client.js';
@@ -16,7 +15,6 @@ import { closeH3Connections } from '../../src/h3/client.js';
 import { H3_INTERNAL_ERROR } from '../../src/h3/errors.js';
 import { listenH3 } from '../../src/h3/server.js';
 import type { ServerOptions } from '../../src/route.js';
-import { ok } from '../../src/ws/handler.js';
 import { makeCerts, removeCerts, type TestCerts } from '../h2/helpers.js';
 
 export type Version = 1 | 2 | 3;

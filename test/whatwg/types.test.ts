@@ -5,8 +5,8 @@
 // used only through the global interface.
 
 import test from 'ava';
-import { reply } from '../../src/index.js';
 import * as omniws from '../../src/index.js';
+import { reply } from '../../src/index.js';
 import { cleanup, startServer } from '../client/servers.js';
 
 test.after.always(cleanup);

@@ -4,8 +4,8 @@
 
 import test, { type ExecutionContext } from 'ava';
 import type { ServerOptions } from '../../src/route.js';
-import { type Handler, type Message, reply, stop } from '../../src/ws/handler.js';
 import { CloseEvent, WebSocket, type WebSocketOptions } from '../../src/whatwg.js';
+import { type Handler, type Message, reply, stop } from '../../src/ws/handler.js';
 import {
   cleanup,
   deadPort,
