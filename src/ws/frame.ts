@@ -70,14 +70,15 @@ export class FrameDecoder {
   #maxMessage: number;
   #rsvOwned: number;
 
-  // partial header bytes (a header is 2..14 bytes)
-  readonly #hdr = new Uint8Array(14);
+  // partial header bytes (a header is 2..14 bytes); only while a header spans chunks
+  #hdr: Uint8Array | null = null;
   #hdrLen = 0;
   // current frame
   #inPayload = false;
   #remaining = 0;
   #masked = false;
-  readonly #mask = new Uint8Array(4);
+  // the masking key as a big-endian 32-bit number (no typed array per decoder)
+  #maskKey = 0;
   #maskOffset = 0;
   // fragmentation
   #inMessage = false;
@@ -141,14 +142,16 @@ export class FrameDecoder {
         }
       }
       // Slow path: gather header bytes across chunks, then parse from the scratch buffer.
-      const target = this.#hdrLen < 2 ? 2 : headerLengthFromFirstTwo(this.#hdr);
+      const hdr = (this.#hdr ??= new Uint8Array(14));
+      const target = this.#hdrLen < 2 ? 2 : headerLengthFromFirstTwo(hdr);
       const take = Math.min(target - this.#hdrLen, len - pos);
-      this.#hdr.set(chunk.subarray(pos, pos + take), this.#hdrLen);
+      hdr.set(chunk.subarray(pos, pos + take), this.#hdrLen);
       this.#hdrLen += take;
       pos += take;
-      if (this.#hdrLen >= 2 && this.#hdrLen === headerLengthFromFirstTwo(this.#hdr)) {
+      if (this.#hdrLen >= 2 && this.#hdrLen === headerLengthFromFirstTwo(hdr)) {
         this.#hdrLen = 0;
-        this.#header(this.#hdr, 0);
+        this.#hdr = null;
+        this.#header(hdr, 0);
         if (this.#remaining === 0) this.#finishEmpty();
       }
     }
@@ -164,7 +167,7 @@ export class FrameDecoder {
     const n = Math.min(avail, this.#remaining);
     const piece = pos === 0 && n === chunk.length ? chunk : chunk.subarray(pos, pos + n);
     if (this.#masked) {
-      unmask(piece, this.#mask, this.#maskOffset);
+      unmaskKey(piece, this.#maskKey, this.#maskOffset);
       this.#maskOffset = (this.#maskOffset + n) & 3;
     }
     this.#remaining -= n;
@@ -260,10 +263,7 @@ export class FrameDecoder {
         : fail('WS_ERR_UNEXPECTED_MASK', 'server frame is masked');
     }
     if (masked) {
-      this.#mask[0] = b[q]!;
-      this.#mask[1] = b[q + 1]!;
-      this.#mask[2] = b[q + 2]!;
-      this.#mask[3] = b[q + 3]!;
+      this.#maskKey = ((b[q]! << 24) | (b[q + 1]! << 16) | (b[q + 2]! << 8) | b[q + 3]!) >>> 0;
       this.#maskOffset = 0;
     }
     this.#masked = masked;
@@ -296,52 +296,55 @@ const UNMASK_WORDS_MIN = 64;
  * aligned byte, eight words per iteration (Int32Array keeps the words small integers).
  */
 export function unmask(data: Uint8Array, mask: Uint8Array, offset = 0): void {
+  unmaskKey(data, ((mask[0]! << 24) | (mask[1]! << 16) | (mask[2]! << 8) | mask[3]!) >>> 0, offset);
+}
+
+/** `unmask` with the key as a big-endian 32-bit number (key byte j = bits 31-8j..24-8j). */
+function unmaskKey(data: Uint8Array, key: number, offset: number): void {
   const n = data.length;
   let i = 0;
+  // the key rotated so that its first byte is the one for data[0]
+  let k =
+    offset & 3 ? ((key << (8 * (offset & 3))) | (key >>> (32 - 8 * (offset & 3)))) >>> 0 : key;
   if (n >= UNMASK_WORDS_MIN) {
     // bytes until the data is 4-byte aligned
     while (((data.byteOffset + i) & 3) !== 0) {
-      data[i] = data[i]! ^ mask[(offset + i) & 3]!;
+      data[i] = data[i]! ^ (k >>> 24);
+      k = ((k << 8) | (k >>> 24)) >>> 0;
       i++;
     }
     const words = (n - i) >>> 2;
-    const o = (offset + i) & 3;
-    // the word of the mask bytes as they line up from here, in memory order
-    const b0 = mask[o]!;
-    const b1 = mask[(o + 1) & 3]!;
-    const b2 = mask[(o + 2) & 3]!;
-    const b3 = mask[(o + 3) & 3]!;
-    const m = IS_LE
-      ? b0 | (b1 << 8) | (b2 << 16) | (b3 << 24)
-      : (b0 << 24) | (b1 << 16) | (b2 << 8) | b3;
+    // the key's bytes in memory order as one native-endian word
+    const m = IS_LE ? (k >>> 24) | ((k >>> 8) & 0xff00) | ((k << 8) & 0xff0000) | (k << 24) : k | 0;
     const w = new Int32Array(data.buffer, data.byteOffset + i, words);
     const end8 = words & ~7;
-    let k = 0;
-    for (; k < end8; k += 8) {
-      w[k] = w[k]! ^ m;
-      w[k + 1] = w[k + 1]! ^ m;
-      w[k + 2] = w[k + 2]! ^ m;
-      w[k + 3] = w[k + 3]! ^ m;
-      w[k + 4] = w[k + 4]! ^ m;
-      w[k + 5] = w[k + 5]! ^ m;
-      w[k + 6] = w[k + 6]! ^ m;
-      w[k + 7] = w[k + 7]! ^ m;
+    let j = 0;
+    for (; j < end8; j += 8) {
+      w[j] = w[j]! ^ m;
+      w[j + 1] = w[j + 1]! ^ m;
+      w[j + 2] = w[j + 2]! ^ m;
+      w[j + 3] = w[j + 3]! ^ m;
+      w[j + 4] = w[j + 4]! ^ m;
+      w[j + 5] = w[j + 5]! ^ m;
+      w[j + 6] = w[j + 6]! ^ m;
+      w[j + 7] = w[j + 7]! ^ m;
     }
-    for (; k < words; k++) w[k] = w[k]! ^ m;
+    for (; j < words; j++) w[j] = w[j]! ^ m;
     i += words << 2;
-  } else {
-    const m0 = mask[offset & 3]!;
-    const m1 = mask[(offset + 1) & 3]!;
-    const m2 = mask[(offset + 2) & 3]!;
-    const m3 = mask[(offset + 3) & 3]!;
-    for (; i + 4 <= n; i += 4) {
-      data[i] = data[i]! ^ m0;
-      data[i + 1] = data[i + 1]! ^ m1;
-      data[i + 2] = data[i + 2]! ^ m2;
-      data[i + 3] = data[i + 3]! ^ m3;
-    }
   }
-  for (; i < n; i++) data[i] = data[i]! ^ mask[(offset + i) & 3]!;
+  const m0 = k >>> 24;
+  const m1 = (k >>> 16) & 0xff;
+  const m2 = (k >>> 8) & 0xff;
+  const m3 = k & 0xff;
+  for (; i + 4 <= n; i += 4) {
+    data[i] = data[i]! ^ m0;
+    data[i + 1] = data[i + 1]! ^ m1;
+    data[i + 2] = data[i + 2]! ^ m2;
+    data[i + 3] = data[i + 3]! ^ m3;
+  }
+  if (i < n) data[i] = data[i]! ^ m0;
+  if (i + 1 < n) data[i + 1] = data[i + 1]! ^ m1;
+  if (i + 2 < n) data[i + 2] = data[i + 2]! ^ m2;
 }
 
 const IS_LE = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;

@@ -15,6 +15,7 @@ import {
   encodeFrame,
   FrameDecoder,
   type FrameHeader,
+  type FrameSink,
   type MaskSource,
   Opcode,
   type Role,
@@ -99,7 +100,7 @@ export class Protocol {
   readonly #message = new MessageAssembler();
   readonly #utf8 = new Utf8Validator();
   // the control frame being assembled (≤ 125 bytes)
-  #ctl: Uint8Array[] = [];
+  #ctl: Uint8Array[] | null = null;
   // the pong held back while the transport is congested (RFC 6455 §5.5.3 allows only the latest)
   #pendingPong: Buffer | null = null;
 
@@ -110,19 +111,27 @@ export class Protocol {
     this.role = opts.role;
     this.#sink = sink;
     this.#mask = opts.role === 'client' ? (opts.mask ?? randomMask) : undefined;
-    this.#decoder = new FrameDecoder(
-      {
-        onFrameHeader: (h) => this.#onHeader(h),
-        onFramePayload: (p, last) => this.#onPayload(p, last),
-      },
-      {
-        role: opts.role,
-        ...(opts.maxFrame !== undefined && { maxFrame: opts.maxFrame }),
-        ...(opts.maxMessage !== undefined && { maxMessage: opts.maxMessage }),
-        ...(opts.rsvOwned !== undefined && { rsvOwned: opts.rsvOwned }),
-      },
-    );
+    this.#decoder = new FrameDecoder(new Protocol.#FrameEvents(this), {
+      role: opts.role,
+      ...(opts.maxFrame !== undefined && { maxFrame: opts.maxFrame }),
+      ...(opts.maxMessage !== undefined && { maxMessage: opts.maxMessage }),
+      ...(opts.rsvOwned !== undefined && { rsvOwned: opts.rsvOwned }),
+    });
   }
+
+  // The decoder's callbacks: one small object, no closures per connection.
+  static readonly #FrameEvents = class implements FrameSink {
+    readonly #p: Protocol;
+    constructor(p: Protocol) {
+      this.#p = p;
+    }
+    onFrameHeader(h: FrameHeader): void {
+      this.#p.#onHeader(h);
+    }
+    onFramePayload(piece: Uint8Array, last: boolean): void {
+      this.#p.#onPayload(piece, last);
+    }
+  };
 
   get state(): ProtocolState {
     return this.#state;
@@ -217,12 +226,12 @@ export class Protocol {
       else this.#message.push(piece);
       return;
     }
-    if (piece.length > 0) this.#ctl.push(piece);
+    if (piece.length > 0) (this.#ctl ??= []).push(piece);
     if (!last) return;
     const parts = this.#ctl;
-    this.#ctl = [];
+    this.#ctl = null;
     const data =
-      parts.length === 0 ? EMPTY : parts.length === 1 ? toBuffer(parts[0]!) : Buffer.concat(parts);
+      parts === null ? EMPTY : parts.length === 1 ? toBuffer(parts[0]!) : Buffer.concat(parts);
     if (op === Opcode.Ping) {
       // RFC 6455 §5.5.2: "Upon receipt of a Ping frame, an endpoint MUST send a Pong frame
       // in response, unless it already received a Close frame." Not after our close either.
@@ -299,7 +308,7 @@ export class Protocol {
     }
     this.#state = 'closed';
     this.#message.clear();
-    this.#ctl = [];
+    this.#ctl = null;
     this.#sink.onFailure(err);
   }
 

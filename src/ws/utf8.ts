@@ -35,8 +35,9 @@ function validSecond(lead: number, b: number): boolean {
 }
 
 export class Utf8Validator {
-  // an incomplete sequence carried from the previous piece (at most 3 bytes)
-  readonly #carry = new Uint8Array(4);
+  // an incomplete sequence carried from the previous piece (at most 3 bytes): its lead
+  // byte and how many of its bytes were seen; the others only had to be continuations
+  #lead = 0;
   #carryLen = 0;
   #need = 0;
 
@@ -58,10 +59,10 @@ export class Utf8Validator {
       // finish the carried sequence byte by byte
       while (start < n && this.#carryLen < this.#need) {
         const b = data[start]!;
-        if (this.#carryLen === 1 ? !validSecond(this.#carry[0]!, b) : b < 0x80 || b > 0xbf) {
+        if (this.#carryLen === 1 ? !validSecond(this.#lead, b) : b < 0x80 || b > 0xbf) {
           return false;
         }
-        this.#carry[this.#carryLen++] = b;
+        this.#carryLen++;
         start++;
       }
       if (this.#carryLen < this.#need) return true;
@@ -88,12 +89,12 @@ export class Utf8Validator {
     if (end < n) {
       const lead = data[end]!;
       this.#need = sequenceLength(lead);
-      this.#carry[0] = lead;
+      this.#lead = lead;
       this.#carryLen = 1;
       for (let k = end + 1; k < n; k++) {
         const b = data[k]!;
         if (this.#carryLen === 1 ? !validSecond(lead, b) : b < 0x80 || b > 0xbf) return false;
-        this.#carry[this.#carryLen++] = b;
+        this.#carryLen++;
       }
     }
     return true;
