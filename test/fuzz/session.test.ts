@@ -14,7 +14,7 @@ import { listen } from '../../src/h1/server.js';
 import { type CloseReason, type Handler, ok, reply } from '../../src/ws/handler.js';
 import { FrameReader } from '../conformance/peer.js';
 import { delay, rawClient } from '../helpers.js';
-import { chunk, cutsArb, runs, streamArb } from './gen.js';
+import { chunk, cutsArb, runs, SOAK, streamArb } from './gen.js';
 
 interface Tracker {
   calls: number;
@@ -61,6 +61,7 @@ const isWireCode = (c: number) =>
 test.serial(
   'random frames after the handshake: the server closes or ends, never crashes, terminates once',
   async (t) => {
+    t.timeout(SOAK ? 30 * 60_000 : 60_000);
     const trackers = new Map<string, Tracker>();
     const errors: Error[] = [];
     const srv = await listen({
@@ -187,6 +188,7 @@ function applyEdits(edits: Edit[]): Buffer {
 test.serial(
   'random request heads: an HTTP answer or a close for each, no session left behind',
   async (t) => {
+    t.timeout(SOAK ? 30 * 60_000 : 60_000);
     let started = 0;
     let ended = 0;
     const errors: Error[] = [];
