@@ -142,7 +142,11 @@ export class FrameDecoder {
         }
       }
       // Slow path: gather header bytes across chunks, then parse from the scratch buffer.
-      const hdr = (this.#hdr ??= new Uint8Array(14));
+      let hdr = this.#hdr;
+      if (hdr === null) {
+        hdr = new Uint8Array(14);
+        this.#hdr = hdr;
+      }
       const target = this.#hdrLen < 2 ? 2 : headerLengthFromFirstTwo(hdr);
       const take = Math.min(target - this.#hdrLen, len - pos);
       hdr.set(chunk.subarray(pos, pos + take), this.#hdrLen);

@@ -226,7 +226,10 @@ export class Protocol {
       else this.#message.push(piece);
       return;
     }
-    if (piece.length > 0) (this.#ctl ??= []).push(piece);
+    if (piece.length > 0) {
+      if (this.#ctl === null) this.#ctl = [piece];
+      else this.#ctl.push(piece);
+    }
     if (!last) return;
     const parts = this.#ctl;
     this.#ctl = null;
