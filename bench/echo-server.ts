@@ -12,7 +12,8 @@
 // node:http's `upgrade` event: the memory floor of any server built on node:http.
 //
 // IPC: the parent receives { ready: port } once listening; it may send { cmd: 'mem' }
-// (answered with the memory after two full GCs and the open-connection count).
+// (answered with the memory after two full GCs and the open-connection count) or
+// { cmd: 'cpu' } (answered with the CPU time used so far, user + system, in µs).
 
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -159,7 +160,10 @@ const [port, count] = await start();
 
 const gc = (globalThis as { gc?: () => void }).gc;
 process.on('message', (m: { cmd?: string }) => {
-  if (m.cmd === 'mem') {
+  if (m.cmd === 'cpu') {
+    const c = process.cpuUsage();
+    process.send?.({ cpu: c.user + c.system });
+  } else if (m.cmd === 'mem') {
     gc?.();
     gc?.();
     const u = process.memoryUsage();

@@ -31,6 +31,9 @@ const CASES: Case[] = [
   { name: '64 B, 10 sockets', size: 64, sockets: 10, window: 32, messages: 400_000 },
   { name: '16 KiB, 1 socket', size: 16 * 1024, sockets: 1, window: 8, messages: 40_000 },
   { name: '1 MiB, 1 socket', size: 1024 * 1024, sockets: 1, window: 2, messages: 1_000 },
+  // issue #7: one h2 connection carrying 50 WebSockets vs 50 h1 connections
+  { name: '64 B, 50 sockets', size: 64, sockets: 50, window: 16, messages: 1_000_000 },
+  { name: '16 KiB, 50 sockets', size: 16 * 1024, sockets: 50, window: 2, messages: 100_000 },
 ];
 
 const secondsArg = process.argv.indexOf('--seconds');

@@ -43,7 +43,7 @@ for (const s of only) {
   }
 }
 const ROUNDS = Number(opt('rounds') ?? (QUICK ? 1 : 3));
-const SECONDS = Number(opt('seconds') ?? (QUICK ? 1.5 : 3));
+const SECONDS = Number(opt('seconds') ?? (QUICK ? 1 : 3));
 const IDLE_CONNS = Number(opt('conns') ?? (QUICK ? 2000 : 10000));
 const ECHO_CONNS = 50;
 
@@ -151,6 +151,23 @@ class Server {
     return `ws://127.0.0.1:${this.port}/`;
   }
 
+  /** CPU time (user + system) the server has used so far, µs. */
+  cpu(): Promise<number> {
+    return withTimeout(
+      new Promise((resolve) => {
+        const on = (m: { cpu?: number }) => {
+          if (m.cpu === undefined) return;
+          this.child.removeListener('message', on);
+          resolve(m.cpu);
+        };
+        this.child.on('message', on);
+        this.child.send({ cmd: 'cpu' });
+      }),
+      10_000,
+      `${this.kind} cpu report`,
+    );
+  }
+
   mem(): Promise<{ mem: Mem; conns: number }> {
     return withTimeout(
       new Promise((resolve) => {
@@ -233,7 +250,10 @@ function machine(): Record<string, string | number> {
 interface EchoOut {
   msgsPerSec: number;
   MBps: number;
+  seconds: number;
   errors: number;
+  /** Server CPU time per echoed message, µs (added here, from the server's own count). */
+  cpuUs: number;
 }
 
 const ECHO_CASES = [
@@ -244,11 +264,22 @@ const ECHO_CASES = [
 ];
 const ECHO_KINDS = ['omniws', 'ws', 'raw'] as const;
 
-function echoRun(server: Server, size: number, window: number, binary: boolean, s: number) {
+async function echoRun(
+  server: Server,
+  size: number,
+  window: number,
+  binary: boolean,
+  s: number,
+): Promise<EchoOut> {
   const args = ['--url', server.url, '--conns', String(ECHO_CONNS), '--size', String(size)];
   args.push('--window', String(window), '--seconds', String(s));
   if (binary) args.push('--binary');
-  return runJson<EchoOut>(LOADGEN, args, (s + 60) * 1000);
+  const cpu0 = await server.cpu();
+  const out = await runJson<EchoOut>(LOADGEN, args, (s + 60) * 1000);
+  const cpu1 = await server.cpu();
+  // includes the connection setup and teardown around the timed window: small, and alike for all
+  out.cpuUs = (cpu1 - cpu0) / Math.max(1, out.msgsPerSec * out.seconds);
+  return out;
 }
 
 async function echo(): Promise<void> {
@@ -270,6 +301,7 @@ async function echo(): Promise<void> {
         const per: Record<string, EchoOut[]> = { omniws: [], ws: [], raw: [] };
         const vsWs: number[] = [];
         const vsRaw: number[] = [];
+        const cpuVsWs: number[] = [];
         for (let r = 0; r < ROUNDS; r++) {
           const got: Record<string, number> = {};
           for (const k of rotate(ECHO_KINDS, r)) {
@@ -282,6 +314,7 @@ async function echo(): Promise<void> {
           }
           vsWs.push(got.omniws! / got.ws!);
           vsRaw.push(got.omniws! / got.raw!);
+          cpuVsWs.push(per.ws!.at(-1)!.cpuUs / per.omniws!.at(-1)!.cpuUs);
         }
         const med = (k: string, f: keyof EchoOut) => median(per[k]!.map((o) => o[f]));
         const cell = (k: string) => `${int(med(k, 'msgsPerSec'))} (${fixed(med(k, 'MBps'))} MB/s)`;
@@ -292,6 +325,7 @@ async function echo(): Promise<void> {
           cell('raw'),
           ratio(median(vsWs)),
           ratio(median(vsRaw)),
+          `${fixed(med('omniws', 'cpuUs'), 2)} / ${fixed(med('ws', 'cpuUs'), 2)} (${ratio(median(cpuVsWs))})`,
         ]);
         results.push({
           type: binary ? 'binary' : 'text',
@@ -300,16 +334,32 @@ async function echo(): Promise<void> {
           runs: per,
           omniwsVsWs: vsWs,
           omniwsVsRaw: vsRaw,
+          wsCpuOverOmniwsCpu: cpuVsWs,
         });
+        summary.echo[`${binary ? 'binary' : 'text'} ${c.label}`] = median(vsWs);
       }
     }
     json.echo = results;
     emit(
       `### HTTP/1.1 echo — ${ECHO_CONNS} connections, messages/s (MB/s), median of ${ROUNDS}\n\n` +
         `Window per connection: 64 messages (32 B, 1 KiB), 8 (64 KiB), 2 (1 MiB). ` +
+        'Ratios are medians of the per-round ratios; MB/s ratios equal msg/s ratios. ' +
+        'The last column is server CPU time per echoed message, omniws / ws in µs, and how ' +
+        'many times less omniws used (steadier than throughput on a shared machine). ' +
         `ws: perMessageDeflate off, \`ws.send(data, { binary })\` on 'message'; ` +
         'omniws: `handleIn: (m, s) => reply(s, m.data)`; raw: a TCP echo after a hand-written 101.\n\n' +
-        table(['message', 'omniws', 'ws', 'raw TCP echo', 'omniws / ws', 'omniws / raw'], rows),
+        table(
+          [
+            'message',
+            'omniws',
+            'ws',
+            'raw TCP echo',
+            'omniws / ws',
+            'omniws / raw',
+            'CPU µs/msg omniws / ws',
+          ],
+          rows,
+        ),
     );
   } finally {
     for (const s of servers.values()) await s.stop();
@@ -401,6 +451,15 @@ async function memory(): Promise<void> {
       ]);
     }
     results.push({ deflate, perConnection: per });
+    for (const kind of MEM_KINDS) {
+      const p = per[kind];
+      if (p && kind.startsWith('omniws')) {
+        summary.memory[`${kind}${deflate ? ' +deflate' : ''}`] = {
+          rssVsWs: p.rss / ws.rss,
+          heap: p.heap,
+        };
+      }
+    }
   }
   json.memory = { conns, message: IDLE_MESSAGE, results };
   emit(
@@ -543,7 +602,10 @@ async function setup(certs: string | undefined): Promise<void> {
   );
 }
 
-/** Another engineer's bench script, run as is; its table is parsed when it has the known shape. */
+/**
+ * Another engineer's bench script (bench/h2.ts, bench/h3.ts), run as is. Its table is
+ * kept as printed; rows ending in a ratio (0.84) or a percentage (54%) are parsed.
+ */
 async function external(section: 'h2' | 'h3'): Promise<void> {
   const script = join(HERE, `${section}.js`);
   if (!existsSync(script)) {
@@ -559,7 +621,6 @@ async function external(section: 'h2' | 'h3'): Promise<void> {
   let out = '';
   child.stdout.on('data', (d) => {
     out += d;
-    process.stderr.write(d);
   });
   const code = await withTimeout(
     new Promise<number | null>((resolve) => child.once('close', resolve)),
@@ -570,10 +631,65 @@ async function external(section: 'h2' | 'h3'): Promise<void> {
     out += `\n${err.message}`;
     return -1;
   });
-  json[section] = { exit: code, output: out };
+  const ratios: Record<string, number> = {};
+  for (const line of out.split('\n')) {
+    const cells = line.includes('|')
+      ? line
+          .split('|')
+          .map((c) => c.trim())
+          .filter(Boolean)
+      : line.split(/\s{2,}/).map((c) => c.trim());
+    const last = cells.at(-1) ?? '';
+    const m = /^(\d+(?:\.\d+)?)(%?)$/.exec(last);
+    if (!m || cells.length < 3) continue;
+    ratios[cells[0]!] = Number(m[1]) / (m[2] ? 100 : 1);
+  }
+  summary[section] = ratios;
+  json[section] = { exit: code, output: out, ratios };
+  const body = out.trim();
   emit(
-    `### ${section} (bench/${section}.ts${code === 0 ? '' : `, exit ${code}`})\n\n\`\`\`\n${out.trim()}\n\`\`\``,
+    `### ${section} (bench/${section}.ts${code === 0 ? '' : `, exit ${code}`})\n\n` +
+      // a markdown table is kept as a table (after a blank line), anything else verbatim
+      (body.includes('| -') ? body.replace(/\n\|/, '\n\n|') : `\`\`\`\n${body}\n\`\`\``),
   );
+}
+
+// ── targets (issue #7) ───────────────────────────────────────────────────────
+
+const summary: {
+  echo: Record<string, number>;
+  memory: Record<string, { rssVsWs: number; heap: number }>;
+  h2?: Record<string, number>;
+  h3?: Record<string, number>;
+} = { echo: {}, memory: {} };
+
+function targets(): void {
+  const rows: string[][] = [];
+  const check = (what: string, got: number | undefined, ok: (x: number) => boolean, f: string) => {
+    if (got === undefined || !Number.isFinite(got)) return;
+    rows.push([what, f, ok(got) ? 'met' : '**not met**']);
+  };
+  for (const type of ['text', 'binary']) {
+    const e = (l: string) => summary.echo[`${type} ${l}`];
+    check(`${type} 32 B echo ≥ 3× ws msg/s`, e('32 B'), (x) => x >= 3, ratio(e('32 B')!));
+    check(`${type} 64 KiB echo ≥ 1.5× ws MB/s`, e('64 KiB'), (x) => x >= 1.5, ratio(e('64 KiB')!));
+    check(`${type} 1 MiB echo ≥ 1.2× ws MB/s`, e('1 MiB'), (x) => x >= 1.2, ratio(e('1 MiB')!));
+  }
+  for (const [k, v] of Object.entries(summary.memory)) {
+    check(`${k}: idle RSS ≤ 0.5× ws`, v.rssVsWs, (x) => x <= 0.5, ratio(v.rssVsWs));
+    if (k.includes('hibernate')) {
+      check(`${k}: JS heap ≤ 2 KiB/conn`, v.heap, (x) => x <= 2048, kib(v.heap));
+    }
+  }
+  for (const [k, v] of Object.entries(summary.h2 ?? {})) {
+    check(`h2 echo ≥ 0.5× h1 (${k})`, v, (x) => x >= 0.5, ratio(v));
+  }
+  for (const [k, v] of Object.entries(summary.h3 ?? {})) {
+    check(`h3 echo ≥ 0.7× raw QUIC (${k})`, v, (x) => x >= 0.7, ratio(v));
+  }
+  if (rows.length === 0) return;
+  json.targets = rows;
+  emit(`### Targets of issue #7 (this run)\n\n${table(['target', 'measured', ''], rows)}`);
 }
 
 // ── main ─────────────────────────────────────────────────────────────────────
@@ -608,6 +724,7 @@ async function main(): Promise<void> {
     if (want('setup')) await setup(certs);
     if (want('h2')) await external('h2');
     if (want('h3')) await external('h3');
+    targets();
   } finally {
     if (tmp) rmSync(tmp, { recursive: true, force: true });
   }
