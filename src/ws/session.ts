@@ -10,7 +10,7 @@
 
 import { isAscii } from 'node:buffer';
 import { isValidWireCloseCode } from './close.js';
-import { WebSocketError } from './errors.js';
+import { type ErrorCode, WebSocketError } from './errors.js';
 import type { EncodedMessage, MessageExtension } from './extensions.js';
 import type { MaskSource, Role } from './frame.js';
 import type {
@@ -121,6 +121,24 @@ let inTextBytes: Buffer | null = null;
 /** UTF-8 of a string to send; the received bytes when it is the text being handled. */
 function utf8Of(text: string): Buffer {
   return text === inText ? inTextBytes! : Buffer.from(text, 'utf8');
+}
+
+/**
+ * A 1006 error about the connection (the peer vanished, the socket failed). Its stack
+ * would show only this file's event handling, and capturing it was a visible part of
+ * the cost of a connection that ends in a reset: none is captured.
+ */
+function connectionError(code: ErrorCode, message: string, cause?: Error): WebSocketError {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return new WebSocketError(code, message, {
+      closeCode: 1006,
+      ...(cause !== undefined && { cause }),
+    });
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
 }
 
 function isPromise<T>(x: unknown): x is Promise<T> {
@@ -294,12 +312,9 @@ export class Session<S = unknown> implements SessionApi {
         'error',
         1006,
         '',
-        new WebSocketError(
+        connectionError(
           'WS_ERR_CONNECTION_LOST',
           'the peer closed the connection without a close frame',
-          {
-            closeCode: 1006,
-          },
         ),
       );
     }
@@ -314,10 +329,7 @@ export class Session<S = unknown> implements SessionApi {
         'error',
         1006,
         '',
-        new WebSocketError('WS_ERR_TRANSPORT', `transport error: ${err.message}`, {
-          closeCode: 1006,
-          cause: err,
-        }),
+        connectionError('WS_ERR_TRANSPORT', `transport error: ${err.message}`, err),
       );
     }
   }
@@ -338,9 +350,7 @@ export class Session<S = unknown> implements SessionApi {
         'error',
         1006,
         '',
-        new WebSocketError('WS_ERR_CONNECTION_LOST', 'the connection was lost', {
-          closeCode: 1006,
-        }),
+        connectionError('WS_ERR_CONNECTION_LOST', 'the connection was lost'),
       );
     }
     this.#onDrain();
