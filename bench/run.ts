@@ -524,7 +524,9 @@ async function codec(): Promise<void> {
 async function setup(certs: string | undefined): Promise<void> {
   const kinds = ['omniws', 'ws', 'raw'];
   const per: Record<string, number[]> = { omniws: [], ws: [], raw: [] };
+  const cpu: Record<string, number[]> = { omniws: [], ws: [], raw: [] };
   const ratios: number[] = [];
+  const cpuRatios: number[] = [];
   log(`setup: handshakes/s, 16 concurrent loops, ${ROUNDS} round(s)`);
   const servers = new Map<string, Server>();
   const rows: string[][] = [];
@@ -536,25 +538,42 @@ async function setup(certs: string | undefined): Promise<void> {
     }
     for (let r = 0; r < ROUNDS; r++) {
       const got: Record<string, number> = {};
+      const gotCpu: Record<string, number> = {};
       for (const k of rotate(kinds, r)) {
-        const args = ['--mode', 'setup', '--url', servers.get(k)!.url, '--conns', '16'];
+        const server = servers.get(k)!;
+        const args = ['--mode', 'setup', '--url', server.url, '--conns', '16'];
         args.push('--seconds', String(SECONDS));
-        const out = await runJson<{ perSec: number }>(LOADGEN, args, (SECONDS + 30) * 1000);
+        const cpu0 = await server.cpu();
+        const out = await runJson<{ perSec: number; seconds: number }>(
+          LOADGEN,
+          args,
+          (SECONDS + 30) * 1000,
+        );
+        const us = ((await server.cpu()) - cpu0) / Math.max(1, out.perSec * out.seconds);
         per[k]!.push(out.perSec);
+        cpu[k]!.push(us);
         got[k] = out.perSec;
-        log(`  h1 round ${r + 1} ${k}: ${int(out.perSec)}/s`);
+        gotCpu[k] = us;
+        log(`  h1 round ${r + 1} ${k}: ${int(out.perSec)}/s, ${fixed(us)} µs CPU each`);
       }
       ratios.push(got.omniws! / got.ws!);
+      cpuRatios.push(gotCpu.ws! / gotCpu.omniws!);
     }
   } finally {
     for (const s of servers.values()) await s.stop();
   }
+  const us = (k: string) => fixed(median(cpu[k]!));
   rows.push(
-    ['h1 omniws (raw client)', int(median(per.omniws!)), ratio(median(ratios))],
-    ['h1 ws (raw client)', int(median(per.ws!)), ''],
-    ['h1 raw 101 (the limit)', int(median(per.raw!)), ''],
+    [
+      'h1 omniws (raw client)',
+      int(median(per.omniws!)),
+      us('omniws'),
+      `${ratio(median(ratios))} rate, ${ratio(median(cpuRatios))} CPU efficiency`,
+    ],
+    ['h1 ws (raw client)', int(median(per.ws!)), us('ws'), ''],
+    ['h1 raw 101 (the limit)', int(median(per.raw!)), us('raw'), ''],
   );
-  const result: Record<string, unknown> = { h1: { per, ratios } };
+  const result: Record<string, unknown> = { h1: { per, cpu, ratios, cpuRatios } };
   if (certs && existsSync(join(ROOT, 'src', 'h2', 'server.ts'))) {
     const server = await Server.start('omniws-tls', ['--certs', certs]);
     const h2per: Record<string, number[]> = { '1': [], '2': [] };
@@ -587,9 +606,10 @@ async function setup(certs: string | undefined): Promise<void> {
       [
         'h2 omniws, streams on one session (omniws client, TLS)',
         int(median(h2per['2']!)),
+        '',
         `${ratio(median(h2ratios))} of h1 over TLS`,
       ],
-      ['h1 omniws, one TLS connection each (omniws client)', int(median(h2per['1']!)), ''],
+      ['h1 omniws, one TLS connection each (omniws client)', int(median(h2per['1']!)), '', ''],
     );
     result.h2 = { per: h2per, ratios: h2ratios };
   }
@@ -597,8 +617,9 @@ async function setup(certs: string | undefined): Promise<void> {
   emit(
     `### Connection setup — WebSocket handshakes per second, 16 concurrent loops, median of ${ROUNDS}\n\n` +
       'h1 with the raw client: connect, upgrade, reset. With the omniws client: connect, ' +
-      'upgrade, close handshake.\n\n' +
-      table(['server', 'handshakes/s', 'ratio'], rows),
+      'upgrade, close handshake. CPU: server CPU time per handshake (accept, parse, 101, ' +
+      'session, close).\n\n' +
+      table(['server', 'handshakes/s', 'server CPU µs each', 'omniws vs ws'], rows),
   );
 }
 
