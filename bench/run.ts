@@ -739,12 +739,27 @@ async function main(): Promise<void> {
       tmp = mkdtempSync(join(os.tmpdir(), 'omniws-bench-'));
       certs = (await ensureCerts(tmp)).dir;
     }
-    if (want('echo')) await echo();
-    if (want('memory')) await memory();
-    if (want('codec')) await codec();
-    if (want('setup')) await setup(certs);
-    if (want('h2')) await external('h2');
-    if (want('h3')) await external('h3');
+    // a section that fails (a server that does not start, another engineer's code in
+    // flux) is reported and the run goes on
+    const sections: [Section, () => Promise<void>][] = [
+      ['echo', echo],
+      ['memory', memory],
+      ['codec', codec],
+      ['setup', () => setup(certs)],
+      ['h2', () => external('h2')],
+      ['h3', () => external('h3')],
+    ];
+    for (const [name, run] of sections) {
+      if (!want(name)) continue;
+      try {
+        await run();
+      } catch (err) {
+        const msg = (err as Error).message.split('\n').slice(0, 3).join(' ');
+        log(`${name}: failed: ${msg}`);
+        process.exitCode = 1;
+        emit(`### ${name}\n\nFailed in this run: ${msg}`);
+      }
+    }
     targets();
   } finally {
     if (tmp) rmSync(tmp, { recursive: true, force: true });
