@@ -1,0 +1,7 @@
+// The Autobahn-style case table against our HTTP/2 client (an echo handler), the peer
+// being a raw node:http2 server that answers the extended CONNECT itself.
+
+import { h2ClientDriver } from './h2.js';
+import { registerSuite } from './suite.js';
+
+registerSuite('h2 client', h2ClientDriver);

@@ -1,0 +1,7 @@
+// The Autobahn-style case table against our HTTP/2 server (an echo route), the peer
+// being a raw node:http2 client that writes masked frames into the CONNECT stream.
+
+import { h2ServerDriver } from './h2.js';
+import { registerSuite } from './suite.js';
+
+registerSuite('h2 server', h2ServerDriver);

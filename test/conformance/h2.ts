@@ -1,0 +1,204 @@
+// PeerDrivers over HTTP/2 (RFC 8441): node's bare http2 on the peer's side, the
+// WebSocket bytes written raw into the extended-CONNECT stream.
+//   server: our listenH2() (h2c) with an echo route; the peer is a raw http2 client that
+//           opens one session per case, sends the CONNECT and checks the 200.
+//   client: our connectH2() (h2c, prior knowledge) with an echo handler; the peer is a
+//           raw http2 server (enableConnectProtocol) that checks the CONNECT and answers 200.
+//
+// Transport mapping (RFC 8441 §4): the TCP FIN of RFC 6455 is END_STREAM, a TCP RST is
+// RST_STREAM. "The server closes the TCP connection" is the server's END_STREAM; `ended`
+// resolves on END_STREAM from the implementation; `reset()` is a RST_STREAM with a code
+// other than NO_ERROR. Like a TCP socket without allowHalfOpen, the peer answers the
+// implementation's END_STREAM with its own, so the stream closes.
+
+import { once } from 'node:events';
+import http2, {
+  type ClientHttp2Stream,
+  constants,
+  type Http2Stream,
+  type ServerHttp2Stream,
+} from 'node:http2';
+import type { AddressInfo } from 'node:net';
+import { closeH2Sessions, connectH2 } from '../../src/h2/client.js';
+import { listenH2 } from '../../src/h2/server.js';
+import { type Handler, reply } from '../../src/ws/handler.js';
+import { type Tracker, tracker } from './h1.js';
+import type { ImplOptions, PeerDriver, PeerStream } from './peer.js';
+
+const echo: Handler<Tracker> = {
+  handleIn: (msg, t) => reply(t, msg.data),
+  terminate(reason, t) {
+    t.calls++;
+    t.resolve(reason);
+  },
+};
+
+export function implOptions(opts: ImplOptions): { fragmentSize?: number } {
+  return opts.fragmentSize !== undefined ? { fragmentSize: opts.fragmentSize } : {};
+}
+
+/** The raw stream after the 2xx as the runner sees it. */
+export function h2Stream(s: Http2Stream, t: Tracker, onClosed?: () => void): PeerStream {
+  let sink: ((c: Buffer) => void) | null = null;
+  const early: Buffer[] = [];
+  s.on('data', (d: Buffer) => {
+    if (sink) sink(d);
+    else early.push(d);
+  });
+  s.on('error', () => {});
+  const closed = new Promise<void>((r) =>
+    s.once('close', () => {
+      onClosed?.();
+      r();
+    }),
+  );
+  const ended = new Promise<void>((r) => {
+    s.once('end', () => {
+      // a TCP socket without allowHalfOpen answers a FIN with its own
+      if (!s.writableEnded && !s.destroyed) s.end();
+      r();
+    });
+    closed.then(r);
+  });
+  return {
+    write: (b) =>
+      new Promise<void>((resolve) => {
+        if (s.destroyed || s.closed || s.writableEnded) {
+          resolve();
+          return;
+        }
+        s.write(b, () => resolve());
+      }),
+    onData(cb) {
+      sink = cb;
+      for (const e of early.splice(0)) cb(e);
+    },
+    end: () => {
+      if (!s.destroyed && !s.writableEnded) s.end();
+    },
+    destroy: () => {
+      if (!s.destroyed) s.close(constants.NGHTTP2_CANCEL);
+    },
+    ended,
+    closed,
+    reset: () => s.rstCode !== undefined && s.rstCode !== constants.NGHTTP2_NO_ERROR,
+    impl: { terminated: t.terminated, terminateCalls: () => t.calls },
+  };
+}
+
+/** Our HTTP/2 server under test: a raw http2 client session per case. */
+export async function h2ServerDriver(): Promise<PeerDriver> {
+  const trackers = new Map<string, Tracker>();
+  const srv = await listenH2({
+    route: (req) => {
+      const t = trackers.get(req.pathname);
+      if (t === undefined) return { status: 404 };
+      trackers.delete(req.pathname);
+      return { handler: echo, state: t, ...implOptions(t.opts) };
+    },
+    // the 16 MiB cases of group 9 write faster than a 256 KiB window drains
+    initialWindowSize: 1024 * 1024,
+  });
+  const sessions = new Set<http2.ClientHttp2Session>();
+  let n = 0;
+  return {
+    transport: 'h2',
+    implRole: 'server',
+    async open(opts) {
+      const path = `/case/${++n}`;
+      const t = tracker(opts);
+      trackers.set(path, t);
+      const session = http2.connect(`http://127.0.0.1:${srv.port}`, {
+        settings: { initialWindowSize: 1024 * 1024 },
+      });
+      sessions.add(session);
+      session.on('error', () => {});
+      session.once('close', () => sessions.delete(session));
+      await once(session, 'remoteSettings');
+      const stream: ClientHttp2Stream = session.request(
+        {
+          ':method': 'CONNECT',
+          ':protocol': 'websocket',
+          ':scheme': 'http',
+          ':path': path,
+          'sec-websocket-version': '13',
+        },
+        { endStream: false },
+      );
+      const ps = h2Stream(stream, t, () => session.close());
+      const [headers] = (await once(stream, 'response')) as [http2.IncomingHttpHeaders];
+      if (Number(headers[':status']) !== 200) {
+        session.destroy();
+        throw new Error(`bad answer to the CONNECT: ${JSON.stringify(headers)}`);
+      }
+      return ps;
+    },
+    async close() {
+      for (const s of sessions) s.destroy();
+      await srv.close();
+    },
+  };
+}
+
+/** Our HTTP/2 client under test: a raw http2 server that answers the CONNECT itself. */
+export async function h2ClientDriver(): Promise<PeerDriver> {
+  const waiting = new Map<string, (s: ServerHttp2Stream) => void>();
+  const server = http2.createServer({
+    settings: { enableConnectProtocol: true, initialWindowSize: 1024 * 1024 },
+  });
+  const sessions = new Set<http2.ServerHttp2Session>();
+  server.on('session', (s: http2.ServerHttp2Session) => {
+    sessions.add(s);
+    s.on('error', () => {});
+    s.once('close', () => sessions.delete(s));
+  });
+  server.on('stream', (stream: ServerHttp2Stream, h: http2.IncomingHttpHeaders) => {
+    stream.on('error', () => {});
+    const path = h[':path'] ?? '';
+    // RFC 8441 §4 / §5: what the client's extended CONNECT must contain
+    const good =
+      h[':method'] === 'CONNECT' &&
+      h[':protocol'] === 'websocket' &&
+      h[':scheme'] === 'http' &&
+      h[':authority'] !== undefined &&
+      h['sec-websocket-version'] === '13' &&
+      h['sec-websocket-key'] === undefined &&
+      h.upgrade === undefined;
+    const done = waiting.get(path);
+    if (!good || done === undefined) {
+      stream.respond({ ':status': 400 }, { endStream: true });
+      return;
+    }
+    waiting.delete(path);
+    stream.respond({ ':status': 200 });
+    done(stream);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  let n = 0;
+  return {
+    transport: 'h2',
+    implRole: 'client',
+    async open(opts) {
+      const path = `/case/${++n}`;
+      const t = tracker(opts);
+      const accepted = new Promise<PeerStream>((resolve) => {
+        waiting.set(path, (s) => resolve(h2Stream(s, t)));
+      });
+      const session = connectH2(`ws://127.0.0.1:${port}${path}`, {
+        handler: echo,
+        state: t,
+        initialWindowSize: 1024 * 1024,
+        ...implOptions(opts),
+      });
+      const [stream] = await Promise.all([accepted, session]);
+      return stream;
+    },
+    async close() {
+      closeH2Sessions();
+      for (const s of sessions) s.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
