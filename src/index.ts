@@ -43,6 +43,26 @@ export type { QuicSettings } from './h3/quic.js';
 export type { H3Listener, H3ListenOptions, H3Request } from './h3/server.js';
 export { listenH3 } from './h3/server.js';
 export { buildH3Request, validateH3Request, validateH3Response } from './h3/upgrade.js';
+export type {
+  BodyReader,
+  BufferedResponse,
+  FileResponse,
+  Fin,
+  LoopEnd,
+  LoopHandler,
+  LoopResponse,
+  Push,
+  Request,
+  RequestHandler,
+  Response,
+  ResponseHeaders,
+  Send,
+  StreamResponse,
+  TlsInfo,
+  WebSocketAnswerOptions,
+  WebSocketResponse,
+} from './http/handler.js';
+export { buffered, file, loop, stream, websocket } from './http/handler.js';
 export type { HttpResponse, RequestInfo, ServerOptions, WebSocketRoute } from './route.js';
 export type { Endpoint, Served, ServeOptions } from './serve.js';
 export { serve } from './serve.js';

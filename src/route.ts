@@ -2,6 +2,7 @@
 // route a request reaches, how a validated upgrade becomes a Session, and the
 // registry of live sessions that a graceful shutdown closes with 1001.
 
+import type { RequestHandler } from './http/handler.js';
 import { deflateOptionsOf, PerMessageDeflate } from './ws/deflate.js';
 import { WebSocketError } from './ws/errors.js';
 import type { Handler, UpgradeRequest } from './ws/handler.js';
@@ -43,6 +44,13 @@ export interface RequestInfo {
 export type RouteDecision = WebSocketRoute | HttpResponse | undefined;
 
 export interface ServerOptions extends NegotiationOptions, SessionOptions {
+  /**
+   * One handler for every request, plain or upgrade, on every HTTP version
+   * (docs/http.md). When given, `routes`, `route` and the default answers are not used.
+   */
+  handle?: RequestHandler;
+  /** Largest request body `handle`'s `req.body.buffer()` accepts by default (1 MiB; above: 413). */
+  maxRequestBody?: number;
   /** Path → route. Exact match on the path without its query. */
   routes?: Record<string, WebSocketRoute>;
   /**
@@ -78,7 +86,11 @@ export async function resolveRoute(opts: ServerOptions, req: RequestInfo): Promi
 
 /** Whether any WebSocket route can exist (h2 advertises extended CONNECT only then). */
 export function hasRoutes(opts: ServerOptions): boolean {
-  return opts.route !== undefined || Object.keys(opts.routes ?? {}).length > 0;
+  return (
+    opts.handle !== undefined ||
+    opts.route !== undefined ||
+    Object.keys(opts.routes ?? {}).length > 0
+  );
 }
 
 /** Route settings over server defaults, for negotiation. */

@@ -7,6 +7,7 @@ import http, { type IncomingMessage, STATUS_CODES } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { SecureContextOptions, TLSSocket } from 'node:tls';
+import { attachH1Handle } from '../http/h1.js';
 import {
   type HttpResponse,
   isHttpResponse,
@@ -116,6 +117,8 @@ function noop(): void {}
  * `upgrade` listeners, or answered 404 when there are none.
  */
 export function attach(server: http.Server | https.Server, opts: ServerOptions): AttachedServer {
+  // one handler for requests and upgrades alike (src/http/h1.ts)
+  if (opts.handle) return attachH1Handle(server, opts);
   const registry = new SessionRegistry();
   let closing = false;
   // upgrades being decided (route, validation): they count against maxConnections too
@@ -178,7 +181,10 @@ export interface ListenOptions extends ServerOptions {
    * system's somaxconn). node's own default, 511, reset connections in bursts of ~1000.
    */
   backlog?: number;
-  /** Plain (non-upgrade) requests; default: 426 on WebSocket routes, else 404. */
+  /**
+   * Plain (non-upgrade) requests; default: 426 on WebSocket routes, else 404. With
+   * `handle`: the requests it declines (returns undefined for).
+   */
   onRequest?: (req: IncomingMessage, res: http.ServerResponse) => void;
   /** Serve wss:// with these certificate options. */
   tls?: SecureContextOptions & { cert: string | Buffer; key: string | Buffer };
@@ -217,9 +223,11 @@ export async function listen(opts: ListenOptions): Promise<Listener> {
     connectionsCheckingInterval: Math.max(25, Math.min(5000, Math.floor(handshakeTimeout / 4))),
     ...(opts.maxHeaderSize !== undefined && { maxHeaderSize: opts.maxHeaderSize }),
   };
+  // with `handle`, requests reach it through attach(); onRequest gets what it declines
+  const listener = opts.handle ? opts.onRequest : onRequest;
   const server = opts.tls
-    ? https.createServer({ ...opts.tls, ...httpOpts, handshakeTimeout }, onRequest)
-    : http.createServer(httpOpts, onRequest);
+    ? https.createServer({ ...opts.tls, ...httpOpts, handshakeTimeout }, listener)
+    : http.createServer(httpOpts, listener);
   if (opts.maxHeadersCount !== undefined) server.maxHeadersCount = opts.maxHeadersCount;
   const attached = attach(server, opts);
   const host = opts.host ?? '127.0.0.1';

@@ -32,6 +32,9 @@ import http2, {
 import type { AddressInfo, Socket } from 'node:net';
 import type { SecureContextOptions } from 'node:tls';
 import { type AttachedServer, handleUpgrade, writeHttpResponse } from '../h1/server.js';
+import { serveH1Request, serveH1Upgrade } from '../http/h1.js';
+import { serveH2Stream } from '../http/h2.js';
+import { createHandleContext, shutdownLoops } from '../http/respond.js';
 import {
   type HttpResponse,
   hasRoutes,
@@ -165,6 +168,8 @@ function othersListen(server: AnyH2Server): boolean {
 export function attachH2(server: AnyH2Server, opts: H2Options): AttachedServer {
   const registry = new SessionRegistry();
   const enabled = hasRoutes(opts);
+  // `handle`: every stream (and, with allowHTTP1, every HTTP/1.1 request) reaches it first
+  const ctx = opts.handle ? createHandleContext(opts, registry) : undefined;
   let closing = false;
   let detached = false;
 
@@ -191,6 +196,20 @@ export function attachH2(server: AnyH2Server, opts: H2Options): AttachedServer {
       const stream = args[0] as ServerHttp2Stream;
       const headers = args[1] as IncomingHttpHeaders;
       const kind = classifyH2Request(headers);
+      if (ctx && kind !== 'other-protocol') {
+        const plain = kind !== 'websocket' && headers[':method'] !== 'CONNECT';
+        const decline = () => {
+          const others = plain ? server.listenerCount('stream') > 0 : othersListen(server);
+          if (!innerIsOurs && !others) return false;
+          baseEmit.call(server, 'stream', ...args);
+          return true;
+        };
+        serveH2Stream(stream, headers, ctx, decline).catch((err: unknown) => {
+          opts.onError?.(err as Error);
+          if (!stream.destroyed) stream.close(NGHTTP2_INTERNAL_ERROR);
+        });
+        return true;
+      }
       if (kind === 'websocket' && enabled) {
         if (closing) {
           respondH2(stream, { status: 503 });
@@ -205,6 +224,23 @@ export function attachH2(server: AnyH2Server, opts: H2Options): AttachedServer {
       if (kind === 'other-protocol' && !innerIsOurs && !othersListen(server)) {
         // RFC 8441 §4: a :protocol the server does not support gets an error status
         respondH2(stream, { status: 501 });
+        return true;
+      }
+    }
+    if (event === 'request' && ctx && !detached) {
+      const req = args[0] as IncomingMessage | Http2ServerRequest;
+      // HTTP/2 requests come here from node's compatibility layer after we declined them
+      if (req.httpVersionMajor < 2) {
+        const res = args[1] as ServerResponse;
+        const decline = () => {
+          if (!innerIsOurs && server.listenerCount('request') === 0) return false;
+          baseEmit.call(server, 'request', ...args);
+          return true;
+        };
+        serveH1Request(req as IncomingMessage, res, ctx, decline).catch((err: unknown) => {
+          opts.onError?.(err as Error);
+          res.destroy();
+        });
         return true;
       }
     }
@@ -260,6 +296,16 @@ export function attachH2(server: AnyH2Server, opts: H2Options): AttachedServer {
       writeHttpResponse(socket, { status: 503 });
       return;
     }
+    if (ctx) {
+      // other `upgrade` listeners see the request too: what we decline is theirs
+      serveH1Upgrade(req, socket, head, ctx, () => server.listenerCount('upgrade') > 1).catch(
+        (err: unknown) => {
+          opts.onError?.(err as Error);
+          socket.destroy();
+        },
+      );
+      return;
+    }
     handleUpgrade(req, socket, head, opts, registry).then(
       (handled) => {
         if (!handled && server.listenerCount('upgrade') <= 1) {
@@ -279,6 +325,7 @@ export function attachH2(server: AnyH2Server, opts: H2Options): AttachedServer {
     async close() {
       if (closing) return;
       closing = true;
+      if (ctx) shutdownLoops(ctx);
       server.removeListener('upgrade', onUpgrade);
       server.removeListener('session', onSession);
       await registry.shutdown(opts.shutdownTimeout ?? 5000);
@@ -308,7 +355,8 @@ export interface H2ListenOptions extends H2Options {
   allowHTTP1?: boolean;
   /**
    * Plain HTTP requests (HTTP/2 and, with allowHTTP1, HTTP/1.1). Default: 404, or on a
-   * WebSocket route 426 + Upgrade (HTTP/1.1) / 405 + Allow: CONNECT (HTTP/2).
+   * WebSocket route 426 + Upgrade (HTTP/1.1) / 405 + Allow: CONNECT (HTTP/2). With
+   * `handle`: the requests it declines.
    */
   onRequest?: H2RequestListener;
   /** Extra node:http2 server options (maxSessionMemory, …); `settings` are merged. */
@@ -352,7 +400,8 @@ export async function listenH2(opts: H2ListenOptions): Promise<H2Listener> {
   const server: AnyH2Server = opts.tls
     ? http2.createSecureServer({ ...base, ...opts.tls, allowHTTP1: opts.allowHTTP1 ?? true })
     : http2.createServer(base);
-  server.on('request', (opts.onRequest ?? defaultRequest) as (...args: unknown[]) => void);
+  const onRequest = opts.handle ? opts.onRequest : (opts.onRequest ?? defaultRequest);
+  if (onRequest) server.on('request', onRequest as (...args: unknown[]) => void);
 
   const sessions = new Set<Http2Session>();
   const sockets = new Set<Socket>();

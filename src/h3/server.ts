@@ -16,6 +16,8 @@
 // `shutdownTimeout`), and closes the sockets.
 
 import { STATUS_CODES } from 'node:http';
+import { serveH3Request } from '../http/h3.js';
+import { createHandleContext, shutdownLoops } from '../http/respond.js';
 import {
   type HttpResponse,
   hasRoutes,
@@ -55,7 +57,7 @@ export interface H3ListenOptions extends ServerOptions {
   /** PEM certificate (chain) and key. HTTP/3 is always TLS. */
   cert: string | Buffer;
   key: string | Buffer;
-  /** Plain HTTP/3 requests (GET, POST…): a buffered response. */
+  /** Plain HTTP/3 requests (GET, POST…): a buffered response. Not used with `handle`. */
   onRequest?: (req: H3Request) => HttpResponse | Promise<HttpResponse>;
   /** Largest request body `onRequest` gets (default 1 MiB; above: 413). */
   maxRequestBody?: number;
@@ -168,6 +170,8 @@ function statusResponse(status: number, headers: Record<string, string> = {}): H
  */
 export async function listenH3(opts: H3ListenOptions): Promise<H3Listener> {
   const registry = new SessionRegistry();
+  // `handle`: every request but a plain CONNECT or another :protocol reaches it
+  const ctx = opts.handle ? createHandleContext(opts, registry) : undefined;
   const connections = new Set<H3Connection>();
   const enableConnect = hasRoutes(opts);
   const maxBody = opts.maxRequestBody ?? DEFAULT_MAX_REQUEST_BODY;
@@ -270,6 +274,13 @@ export async function listenH3(opts: H3ListenOptions): Promise<H3Listener> {
     }
     const info = requestInfo(stream, check.headers);
     const kind = classifyH3Request(check.headers);
+    if (ctx && (kind === 'websocket' || info.method !== 'CONNECT')) {
+      serveH3Request(stream, check.headers, fields, ctx).catch((err: unknown) => {
+        opts.onError?.(err as Error);
+        stream.reset(H3_MESSAGE_ERROR);
+      });
+      return;
+    }
     if (kind === 'websocket') {
       if (!enableConnect) {
         // RFC 8441 §3 (RFC 9220 §3): :protocol without our SETTINGS_ENABLE_CONNECT_PROTOCOL
@@ -344,6 +355,7 @@ export async function listenH3(opts: H3ListenOptions): Promise<H3Listener> {
       if (closing) return;
       closing = true;
       goingAway = true;
+      if (ctx) shutdownLoops(ctx);
       quic.stopAccepting();
       for (const c of connections) c.goaway();
       await registry.shutdown(opts.shutdownTimeout ?? 5000);

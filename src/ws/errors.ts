@@ -44,7 +44,11 @@ export type ErrorCode =
   | 'WS_ERR_INVALID_URL'
   // HTTP/3 and QPACK
   | 'H3_ERR'
-  | 'QPACK_ERR';
+  | 'QPACK_ERR'
+  // the request handler (src/http)
+  | 'HTTP_ERR_INVALID_HEADER'
+  | 'HTTP_ERR_BODY_TOO_LARGE'
+  | 'HTTP_ERR_ABORTED';
 
 export class WebSocketError extends Error {
   readonly code: ErrorCode;

@@ -1,0 +1,433 @@
+// The request handler on HTTP/1.1 (node:http / node:https, and the HTTP/1.1 side of a
+// node:http2 server with allowHTTP1): requests from the server's 'request' event and
+// upgrades from its 'upgrade' event become one Request; a ServerResponse is the
+// ResponseWriter (Node writes the status line, chunked encoding and trailers). An
+// upgrade answered with anything but a WebSocket gets the same ServerResponse over its
+// raw socket, then the connection closes.
+//
+// A request body the handler did not read is drained, up to MAX_BODY_DRAIN bytes, so the
+// connection can serve the next request; beyond that the connection closes after the
+// response (which says `connection: close` when the announced length was already beyond
+// it when the head went out). Closing while the peer still sends would make the kernel answer with a TCP
+// RST that can destroy the response before the peer read it, so we close the way
+// RFC 9112 §9.6 asks: our side first (FIN), then read and drop what keeps arriving for
+// a while (LINGER_MS) before the socket goes.
+
+import { type Server as HttpServer, type IncomingMessage, ServerResponse } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
+import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import type { AttachedServer } from '../h1/server.js';
+import { H1Transport } from '../h1/transport.js';
+import { validateH1Request } from '../h1/upgrade.js';
+import {
+  negotiationFor,
+  pathnameOf,
+  type ServerOptions,
+  SessionRegistry,
+  type WebSocketRoute,
+} from '../route.js';
+import { WebSocketError } from '../ws/errors.js';
+import { hasToken, headerValue } from '../ws/negotiate.js';
+import { Body, type BodySource, contentLength } from './body.js';
+import type { HeaderMap, Request, TlsInfo } from './handler.js';
+import {
+  type BodyMode,
+  createHandleContext,
+  DEFAULT_MAX_REQUEST_BODY,
+  type Exchange,
+  type HandleContext,
+  type ResponseWriter,
+  respond,
+  serveExchange,
+  shutdownLoops,
+  statusResponse,
+} from './respond.js';
+
+/** Unread request body bytes drained to keep a connection; beyond them it closes. */
+export const MAX_BODY_DRAIN = 1024 * 1024;
+/** How long a closing connection keeps reading (and dropping) what its peer still sends. */
+export const LINGER_MS = 2000;
+
+function noop(): void {}
+
+function tlsInfo(socket: Socket): TlsInfo | undefined {
+  const s = socket as TLSSocket;
+  if (s.encrypted !== true) return undefined;
+  return {
+    protocol: s.getProtocol?.() ?? undefined,
+    alpn: s.alpnProtocol || undefined,
+    cipher: s.getCipher?.()?.name,
+    servername: (s as TLSSocket & { servername?: string | false }).servername || undefined,
+  };
+}
+
+/** A request of node:http as the handler sees it. */
+export function h1Request(req: IncomingMessage, body: Body, upgrade: boolean): Request {
+  const path = req.url ?? '/';
+  const q = path.indexOf('?');
+  const socket = req.socket;
+  return {
+    http: '1.1',
+    method: req.method ?? 'GET',
+    path,
+    pathname: pathnameOf(path),
+    query: new URLSearchParams(q < 0 ? '' : path.slice(q + 1)),
+    authority: req.headers.host,
+    headers: req.headers,
+    secure: (socket as TLSSocket).encrypted === true,
+    remoteAddress: socket.remoteAddress,
+    remotePort: socket.remotePort,
+    upgrade,
+    tls: tlsInfo(socket),
+    body,
+  };
+}
+
+function bodyOf(req: IncomingMessage, maxBody: number): Body {
+  // RFC 9112 §6.3: without Transfer-Encoding or Content-Length a request has no content
+  const chunked = req.headers['transfer-encoding'] !== undefined;
+  const length = chunked ? undefined : (contentLength(req.headers['content-length']) ?? 0);
+  const source: BodySource = {
+    start(sink) {
+      req.on('data', (chunk: Buffer) => sink.data(chunk));
+      req.on('end', () => sink.end());
+      req.on('error', (err) => sink.error(err));
+      req.on('close', () => {
+        if (!req.complete) sink.error(new Error('the connection closed before the body ended'));
+      });
+    },
+    pause: () => req.pause(),
+    resume: () => req.resume(),
+  };
+  return new Body(source, length, maxBody);
+}
+
+/**
+ * Close a connection whose peer may still be sending: FIN first, keep reading (the
+ * caller drops what arrives), destroy once the peer ends, the body ends, or LINGER_MS.
+ */
+function lingerClose(socket: Socket, drop: () => Promise<unknown>): void {
+  if (socket.destroyed) return;
+  // node:http destroys a `connection: close` response's socket once it is flushed
+  // (destroySoon); unread bytes would then turn into an RST that can destroy the response
+  socket.removeListener('finish', socket.destroy);
+  const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+  timer.unref();
+  const done = () => {
+    clearTimeout(timer);
+    socket.destroy();
+  };
+  socket.once('end', done);
+  socket.once('close', () => clearTimeout(timer));
+  socket.end();
+  drop().then(done, done);
+}
+
+/** The ResponseWriter of HTTP/1.1: a node:http ServerResponse. */
+class H1Writer implements ResponseWriter {
+  readonly http = '1.1' as const;
+  readonly #res: ServerResponse;
+  readonly #body: Body;
+  readonly #socket: Socket;
+  /** An upgrade request answered over its raw socket: the connection closes after. */
+  readonly #raw: boolean;
+  #ended = false;
+  #aborted = false;
+  #closeAfter = false;
+  #hasLength = false;
+  #drainWaiters: (() => void)[] = [];
+  #abortCbs: (() => void)[] = [];
+
+  constructor(res: ServerResponse, body: Body, socket: Socket, raw: boolean) {
+    this.#res = res;
+    this.#body = body;
+    this.#socket = socket;
+    this.#raw = raw;
+    res.on('drain', () => this.#wakeDrain());
+    res.on('close', () => {
+      if (this.#ended || this.#aborted) return;
+      this.#aborted = true;
+      this.#wakeDrain();
+      for (const cb of this.#abortCbs.splice(0)) cb();
+    });
+  }
+
+  get aborted(): boolean {
+    return this.#aborted;
+  }
+
+  #wakeDrain(): void {
+    for (const w of this.#drainWaiters.splice(0)) w();
+  }
+
+  head(status: number, headers: HeaderMap, mode: BodyMode): void {
+    const body = this.#body;
+    // a body announced too large to drain, that the handler will not read: say so now
+    if (!this.#raw && !body.complete && mode !== 'stream' && !body.touched) {
+      if (body.length !== undefined && body.length - body.received > MAX_BODY_DRAIN) {
+        this.#closeAfter = true;
+      }
+    }
+    if (this.#closeAfter && headers.connection === undefined) {
+      headers = { ...headers, connection: 'close' };
+    }
+    this.#hasLength = headers['content-length'] !== undefined;
+    this.#res.writeHead(status, headers);
+  }
+
+  write(chunk: Uint8Array): boolean {
+    if (this.#aborted || this.#ended) return false;
+    return this.#res.write(chunk);
+  }
+
+  drained(): Promise<void> {
+    if (this.#aborted || !this.#res.writableNeedDrain) return Promise.resolve();
+    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+  }
+
+  checkTrailers(trailers: HeaderMap): void {
+    if (Object.keys(trailers).length > 0 && this.#hasLength) {
+      throw new WebSocketError(
+        'WS_ERR_INVALID_STATE',
+        'HTTP/1.1 carries trailers only in chunked encoding: a response with trailers must not set content-length',
+      );
+    }
+  }
+
+  end(trailers?: HeaderMap): void {
+    if (this.#ended || this.#aborted) return;
+    const res = this.#res;
+    if (trailers !== undefined && Object.keys(trailers).length > 0) {
+      this.checkTrailers(trailers);
+      res.addTrailers(trailers);
+    }
+    this.#ended = true;
+    const body = this.#body;
+    if (this.#raw) {
+      res.once('finish', () => lingerClose(this.#socket, () => Promise.resolve()));
+    } else if (!body.complete) {
+      if (this.#closeAfter) {
+        res.once('finish', () =>
+          lingerClose(this.#socket, () => body.discard(Number.POSITIVE_INFINITY)),
+        );
+      } else {
+        // keep the connection if what is left of the body is small
+        body.discard(MAX_BODY_DRAIN).then((ok) => {
+          if (!ok) {
+            const close = () =>
+              lingerClose(this.#socket, () => body.discard(Number.POSITIVE_INFINITY));
+            if (res.writableFinished) close();
+            else res.once('finish', close);
+          }
+        });
+      }
+    }
+    res.end();
+    this.#wakeDrain();
+  }
+
+  abort(): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.#wakeDrain();
+    this.#res.destroy();
+    this.#socket.destroy();
+  }
+
+  onAbort(cb: () => void): void {
+    if (this.#aborted) queueMicrotask(cb);
+    else this.#abortCbs.push(cb);
+  }
+}
+
+/** Serve one node:http request through the handler; `decline` may hand it on. */
+export function serveH1Request(
+  req: IncomingMessage,
+  res: ServerResponse,
+  ctx: HandleContext,
+  decline: () => boolean,
+): Promise<void> {
+  const body = bodyOf(req, ctx.opts.maxRequestBody ?? DEFAULT_MAX_REQUEST_BODY);
+  const request = h1Request(req, body, false);
+  let w: H1Writer | undefined;
+  const ex: Exchange = {
+    request,
+    writer: () => {
+      w ??= new H1Writer(res, body, req.socket, false);
+      return w;
+    },
+    accept: () => {
+      // not an upgrade: serveExchange answers 426 before it gets here
+    },
+  };
+  return serveExchange(ex, ctx, decline);
+}
+
+/** Whether an `upgrade` event asks for a WebSocket (not h2c or another protocol). */
+export function isWebSocketUpgrade(req: IncomingMessage): boolean {
+  return hasToken(headerValue(req.headers.upgrade), 'websocket');
+}
+
+/** Serve one node:http `upgrade` event through the handler; `decline` may hand it on. */
+export function serveH1Upgrade(
+  req: IncomingMessage,
+  socket: Socket,
+  head: Buffer,
+  ctx: HandleContext,
+  decline: () => boolean,
+): Promise<void> {
+  socket.pause();
+  socket.on('error', noop); // until the transport owns it: a reset must not crash the process
+  const body = new Body(null, 0, 0);
+  const request = h1Request(req, body, isWebSocketUpgrade(req));
+  let w: H1Writer | undefined;
+  const writer = () => {
+    if (w === undefined) {
+      const res = new ServerResponse(req);
+      res.shouldKeepAlive = false;
+      res.assignSocket(socket);
+      w = new H1Writer(res, body, socket, true);
+    }
+    return w;
+  };
+  const ex: Exchange = {
+    request,
+    writer,
+    accept: async (route: WebSocketRoute, extra: HeaderMap) => {
+      const result = validateH1Request(
+        {
+          method: request.method,
+          httpVersion: req.httpVersion,
+          url: request.path,
+          headers: req.headers,
+        },
+        negotiationFor(ctx.opts, route),
+      );
+      if (!result.ok) {
+        await respond(
+          writer(),
+          request,
+          statusResponse(result.status, result.headers ?? {}, `${result.error}\n`),
+          ctx,
+        );
+        return;
+      }
+      if (socket.destroyed) return;
+      let response = 'HTTP/1.1 101 Switching Protocols\r\n';
+      for (const [k, v] of Object.entries({ ...extra, ...result.responseHeaders })) {
+        for (const one of Array.isArray(v) ? v : [v]) response += `${k}: ${one}\r\n`;
+      }
+      socket.write(`${response}\r\n`, 'latin1');
+      socket.removeListener('error', noop);
+      const secure = request.secure;
+      ctx.registry.start(
+        new H1Transport(socket, head, secure),
+        ctx.opts,
+        route,
+        request,
+        result.info,
+      );
+    },
+  };
+  return serveExchange(ex, ctx, decline);
+}
+
+type EmitFn = (event: string | symbol, ...args: unknown[]) => boolean;
+const OUR_EMIT = Symbol('omniws.h1.emit');
+
+/**
+ * `attach(server, { handle })`: every request and upgrade of the server reaches the
+ * handler first (we wrap the server's `emit`, so listener order does not matter); what
+ * it declines (undefined) goes on to the server's other listeners, or gets 404.
+ */
+export function attachH1Handle(
+  server: HttpServer | HttpsServer,
+  opts: ServerOptions,
+): AttachedServer {
+  const registry = new SessionRegistry();
+  const ctx = createHandleContext(opts, registry);
+  const maxConnections = opts.maxConnections ?? Number.POSITIVE_INFINITY;
+  let pending = 0;
+  let detached = false;
+  const hadOwnEmit = Object.hasOwn(server, 'emit');
+  const baseEmit = server.emit as unknown as EmitFn;
+  const innerIsOurs = (baseEmit as EmitFn & { [OUR_EMIT]?: true })[OUR_EMIT] === true;
+  const onError = (err: unknown) => opts.onError?.(err as Error);
+
+  // node:http emits 'upgrade' only when someone listens; ours is a placeholder, the
+  // wrapper below does the work
+  const upgradeMarker = noop;
+  server.on('upgrade', upgradeMarker);
+
+  const emit: EmitFn = function (this: unknown, event, ...args) {
+    if (detached) return baseEmit.call(this, event, ...args);
+    if (event === 'request') {
+      const req = args[0] as IncomingMessage;
+      const res = args[1] as ServerResponse;
+      const decline = () => {
+        if (!innerIsOurs && server.listenerCount('request') === 0) return false;
+        baseEmit.call(server, 'request', req, res);
+        return true;
+      };
+      serveH1Request(req, res, ctx, decline).catch((err: unknown) => {
+        onError(err);
+        res.destroy();
+      });
+      return true;
+    }
+    if (event === 'upgrade') {
+      const req = args[0] as IncomingMessage;
+      const socket = args[1] as Socket;
+      const head = args[2] as Buffer;
+      const ws = isWebSocketUpgrade(req);
+      if (ws && (ctx.closing || registry.sessions.size + pending >= maxConnections)) {
+        const busy = !ctx.closing;
+        socket.on('error', noop);
+        const res = new ServerResponse(req);
+        res.shouldKeepAlive = false;
+        res.assignSocket(socket);
+        res.once('finish', () => socket.destroySoon());
+        res.writeHead(503, {
+          'content-type': 'text/plain; charset=utf-8',
+          ...(busy && { 'retry-after': '1' }),
+        });
+        res.end(busy ? 'too many WebSocket connections\n' : 'shutting down\n');
+        return true;
+      }
+      const decline = () => {
+        if (!innerIsOurs && server.listenerCount('upgrade') <= 1) return false;
+        baseEmit.call(server, 'upgrade', req, socket, head);
+        return true;
+      };
+      pending++;
+      serveH1Upgrade(req, socket, head, ctx, decline)
+        .catch((err: unknown) => {
+          onError(err);
+          socket.destroy();
+        })
+        .finally(() => {
+          pending--;
+        });
+      return true;
+    }
+    return baseEmit.call(this, event, ...args);
+  };
+  (emit as EmitFn & { [OUR_EMIT]?: true })[OUR_EMIT] = true;
+  (server as unknown as { emit: EmitFn }).emit = emit;
+
+  return {
+    registry,
+    async close() {
+      if (ctx.closing) return;
+      shutdownLoops(ctx);
+      await registry.shutdown(opts.shutdownTimeout ?? 5000);
+      detached = true;
+      server.removeListener('upgrade', upgradeMarker);
+      if ((server as unknown as { emit: EmitFn }).emit === emit) {
+        if (hadOwnEmit) (server as unknown as { emit: EmitFn }).emit = baseEmit;
+        else delete (server as unknown as { emit?: EmitFn }).emit;
+      }
+    },
+  };
+}

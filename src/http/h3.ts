@@ -1,0 +1,246 @@
+// The request handler on our HTTP/3 (src/h3): a request stream and its checked header
+// section become a Request; the H3Stream is the ResponseWriter: HEADERS, DATA frames, a
+// trailing HEADERS for trailers, FIN. The request body comes from the stream's DATA
+// frames; the reader pauses the stream above its high-water mark, so QUIC flow control
+// holds the peer back. An extended CONNECT with `:protocol websocket` becomes a
+// WebSocket when the handler answers `websocket(…)`.
+//
+// A body left unread when the response is complete (and an extended CONNECT answered
+// with something else than a WebSocket) is refused with STOP_SENDING H3_NO_ERROR
+// (RFC 9114 §4.1: "A server can send a complete response prior to the client sending an
+// entire request if the response does not depend on any portion of the request that has
+// not been sent and received. When the server does not need to receive the remainder of
+// the request, it MAY abort reading the request stream, send a complete response, and
+// cleanly close the sending part of the stream. The error code H3_NO_ERROR SHOULD be
+// used when requesting that the client stop sending on the request stream.").
+
+import type { H3Stream } from '../h3/connection.js';
+import { H3_INTERNAL_ERROR, H3_NO_ERROR, H3_REQUEST_CANCELLED } from '../h3/errors.js';
+import type { Header } from '../h3/qpack.js';
+import { H3Transport, HIGH_WATER_MARK } from '../h3/transport.js';
+import { classifyH3Request, type H3Headers, validateH3Request } from '../h3/upgrade.js';
+import { negotiationFor, pathnameOf, type WebSocketRoute } from '../route.js';
+import { Body, type BodySink, contentLength } from './body.js';
+import type { HeaderMap, Request } from './handler.js';
+import {
+  type BodyMode,
+  DEFAULT_MAX_REQUEST_BODY,
+  type Exchange,
+  type HandleContext,
+  type ResponseWriter,
+  respond,
+  serveExchange,
+  statusResponse,
+} from './respond.js';
+
+function one(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function fieldsOf(headers: HeaderMap): Header[] {
+  const out: Header[] = [];
+  for (const [k, v] of Object.entries(headers)) {
+    if (Array.isArray(v)) for (const x of v) out.push([k, x]);
+    else out.push([k, v]);
+  }
+  return out;
+}
+
+/** A request stream's request as the handler sees it. */
+export function h3Request(
+  stream: H3Stream,
+  headers: H3Headers,
+  body: Body,
+  upgrade: boolean,
+): Request {
+  const path = one(headers[':path']) ?? '/';
+  const q = path.indexOf('?');
+  const fields: Record<string, string | string[]> = {};
+  for (const [k, v] of Object.entries(headers)) if (!k.startsWith(':')) fields[k] = v;
+  const quic = stream.connection.quic;
+  return {
+    http: '3',
+    method: one(headers[':method']) ?? 'GET',
+    path,
+    pathname: pathnameOf(path),
+    query: new URLSearchParams(q < 0 ? '' : path.slice(q + 1)),
+    authority: one(headers[':authority']),
+    headers: fields,
+    secure: true,
+    remoteAddress: quic.remoteAddress,
+    remotePort: quic.remotePort,
+    upgrade,
+    // QUIC always runs TLS 1.3 (RFC 9001 §4.2)
+    tls: { protocol: 'TLSv1.3', alpn: quic.alpn, cipher: undefined, servername: undefined },
+    body,
+  };
+}
+
+/** The ResponseWriter of HTTP/3: one request stream. */
+class H3Writer implements ResponseWriter {
+  readonly http = '3' as const;
+  readonly #stream: H3Stream;
+  readonly #body: Body;
+  readonly #tunnel: boolean;
+  #mode: BodyMode = 'empty';
+  #ended = false;
+  #aborted = false;
+  #drainWaiters: (() => void)[] = [];
+  #abortCbs: (() => void)[] = [];
+
+  constructor(stream: H3Stream, body: Body, tunnel: boolean) {
+    this.#stream = stream;
+    this.#body = body;
+    this.#tunnel = tunnel;
+    if (stream.closed || stream.writableEnded) this.#aborted = true;
+  }
+
+  get aborted(): boolean {
+    return this.#aborted;
+  }
+
+  /** @internal The stream ended abruptly (peer reset or STOP_SENDING, connection lost). */
+  peerAborted(): void {
+    this.#wakeDrain();
+    if (this.#ended || this.#aborted) return;
+    this.#aborted = true;
+    // a request cancelled in one direction is cancelled: free the other one too
+    this.#stream.reset(H3_REQUEST_CANCELLED);
+    for (const cb of this.#abortCbs.splice(0)) cb();
+  }
+
+  /** @internal Everything queued was handed to QUIC. */
+  drain(): void {
+    this.#wakeDrain();
+  }
+
+  #wakeDrain(): void {
+    for (const w of this.#drainWaiters.splice(0)) w();
+  }
+
+  head(status: number, headers: HeaderMap, mode: BodyMode): void {
+    if (this.#aborted) return;
+    this.#mode = mode;
+    this.#stream.sendHeaders([[':status', String(status)], ...fieldsOf(headers)], mode === 'empty');
+  }
+
+  write(chunk: Uint8Array): boolean {
+    if (this.#aborted || this.#ended) return false;
+    this.#stream.sendData(chunk);
+    return this.#stream.bufferedAmount() < HIGH_WATER_MARK;
+  }
+
+  drained(): Promise<void> {
+    if (this.#aborted || this.#stream.bufferedAmount() < HIGH_WATER_MARK) return Promise.resolve();
+    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+  }
+
+  end(trailers?: HeaderMap): void {
+    if (this.#ended || this.#aborted) return;
+    this.#ended = true;
+    const s = this.#stream;
+    if (this.#mode !== 'empty') {
+      // RFC 9114 §4.1: trailers are a HEADERS frame after the DATA frames
+      if (trailers !== undefined && Object.keys(trailers).length > 0) {
+        s.sendHeaders(fieldsOf(trailers), true);
+      } else {
+        s.end();
+      }
+    }
+    if (!this.#body.complete || this.#tunnel) s.stopReading(H3_NO_ERROR);
+    this.#wakeDrain();
+  }
+
+  abort(): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.#wakeDrain();
+    this.#stream.reset(H3_INTERNAL_ERROR);
+  }
+
+  onAbort(cb: () => void): void {
+    if (this.#aborted) queueMicrotask(cb);
+    else this.#abortCbs.push(cb);
+  }
+}
+
+/**
+ * Serve one HTTP/3 request through the handler. `headers` is the checked header map
+ * (checkH3Request), `fields` the section as received (for the WebSocket validation).
+ */
+export function serveH3Request(
+  stream: H3Stream,
+  headers: H3Headers,
+  fields: readonly Header[],
+  ctx: HandleContext,
+): Promise<void> {
+  const upgrade = classifyH3Request(headers) === 'websocket';
+  const maxBody = ctx.opts.maxRequestBody ?? DEFAULT_MAX_REQUEST_BODY;
+  let bodySink: BodySink | null = null;
+  let w: H3Writer | undefined;
+  let sinkSet = false;
+  // one sink for both directions; set at once for a plain request (its DATA go to the
+  // body reader), only when a response needs it for an extended CONNECT (whose DATA
+  // belong to the WebSocket it may become)
+  const setSink = () => {
+    if (sinkSet) return;
+    sinkSet = true;
+    stream.setSink({
+      onHeaders() {
+        // request trailers: nothing reads them yet
+      },
+      onData: (chunk) => bodySink?.data(chunk),
+      onEnd: () => bodySink?.end(),
+      onAbort: (err) => {
+        bodySink?.error(err);
+        w?.peerAborted();
+      },
+      onDrain: () => w?.drain(),
+      onClose: () => w?.peerAborted(),
+    });
+  };
+  let body: Body;
+  if (upgrade) {
+    body = new Body(null, 0, maxBody);
+  } else {
+    body = new Body(
+      { start() {}, pause: () => stream.pause(), resume: () => stream.resume() },
+      contentLength(headers['content-length']),
+      maxBody,
+    );
+    bodySink = body;
+    setSink();
+  }
+  const request = h3Request(stream, headers, body, upgrade);
+  const writer = () => {
+    if (w === undefined) {
+      w = new H3Writer(stream, body, upgrade);
+      setSink();
+    }
+    return w;
+  };
+  const ex: Exchange = {
+    request,
+    writer,
+    accept: async (route: WebSocketRoute, extra: HeaderMap) => {
+      const result = validateH3Request(fields, negotiationFor(ctx.opts, route));
+      if (!result.ok) {
+        await respond(
+          writer(),
+          request,
+          statusResponse(result.status, result.headers ?? {}, `${result.error}\n`),
+          ctx,
+        );
+        return;
+      }
+      if (stream.closed || stream.writableEnded) return;
+      stream.sendHeaders([
+        [':status', '200'],
+        ...fieldsOf({ ...extra, ...result.responseHeaders }),
+      ]);
+      stream.becomeTunnel();
+      ctx.registry.start(new H3Transport(stream), ctx.opts, route, request, result.info);
+    },
+  };
+  return serveExchange(ex, ctx);
+}

@@ -1,0 +1,166 @@
+// Trailers of a streamed response as real clients see them: curl over HTTP/1.1 (the
+// chunked encoding shown raw: the last chunk, then the trailer field), Node's http2
+// client (its 'trailers' event, over TLS and h2c), Node's http client.
+
+import { execFile } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import http2 from 'node:http2';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import test from 'ava';
+import { listen } from '../../src/h1/server.js';
+import { listenH2 } from '../../src/h2/server.js';
+import { buffered, type RequestHandler, stream } from '../../src/http/handler.js';
+import { makeCerts, removeCerts, type TestCerts } from './helpers.js';
+
+const run = promisify(execFile);
+
+const handle: RequestHandler = (req) => {
+  if (req.pathname === '/trailers') {
+    return stream(
+      200,
+      { 'content-type': 'text/plain', trailer: 'x-checksum, x-count' },
+      async (send) => {
+        await send('one ');
+        await send('two', { fin: { 'x-checksum': 'c0ffee', 'x-count': 2 } });
+      },
+    );
+  }
+  if (req.pathname === '/no-trailers') {
+    return stream(200, {}, async (send) => {
+      await send('only data', 'fin');
+    });
+  }
+  if (req.pathname === '/length-and-trailers') {
+    return stream(200, { 'content-length': '4' }, async (send) => {
+      await send('data', { fin: { 'x-late': '1' } });
+    });
+  }
+  return buffered(404);
+};
+
+let certs: TestCerts;
+test.before(async () => {
+  certs = await makeCerts('http-trailers');
+});
+test.after.always(() => removeCerts(certs));
+
+async function curlMissing(): Promise<string | undefined> {
+  try {
+    await run('sh', ['-c', 'command -v curl']);
+    return undefined;
+  } catch {
+    return 'curl is missing: scripts/test-deps.mjs installs it with apt-get (npm test runs it)';
+  }
+}
+
+test('curl --raw over HTTP/1.1 shows the chunked body and the trailer fields after the last chunk', async (t) => {
+  const missing = await curlMissing();
+  if (missing) {
+    t.fail(missing);
+    return;
+  }
+  const l = await listen({ handle });
+  const tlsL = await listen({ handle, tls: { cert: certs.cert, key: certs.key } });
+  try {
+    const { stdout } = await run('curl', ['--raw', '-s', `http://127.0.0.1:${l.port}/trailers`]);
+    t.is(stdout, '4\r\none \r\n3\r\ntwo\r\n0\r\nx-checksum: c0ffee\r\nx-count: 2\r\n\r\n');
+    const ca = join(certs.dir, 'ca-for-curl.pem');
+    await writeFile(ca, certs.ca);
+    const secure = await run('curl', [
+      '--raw',
+      '-s',
+      '--http1.1',
+      '--cacert',
+      ca,
+      '--resolve',
+      `localhost:${tlsL.port}:127.0.0.1`,
+      `https://localhost:${tlsL.port}/trailers`,
+    ]);
+    t.regex(secure.stdout, /\r\n0\r\nx-checksum: c0ffee\r\nx-count: 2\r\n\r\n$/);
+  } finally {
+    await l.close();
+    await tlsL.close();
+  }
+});
+
+test("Node's http client reads HTTP/1.1 trailers", async (t) => {
+  const l = await listen({ handle });
+  try {
+    const trailers = await new Promise<NodeJS.Dict<string>>((resolve, reject) => {
+      http
+        .get(`http://127.0.0.1:${l.port}/trailers`, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.trailers));
+        })
+        .on('error', reject);
+    });
+    t.deepEqual({ ...trailers }, { 'x-checksum': 'c0ffee', 'x-count': '2' });
+  } finally {
+    await l.close();
+  }
+});
+
+for (const secure of [true, false]) {
+  test(`Node's http2 client sees the trailing HEADERS ('trailers' event) over ${secure ? 'TLS' : 'h2c'}; without trailers the stream just ends`, async (t) => {
+    const l = await listenH2({
+      handle,
+      ...(secure && { tls: { cert: certs.cert, key: certs.key } }),
+    });
+    const session = http2.connect(
+      secure ? `https://localhost:${l.port}` : `http://127.0.0.1:${l.port}`,
+      secure ? { ca: certs.ca } : {},
+    );
+    const get = (path: string) =>
+      new Promise<{ body: string; trailers: http2.IncomingHttpHeaders | undefined; rst: number }>(
+        (resolve) => {
+          const req = session.request({ ':path': path });
+          let body = '';
+          let trailers: http2.IncomingHttpHeaders | undefined;
+          req.setEncoding('utf8');
+          req.on('data', (d: string) => {
+            body += d;
+          });
+          req.on('trailers', (h) => {
+            trailers = h;
+          });
+          req.on('close', () => resolve({ body, trailers, rst: req.rstCode ?? 0 }));
+        },
+      );
+    try {
+      const withTrailers = await get('/trailers');
+      t.is(withTrailers.body, 'one two');
+      t.is(withTrailers.trailers?.['x-checksum'], 'c0ffee');
+      t.is(withTrailers.trailers?.['x-count'], '2');
+      t.is(withTrailers.rst, 0);
+      const without = await get('/no-trailers');
+      t.is(without.body, 'only data');
+      t.is(without.trailers, undefined);
+      t.is(without.rst, 0);
+    } finally {
+      session.close();
+      await l.close();
+    }
+  });
+}
+
+test('HTTP/1.1: trailers on a response with content-length are an error (only chunked encoding carries them)', async (t) => {
+  const errors: Error[] = [];
+  const l = await listen({ handle, onError: (e) => errors.push(e) });
+  try {
+    const outcome = await new Promise<string>((resolve) => {
+      http
+        .get(`http://127.0.0.1:${l.port}/length-and-trailers`, (res) => {
+          res.resume();
+          res.on('end', () => resolve(`ended ${res.complete}`));
+          res.on('error', () => resolve('cut off'));
+        })
+        .on('error', () => resolve('cut off'));
+    });
+    t.true(outcome === 'cut off' || outcome === 'ended false', outcome);
+    t.regex(errors[0]?.message ?? '', /chunked/);
+  } finally {
+    await l.close();
+  }
+});
