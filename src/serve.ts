@@ -1,18 +1,16 @@
 // The interop server behind `npm start` / `omniws serve`: the echo and info
 // routes plus the interop page, on a plain ws:// port and a TLS port, with
 // certificates generated on first run. Prints what a person needs to point a
-// browser at it.
+// browser at it. One request handler (src/http) serves all three HTTP versions.
 
 import { readFileSync } from 'node:fs';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { type CertPaths, ensureCerts } from './certs.js';
 import { echoRoutes } from './echo.js';
 import { listen } from './h1/server.js';
 import { listenH2 } from './h2/server.js';
 import { listenH3 } from './h3/server.js';
+import { buffered, type RequestHandler, websocket } from './http/handler.js';
 import { INTEROP_PAGE } from './interop/page.js';
-import { type HttpResponse, pathnameOf } from './route.js';
 
 export interface ServeOptions {
   host?: string;
@@ -46,77 +44,51 @@ export interface Served {
   close(): Promise<void>;
 }
 
-type AnyRequest = IncomingMessage | Http2ServerRequest;
-type AnyResponse = ServerResponse | Http2ServerResponse;
-
 /**
- * The plain HTTP side of the interop server, the same on HTTP/1.1, HTTP/2 and HTTP/3:
- * the page at `/`; a WebSocket path asked for without an upgrade gets 426 + Upgrade on
- * HTTP/1.1 and 405 + Allow: CONNECT on h2/h3 (which forbid Upgrade/Connection).
+ * The interop server's one request handler, the same on HTTP/1.1, HTTP/2 and HTTP/3:
+ * /echo and /info are WebSockets (asked for without an upgrade: 426 + Upgrade on
+ * HTTP/1.1, 405 + Allow: CONNECT on h2/h3, which forbid Upgrade), the page is at `/`.
+ * `altSvc()` is advertised on the TLS port's HTTP/1.1 and HTTP/2 answers (RFC 7838).
  */
-export function interopResponse(
-  method: string,
-  path: string,
-  http: '1.1' | '2' | '3',
-  extraHeaders: Record<string, string> = {},
-): HttpResponse {
-  const pathname = pathnameOf(path);
-  if ((method === 'GET' || method === 'HEAD') && (pathname === '/' || pathname === '/index.html')) {
-    return {
-      status: 200,
-      headers: {
-        'content-type': 'text/html; charset=utf-8',
-        'cache-control': 'no-store',
-        ...extraHeaders,
-      },
-      body: method === 'HEAD' ? '' : INTEROP_PAGE,
-    };
-  }
-  const ws = pathname === '/echo' || pathname === '/info';
-  const h1 = http === '1.1';
-  return {
-    status: ws ? (h1 ? 426 : 405) : 404,
-    headers: {
-      'content-type': 'text/plain; charset=utf-8',
-      ...(ws && h1 && { upgrade: 'websocket', connection: 'Upgrade' }),
-      ...(ws && !h1 && { allow: 'CONNECT' }),
-      ...extraHeaders,
-    },
-    body: ws ? 'this is a WebSocket endpoint\n' : 'not found\n',
-  };
-}
-
-/** A node:http / node:http2 compat listener answering with `interopResponse`; `extraHeaders` is read per request. */
-function requestListener(extraHeaders: Record<string, string>) {
-  return (req: AnyRequest, res: AnyResponse): void => {
-    const r = interopResponse(
-      req.method ?? 'GET',
-      req.url ?? '/',
-      req.httpVersionMajor < 2 ? '1.1' : '2',
-      extraHeaders,
-    );
-    const body = typeof r.body === 'string' ? Buffer.from(r.body) : (r.body ?? Buffer.alloc(0));
-    (res as ServerResponse).writeHead(r.status, { ...r.headers, 'content-length': body.length });
-    res.end(body);
+export function interopHandler(
+  opts: { perMessageDeflate?: boolean; altSvc?: () => string | undefined } = {},
+): RequestHandler {
+  // browsers offer permessage-deflate on every WebSocket: the interop server accepts it
+  const routes = echoRoutes({ perMessageDeflate: opts.perMessageDeflate ?? true });
+  return (req) => {
+    const route = routes[req.pathname];
+    if (route) {
+      const { handler, state, ...settings } = route;
+      return websocket(handler, state, settings);
+    }
+    const altSvc = req.secure && req.http !== '3' ? opts.altSvc?.() : undefined;
+    const extra: Record<string, string> = altSvc === undefined ? {} : { 'alt-svc': altSvc };
+    const page = req.pathname === '/' || req.pathname === '/index.html';
+    if (page && (req.method === 'GET' || req.method === 'HEAD')) {
+      return buffered(
+        200,
+        { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', ...extra },
+        INTEROP_PAGE,
+      );
+    }
+    return buffered(404, { 'content-type': 'text/plain; charset=utf-8', ...extra }, 'not found\n');
   };
 }
 
 export async function serve(opts: ServeOptions = {}): Promise<Served> {
   const host = opts.host ?? '127.0.0.1';
   const log = opts.log ?? (() => {});
-  // browsers offer permessage-deflate on every WebSocket: the interop server accepts it
-  const routes = echoRoutes({ perMessageDeflate: opts.perMessageDeflate ?? true });
+  let altSvc: string | undefined;
+  const handle = interopHandler({
+    ...(opts.perMessageDeflate !== undefined && { perMessageDeflate: opts.perMessageDeflate }),
+    altSvc: () => altSvc,
+  });
   const listeners: { close(): Promise<void> }[] = [];
   const endpoints: Endpoint[] = [];
   let certs: CertPaths | undefined;
   try {
     if (opts.port !== null) {
-      const l = await listen({
-        port: opts.port ?? 8080,
-        host,
-        routes,
-        onRequest: requestListener({}),
-      });
+      const l = await listen({ port: opts.port ?? 8080, host, handle });
       listeners.push(l);
       endpoints.push({
         url: `${l.url}/echo`,
@@ -134,15 +106,8 @@ export async function serve(opts: ServeOptions = {}): Promise<Served> {
         cert = readFileSync(certs.cert);
         key = readFileSync(certs.key);
       }
-      const altSvc: Record<string, string> = {};
       // HTTP/2 and HTTP/1.1 on one port by ALPN: browsers open WebSockets over h2 (RFC 8441)
-      const l = await listenH2({
-        port: opts.tlsPort,
-        host,
-        routes,
-        tls: { cert, key },
-        onRequest: requestListener(altSvc),
-      });
+      const l = await listenH2({ port: opts.tlsPort, host, tls: { cert, key }, handle });
       listeners.push(l);
       if (opts.http3 !== false) {
         // HTTP/3 on the same port number over UDP (RFC 9220 WebSockets, the page too),
@@ -153,12 +118,11 @@ export async function serve(opts: ServeOptions = {}): Promise<Served> {
           hosts: loopback ? ['127.0.0.1', '::1'] : [host],
           cert,
           key,
-          routes,
-          onRequest: (req) => interopResponse(req.method, req.path, '3'),
+          handle,
         });
         listeners.push(h3);
         // RFC 7838: advertise HTTP/3 on the h1/h2 responses of this origin
-        altSvc['alt-svc'] = `h3=":${h3.port}"; ma=86400`;
+        altSvc = `h3=":${h3.port}"; ma=86400`;
       }
       // certificates name localhost: browsers should use that name
       const name = host === '127.0.0.1' || host === '::1' ? 'localhost' : host;
