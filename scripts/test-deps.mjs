@@ -1,5 +1,5 @@
 // Installs the real peers the interop tests drive, when they are missing:
-// Debian's chromium and python3-websockets (apt, as root). Never fails the run by
+// Debian's chromium, python3-websockets and curl (apt, as root). Never fails the run by
 // itself: the tests that need a peer report what is missing.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -8,6 +8,8 @@ const want = [];
 if (!existsSync('/usr/bin/chromium')) want.push('chromium');
 const py = spawnSync('/usr/bin/python3', ['-c', 'import websockets'], { stdio: 'ignore' });
 if (py.status !== 0) want.push('python3-websockets');
+const curl = spawnSync('sh', ['-c', 'command -v curl'], { stdio: 'ignore' });
+if (curl.status !== 0) want.push('curl');
 if (want.length === 0 || process.env.OMNIWS_NO_APT) process.exit(0);
 
 const apt = spawnSync('sh', ['-c', 'command -v apt-get'], { stdio: 'ignore' });
