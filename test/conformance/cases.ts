@@ -10,6 +10,7 @@
 // Timings are Autobahn's divided down (its 1 s waits become ~100 ms) so the whole table
 // runs in seconds; sizes are Autobahn's, except that group 9 can be scaled down.
 
+import type { DeflateResponse } from './deflate.js';
 import type { Bytes, FrameSpec, ImplOptions } from './peer.js';
 
 export const TEXT = 0x1;
@@ -36,7 +37,12 @@ export type Step =
   /** A close frame: with a code (and reason), or `payload` as is, or none for an empty one. */
   | { close: number | null; reason?: Bytes; payload?: Bytes; rsv?: number }
   /** Send one message, await its echo, `count` times (9.7 / 9.8); checked inside the step. */
-  | { echoLoop: { count: number; length: number; binary: boolean } };
+  | { echoLoop: { count: number; length: number; binary: boolean } }
+  /**
+   * echoLoop with permessage-deflate (12.x / 13.x): `data` compressed by the peer, sent in
+   * frames of `fragmentSize` compressed bytes (0: one frame), its echo inflated and compared.
+   */
+  | { deflateLoop: { count: number; data: Bytes; binary: boolean; fragmentSize: number } };
 
 export type Ev = { message: Bytes; binary?: boolean } | { pong: Bytes } | { timeout: string };
 
@@ -68,6 +74,11 @@ export interface Case {
   echoFrames?: number;
   /** Time allowed for the outcome in ms (Autobahn's killAfter / closeAfter); default 2000. */
   timeout?: number;
+  /**
+   * permessage-deflate must be agreed, with these parameters; the peer then compresses,
+   * inflates the implementation's messages and requires every one of them compressed.
+   */
+  deflate?: { expect: Partial<DeflateResponse> };
 }
 
 // ── helpers that only build data ────────────────────────────────────────────

@@ -5,4 +5,4 @@
 import { h1ClientDriver } from './h1.js';
 import { registerSuite } from './suite.js';
 
-registerSuite('h1 client', h1ClientDriver);
+registerSuite('h1 client', h1ClientDriver, { role: 'client' });

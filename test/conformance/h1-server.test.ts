@@ -4,4 +4,4 @@
 import { h1ServerDriver } from './h1.js';
 import { registerSuite } from './suite.js';
 
-registerSuite('h1 server', h1ServerDriver);
+registerSuite('h1 server', h1ServerDriver, { role: 'server' });

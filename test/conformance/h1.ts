@@ -10,7 +10,13 @@ import net, { type AddressInfo } from 'node:net';
 import { connectH1 } from '../../src/h1/client.js';
 import { listen } from '../../src/h1/server.js';
 import { type CloseReason, type Handler, reply } from '../../src/ws/handler.js';
-import type { ImplOptions, PeerDriver, PeerStream } from './peer.js';
+import {
+  type ImplOptions,
+  implOptions,
+  offersDeflate,
+  type PeerDriver,
+  type PeerStream,
+} from './peer.js';
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 export const accept = (key: string) =>
@@ -78,7 +84,12 @@ export function parseHeaders(lines: string[]): Map<string, string> {
   return h;
 }
 
-export function socketStream(socket: net.Socket, first: Buffer, t: Tracker): PeerStream {
+export function socketStream(
+  socket: net.Socket,
+  first: Buffer,
+  t: Tracker,
+  extensions?: string,
+): PeerStream {
   let sink: ((c: Buffer) => void) | null = null;
   const early: Buffer[] = first.length > 0 ? [first] : [];
   let reset = false;
@@ -111,6 +122,7 @@ export function socketStream(socket: net.Socket, first: Buffer, t: Tracker): Pee
     destroy: () => socket.destroy(),
     ended,
     closed,
+    extensions,
     reset: () => reset,
     impl: { terminated: t.terminated, terminateCalls: () => t.calls },
   };
@@ -132,7 +144,11 @@ export async function rawClientStream(
   const key = randomBytes(16).toString('base64');
   socket.write(
     `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\n` +
-      `Connection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+      `Connection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n` +
+      (t.opts.peerExtensions !== undefined
+        ? `Sec-WebSocket-Extensions: ${t.opts.peerExtensions}\r\n`
+        : '') +
+      '\r\n',
   );
   const { head, rest } = await readHead(socket);
   const [status, ...lines] = head.split('\r\n');
@@ -141,7 +157,7 @@ export async function rawClientStream(
     socket.destroy();
     throw new Error(`bad 101: ${head}`);
   }
-  return socketStream(socket, rest, t);
+  return socketStream(socket, rest, t, h.get('sec-websocket-extensions'));
 }
 
 /** Our HTTP/1.1 server under test: the peer is a raw TCP client. */
@@ -155,7 +171,7 @@ export async function h1ServerDriver(): Promise<PeerDriver> {
       return {
         handler: echo,
         state: t,
-        ...(t.opts.fragmentSize !== undefined && { fragmentSize: t.opts.fragmentSize }),
+        ...implOptions(t.opts),
       };
     },
   });
@@ -179,7 +195,10 @@ export async function h1ServerDriver(): Promise<PeerDriver> {
 
 /** Our HTTP/1.1 client under test: the peer is a raw TCP server that answers the 101 itself. */
 export async function h1ClientDriver(): Promise<PeerDriver> {
-  const waiting = new Map<string, (s: net.Socket, rest: Buffer) => void>();
+  const waiting = new Map<
+    string,
+    { done: (s: net.Socket, rest: Buffer, ext?: string) => void; answer?: string }
+  >();
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
     sockets.add(socket);
@@ -201,17 +220,21 @@ export async function h1ClientDriver(): Promise<PeerDriver> {
           /(^|,)\s*upgrade\s*(,|$)/i.test(h.get('connection') ?? '') &&
           h.get('sec-websocket-version') === '13' &&
           Buffer.from(key, 'base64').length === 16;
-        const done = waiting.get(path ?? '');
-        if (!good || done === undefined) {
+        const w = waiting.get(path ?? '');
+        if (!good || w === undefined) {
           socket.end('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n');
           return;
         }
         waiting.delete(path!);
+        const offered = h.get('sec-websocket-extensions');
+        const ext = w.answer !== undefined && offersDeflate(offered) ? w.answer : undefined;
         socket.write(
           'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
-            `Sec-WebSocket-Accept: ${accept(key)}\r\n\r\n`,
+            `Sec-WebSocket-Accept: ${accept(key)}\r\n` +
+            (ext !== undefined ? `Sec-WebSocket-Extensions: ${ext}\r\n` : '') +
+            '\r\n',
         );
-        done(socket, rest);
+        w.done(socket, rest, ext);
       },
       () => socket.destroy(),
     );
@@ -227,12 +250,15 @@ export async function h1ClientDriver(): Promise<PeerDriver> {
       const path = `/case/${++n}`;
       const t = tracker(opts);
       const accepted = new Promise<PeerStream>((resolve) => {
-        waiting.set(path, (socket, rest) => resolve(socketStream(socket, rest, t)));
+        waiting.set(path, {
+          done: (socket, rest, ext) => resolve(socketStream(socket, rest, t, ext)),
+          ...(opts.peerExtensions !== undefined && { answer: opts.peerExtensions }),
+        });
       });
       const session = connectH1(`ws://127.0.0.1:${port}${path}`, {
         handler: echo,
         state: t,
-        ...(opts.fragmentSize !== undefined && { fragmentSize: opts.fragmentSize }),
+        ...implOptions(opts),
       });
       const [stream] = await Promise.all([accepted, session]);
       return stream;

@@ -23,7 +23,7 @@ import { closeH2Sessions, connectH2 } from '../../src/h2/client.js';
 import { listenH2 } from '../../src/h2/server.js';
 import { type Handler, reply } from '../../src/ws/handler.js';
 import { type Tracker, tracker } from './h1.js';
-import type { ImplOptions, PeerDriver, PeerStream } from './peer.js';
+import { implOptions, offersDeflate, type PeerDriver, type PeerStream } from './peer.js';
 
 const echo: Handler<Tracker> = {
   handleIn: (msg, t) => reply(t, msg.data),
@@ -33,12 +33,13 @@ const echo: Handler<Tracker> = {
   },
 };
 
-export function implOptions(opts: ImplOptions): { fragmentSize?: number } {
-  return opts.fragmentSize !== undefined ? { fragmentSize: opts.fragmentSize } : {};
-}
-
 /** The raw stream after the 2xx as the runner sees it. */
-export function h2Stream(s: Http2Stream, t: Tracker, onClosed?: () => void): PeerStream {
+export function h2Stream(
+  s: Http2Stream,
+  t: Tracker,
+  extensions: () => string | undefined,
+  onClosed?: () => void,
+): PeerStream {
   let sink: ((c: Buffer) => void) | null = null;
   const early: Buffer[] = [];
   s.on('data', (d: Buffer) => {
@@ -81,6 +82,9 @@ export function h2Stream(s: Http2Stream, t: Tracker, onClosed?: () => void): Pee
     },
     ended,
     closed,
+    get extensions() {
+      return extensions();
+    },
     reset: () => s.rstCode !== undefined && s.rstCode !== constants.NGHTTP2_NO_ERROR,
     impl: { terminated: t.terminated, terminateCalls: () => t.calls },
   };
@@ -122,15 +126,25 @@ export async function h2ServerDriver(): Promise<PeerDriver> {
           ':scheme': 'http',
           ':path': path,
           'sec-websocket-version': '13',
+          ...(opts.peerExtensions !== undefined && {
+            'sec-websocket-extensions': opts.peerExtensions,
+          }),
         },
         { endStream: false },
       );
-      const ps = h2Stream(stream, t, () => session.close());
+      let extensions: string | undefined;
+      const ps = h2Stream(
+        stream,
+        t,
+        () => extensions,
+        () => session.close(),
+      );
       const [headers] = (await once(stream, 'response')) as [http2.IncomingHttpHeaders];
       if (Number(headers[':status']) !== 200) {
         session.destroy();
         throw new Error(`bad answer to the CONNECT: ${JSON.stringify(headers)}`);
       }
+      extensions = headers['sec-websocket-extensions'] as string | undefined;
       return ps;
     },
     async close() {
@@ -142,7 +156,10 @@ export async function h2ServerDriver(): Promise<PeerDriver> {
 
 /** Our HTTP/2 client under test: a raw http2 server that answers the CONNECT itself. */
 export async function h2ClientDriver(): Promise<PeerDriver> {
-  const waiting = new Map<string, (s: ServerHttp2Stream) => void>();
+  const waiting = new Map<
+    string,
+    { done: (s: ServerHttp2Stream, ext?: string) => void; answer?: string }
+  >();
   const server = http2.createServer({
     settings: { enableConnectProtocol: true, initialWindowSize: 1024 * 1024 },
   });
@@ -164,14 +181,19 @@ export async function h2ClientDriver(): Promise<PeerDriver> {
       h['sec-websocket-version'] === '13' &&
       h['sec-websocket-key'] === undefined &&
       h.upgrade === undefined;
-    const done = waiting.get(path);
-    if (!good || done === undefined) {
+    const w = waiting.get(path);
+    if (!good || w === undefined) {
       stream.respond({ ':status': 400 }, { endStream: true });
       return;
     }
     waiting.delete(path);
-    stream.respond({ ':status': 200 });
-    done(stream);
+    const offered = h['sec-websocket-extensions'] as string | undefined;
+    const ext = w.answer !== undefined && offersDeflate(offered) ? w.answer : undefined;
+    stream.respond({
+      ':status': 200,
+      ...(ext !== undefined && { 'sec-websocket-extensions': ext }),
+    });
+    w.done(stream, ext);
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -184,7 +206,10 @@ export async function h2ClientDriver(): Promise<PeerDriver> {
       const path = `/case/${++n}`;
       const t = tracker(opts);
       const accepted = new Promise<PeerStream>((resolve) => {
-        waiting.set(path, (s) => resolve(h2Stream(s, t)));
+        waiting.set(path, {
+          done: (s, ext) => resolve(h2Stream(s, t, () => ext)),
+          ...(opts.peerExtensions !== undefined && { answer: opts.peerExtensions }),
+        });
       });
       const session = connectH2(`ws://127.0.0.1:${port}${path}`, {
         handler: echo,

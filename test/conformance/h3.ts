@@ -35,8 +35,7 @@ import { listenH3 } from '../../src/h3/server.js';
 import { type Handler, reply } from '../../src/ws/handler.js';
 import { makeCerts, removeCerts, type TestCerts } from '../h3/helpers.js';
 import { type Tracker, tracker } from './h1.js';
-import { implOptions } from './h2.js';
-import type { PeerDriver, PeerStream } from './peer.js';
+import { implOptions, offersDeflate, type PeerDriver, type PeerStream } from './peer.js';
 
 const echo: Handler<Tracker> = {
   handleIn: (msg, t) => reply(t, msg.data),
@@ -126,7 +125,7 @@ class RawStream {
     }
   }
 
-  peerStream(t: Tracker): PeerStream {
+  peerStream(t: Tracker, extensions: string | undefined): PeerStream {
     const ended = new Promise<void>((r) => {
       this.endWaiters.push(r);
       this.settle();
@@ -154,6 +153,7 @@ class RawStream {
       destroy: () => this.reset(),
       ended,
       closed,
+      extensions,
       reset: () => this.wasReset,
       impl: { terminated: t.terminated, terminateCalls: () => t.calls },
     };
@@ -270,6 +270,9 @@ export async function h3ServerDriver(): Promise<PeerDriver> {
             [':authority', 'localhost'],
             [':path', path],
             ['sec-websocket-version', '13'],
+            ...(opts.peerExtensions !== undefined
+              ? [['sec-websocket-extensions', opts.peerExtensions] as const]
+              : []),
           ]),
         ),
       );
@@ -280,7 +283,7 @@ export async function h3ServerDriver(): Promise<PeerDriver> {
         s.reset();
         throw new Error(`bad answer to the CONNECT: ${JSON.stringify(fields)}`);
       }
-      return s.peerStream(t);
+      return s.peerStream(t, fields.find(([k]) => k === 'sec-websocket-extensions')?.[1]);
     },
     async close() {
       conn?.close(H3_NO_ERROR);
@@ -293,7 +296,10 @@ export async function h3ServerDriver(): Promise<PeerDriver> {
 /** Our HTTP/3 client under test: a raw QUIC server that answers the CONNECT itself. */
 export async function h3ClientDriver(): Promise<PeerDriver> {
   const certs: TestCerts = await makeCerts('conformance-h3-client');
-  const waiting = new Map<string, (s: RawStream) => void>();
+  const waiting = new Map<
+    string,
+    { done: (s: RawStream, ext?: string) => void; answer?: string }
+  >();
   const onRequest = (s: RawStream) => {
     s.onHeaders = (h) => {
       const f = new Map<string, string>();
@@ -308,14 +314,18 @@ export async function h3ClientDriver(): Promise<PeerDriver> {
         f.get('sec-websocket-version') === '13' &&
         !f.has('sec-websocket-key') &&
         !f.has('upgrade');
-      const done = waiting.get(path);
-      if (!good || done === undefined) {
+      const w = waiting.get(path);
+      if (!good || w === undefined) {
         s.conn.write(s.id, encodeHeadersFrame(encodeFieldSection([[':status', '400']])), true);
         return;
       }
       waiting.delete(path);
-      s.conn.write(s.id, encodeHeadersFrame(encodeFieldSection([[':status', '200']])));
-      done(s);
+      const offered = f.get('sec-websocket-extensions');
+      const ext = w.answer !== undefined && offersDeflate(offered) ? w.answer : undefined;
+      const answer: Header[] = [[':status', '200']];
+      if (ext !== undefined) answer.push(['sec-websocket-extensions', ext]);
+      s.conn.write(s.id, encodeHeadersFrame(encodeFieldSection(answer)));
+      w.done(s, ext);
     };
   };
   const conns = new Set<QuicConnection>();
@@ -343,7 +353,10 @@ export async function h3ClientDriver(): Promise<PeerDriver> {
       const path = `/case/${++n}`;
       const t = tracker(opts);
       const accepted = new Promise<PeerStream>((resolve) => {
-        waiting.set(path, (s) => resolve(s.peerStream(t)));
+        waiting.set(path, {
+          done: (s, ext) => resolve(s.peerStream(t, ext)),
+          ...(opts.peerExtensions !== undefined && { answer: opts.peerExtensions }),
+        });
       });
       const session = connectH3(`wss://127.0.0.1:${server.port}${path}`, {
         handler: echo,

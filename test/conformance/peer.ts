@@ -5,6 +5,7 @@
 // handshake by hand and hands back the raw stream after it. h1 is a raw TCP socket;
 // an h2 driver would hand back an extended-CONNECT stream, an h3 driver a request stream.
 
+import type { DeflateOptions } from '../../src/ws/deflate-negotiate.js';
 import type { CloseReason } from '../../src/ws/handler.js';
 
 // ── bytes ────────────────────────────────────────────────────────────────────
@@ -195,6 +196,30 @@ export class FrameReader {
 export interface ImplOptions {
   /** The implementation fragments what it sends (Session `fragmentSize`). */
   fragmentSize?: number;
+  /** permessage-deflate of the implementation (its route's or its client's option). */
+  perMessageDeflate?: DeflateOptions;
+  /**
+   * Sec-WebSocket-Extensions of the peer: with a server under test, the offer the peer
+   * makes; with a client under test, the answer the peer gives when the client offered
+   * permessage-deflate (no answer otherwise).
+   */
+  peerExtensions?: string;
+}
+
+/** The implementation's route or client options for one case's ImplOptions. */
+export function implOptions(opts: ImplOptions): {
+  fragmentSize?: number;
+  perMessageDeflate?: DeflateOptions;
+} {
+  return {
+    ...(opts.fragmentSize !== undefined && { fragmentSize: opts.fragmentSize }),
+    ...(opts.perMessageDeflate !== undefined && { perMessageDeflate: opts.perMessageDeflate }),
+  };
+}
+
+/** Whether a request's Sec-WebSocket-Extensions offers permessage-deflate. */
+export function offersDeflate(header: string | undefined): boolean {
+  return (header ?? '').split(',').some((e) => e.split(';')[0]!.trim() === 'permessage-deflate');
 }
 
 /** One WebSocket to the implementation, seen as the raw byte stream after the handshake. */
@@ -213,6 +238,11 @@ export interface PeerStream {
   readonly closed: Promise<void>;
   /** Whether the stream died by a reset/error rather than an orderly end. */
   reset(): boolean;
+  /**
+   * The agreed Sec-WebSocket-Extensions: the server's response when the implementation
+   * is the server; the peer's answer when it is the client (undefined without an offer).
+   */
+  readonly extensions?: string | undefined;
   /** The implementation's session: how it ended, and how many times terminate ran. */
   readonly impl: { readonly terminated: Promise<CloseReason>; terminateCalls(): number };
 }

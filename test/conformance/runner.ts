@@ -12,6 +12,7 @@
 import { isUtf8 } from 'node:buffer';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { BINARY, type Case, CLOSE, CONT, type Ev, PING, PONG, type Step, TEXT } from './cases.js';
+import { type PeerDeflate, parseResponse, peerDeflate } from './deflate.js';
 import {
   applyMask,
   bytesOf,
@@ -90,7 +91,11 @@ function sameEvents(seen: readonly Seen[], want: readonly Ev[]): boolean {
 }
 
 /** The frames of a message as Autobahn's sendMessage sends them. */
-function messageFrames(m: { op: number; data: FrameSpec['data']; fragmentSize?: number }) {
+function messageFrames(m: {
+  op: number;
+  data: FrameSpec['data'];
+  fragmentSize?: number;
+}): FrameSpec[] {
   const data = bytesOf(m.data ?? '');
   const size = m.fragmentSize ?? 0;
   if (size <= 0 || data.length <= size) return [{ op: m.op, data }];
@@ -119,7 +124,7 @@ export async function runCase(driver: PeerDriver, c: Case): Promise<Report> {
   let implEnded = false;
   let closed = false;
   let killed = false;
-  let msg: { binary: boolean; parts: Buffer[]; frames: number } | null = null;
+  let msg: { binary: boolean; parts: Buffer[]; frames: number; compressed: boolean } | null = null;
   let loopSink: ((m: { binary: boolean; data: Buffer }) => void) | null = null;
 
   let waiters: (() => void)[] = [];
@@ -144,6 +149,27 @@ export async function runCase(driver: PeerDriver, c: Case): Promise<Report> {
     return true;
   };
 
+  // RFC 7692: the agreed parameters, and the peer's codec for them
+  let deflate: PeerDeflate | null = null;
+  // RFC 7692 §6: any message may go uncompressed; omniws (threshold 0 here) does so only
+  // when compressing would not shrink it and its compressor keeps no context
+  let mayStayPlain = false;
+  if (c.deflate) {
+    const agreed = parseResponse(stream.extensions);
+    if (typeof agreed === 'string') violations.push(`permessage-deflate: ${agreed}`);
+    else {
+      for (const [k, v] of Object.entries(c.deflate.expect)) {
+        const got = agreed[k as keyof typeof agreed];
+        if (got !== v) violations.push(`permessage-deflate: ${k} is ${got}, expected ${v}`);
+      }
+      deflate = peerDeflate(agreed, driver.implRole === 'server' ? 'client' : 'server');
+      mayStayPlain =
+        driver.implRole === 'server'
+          ? agreed.serverNoContextTakeover
+          : agreed.clientNoContextTakeover;
+    }
+  }
+
   const write = (b: Uint8Array) => stream.write(b);
   const encode = (f: FrameSpec) => encodePeerFrame(f, peerMasks);
 
@@ -154,7 +180,9 @@ export async function runCase(driver: PeerDriver, c: Case): Promise<Report> {
         `${name}: ${f.masked ? 'masked' : 'unmasked'} frame from the ${driver.implRole}`,
       );
     }
-    if (f.rsv !== 0) violations.push(`${name}: RSV bits ${f.rsv} set`);
+    // RFC 7692 §6: RSV1 marks a compressed message, on its first frame only
+    const rsvOk = deflate !== null && (f.op === TEXT || f.op === BINARY) ? 4 : 0;
+    if ((f.rsv & ~rsvOk) !== 0) violations.push(`${name}: RSV bits ${f.rsv} set`);
     if (implClose !== null) {
       violations.push(`${name}: frame after the close frame`);
       return;
@@ -172,15 +200,27 @@ export async function runCase(driver: PeerDriver, c: Case): Promise<Report> {
         }
         if (f.op !== CONT) {
           if (msg !== null) violations.push('new message inside a fragmented one');
-          msg = { binary: f.op === BINARY, parts: [], frames: 0 };
+          msg = { binary: f.op === BINARY, parts: [], frames: 0, compressed: f.rsv === 4 };
         }
         const m = msg!;
         m.parts.push(f.payload);
         m.frames++;
         if (!f.fin) return;
         msg = null;
-        const data = m.parts.length === 1 ? m.parts[0]! : Buffer.concat(m.parts);
+        let data = m.parts.length === 1 ? m.parts[0]! : Buffer.concat(m.parts);
         echoFrames.push(m.frames);
+        if (deflate !== null) {
+          if (!m.compressed) {
+            if (!mayStayPlain) violations.push('an uncompressed message (threshold is 0)');
+          } else {
+            try {
+              data = deflate.decompress(data);
+            } catch (err) {
+              violations.push(`a message that does not inflate: ${(err as Error).message}`);
+              return;
+            }
+          }
+        }
         if (!m.binary && !isUtf8(data)) {
           violations.push('text message that is not UTF-8');
         }
@@ -301,6 +341,26 @@ export async function runCase(driver: PeerDriver, c: Case): Promise<Report> {
           until(() => implClose !== null || closed, c.timeout ?? 2000).then(() => resolve(null));
         });
         await write(encode({ op: binary ? BINARY : TEXT, data: payload }));
+        const got = await echo;
+        loopSink = null;
+        if (got === null || got.binary !== binary || !got.data.equals(payload)) {
+          violations.push(`round trip ${i + 1} of ${count}: no or wrong echo`);
+          return false;
+        }
+      }
+    } else if ('deflateLoop' in step) {
+      const { count, binary, fragmentSize } = step.deflateLoop;
+      const payload = bytesOf(step.deflateLoop.data);
+      if (deflate === null) return false;
+      for (let i = 0; i < count; i++) {
+        const echo = new Promise<{ binary: boolean; data: Buffer } | null>((resolve) => {
+          loopSink = resolve;
+          until(() => implClose !== null || closed, c.timeout ?? 2000).then(() => resolve(null));
+        });
+        const z = deflate.compress(payload);
+        const frames = messageFrames({ op: binary ? BINARY : TEXT, data: z, fragmentSize });
+        frames[0]!.rsv = 4;
+        await write(Buffer.concat(frames.map(encode)));
         const got = await echo;
         loopSink = null;
         if (got === null || got.binary !== binary || !got.data.equals(payload)) {

@@ -6,17 +6,23 @@
 // except that the default run divides the sizes of 9.3–9.6 (4 MiB in small fragments,
 // 1 MiB in small chops) by OMNIWS_CONFORMANCE_SCALE (default 4; 1 with OMNIWS_SOAK=1).
 //
-// A suite may ask for `group9: 'ends'` (the h2 and h3 suites do, to keep `npm test`
-// short): by default group 9 then runs the first and the last case of each subgroup
-// (9.1.1 64 KiB and 9.1.6 16 MiB, …, 9.8.1 and 9.8.6), 16 of 54; OMNIWS_SOAK=1 runs all.
+// Groups 12 and 13 (permessage-deflate, cases-deflate.ts) make OMNIWS_DEFLATE_COUNT
+// round trips per case (default 5; Autobahn's 1000 with OMNIWS_SOAK=1).
+//
+// A suite may ask for `subset: 'ends'` (the h2 and h3 suites do, to keep `npm test`
+// short): by default groups 9, 12 and 13 then run the first and the last case of each
+// subgroup (9.1.1 64 KiB and 9.1.6 16 MiB, …, 13.7.1 and 13.7.18): 16 of 54 in group 9,
+// 10 of 90 in 12, 14 (server) or 12 (client) of 126 / 108 in 13. OMNIWS_SOAK=1 runs all.
 
 import test, { type ExecutionContext } from 'ava';
 import { type Case, caseTable } from './cases.js';
+import { deflateCaseTable } from './cases-deflate.js';
 import type { PeerDriver } from './peer.js';
 import { type Report, runCase, type Verdict } from './runner.js';
 
 const soak = process.env.OMNIWS_SOAK === '1';
 const scale = Number(process.env.OMNIWS_CONFORMANCE_SCALE ?? (soak ? 1 : 4));
+const deflateCount = Number(process.env.OMNIWS_DEFLATE_COUNT ?? (soak ? 1000 : 5));
 
 function expected(c: Case): Verdict {
   return c.informational ? 'INFORMATIONAL' : 'OK';
@@ -34,8 +40,10 @@ function check(t: ExecutionContext, c: Case, r: Report): void {
 }
 
 export interface SuiteOptions {
-  /** 'ends': without OMNIWS_SOAK=1, only the first and last case of each 9.x subgroup. */
-  group9?: 'all' | 'ends';
+  /** The implementation's role (picks the 12.x / 13.x variants). */
+  role: 'server' | 'client';
+  /** 'ends': without OMNIWS_SOAK=1, only the first and last case of each subgroup of 9, 12, 13. */
+  subset?: 'all' | 'ends';
 }
 
 /** The first and the last case of each subgroup (9.1.1 and 9.1.6, …). */
@@ -47,7 +55,7 @@ export function subgroupEnds(cases: readonly Case[]): Case[] {
 export function registerSuite(
   name: string,
   makeDriver: () => Promise<PeerDriver>,
-  opts: SuiteOptions = {},
+  opts: SuiteOptions,
 ): void {
   let driver: PeerDriver | undefined;
   const verdicts = new Map<number, Map<Verdict, number>>();
@@ -58,8 +66,12 @@ export function registerSuite(
     await driver?.close();
   });
   let left = 0;
-  for (const [group, all] of caseTable({ group9Scale: scale })) {
-    const cases = group === 9 && opts.group9 === 'ends' && !soak ? subgroupEnds(all) : all;
+  const groups = [
+    ...caseTable({ group9Scale: scale }),
+    ...deflateCaseTable({ count: deflateCount })[opts.role],
+  ];
+  for (const [group, all] of groups) {
+    const cases = group >= 9 && opts.subset === 'ends' && !soak ? subgroupEnds(all) : all;
     left += all.length - cases.length;
     const counts = new Map<Verdict, number>();
     verdicts.set(group, counts);
@@ -76,7 +88,7 @@ export function registerSuite(
       const parts = [...counts].map(([v, n]) => `${n} ${v}`).join(', ');
       t.log(`group ${group}: ${parts}`);
     }
-    if (left > 0) t.log(`${left} cases of group 9 run with OMNIWS_SOAK=1 only`);
+    if (left > 0) t.log(`${left} cases of groups 9, 12 and 13 run with OMNIWS_SOAK=1 only`);
     t.pass();
   });
 }
