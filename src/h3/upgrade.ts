@@ -53,7 +53,9 @@ export function isConnectionSpecific(name: string): boolean {
 }
 
 function collect(fields: readonly Header[], pseudo: ReadonlySet<string>): MessageCheck {
-  const headers: H3Headers = {};
+  // no prototype: a field named "constructor" or "__proto__" is a field like any other
+  // (test/security/h3-field-named-constructor.test.ts)
+  const headers: H3Headers = Object.create(null);
   const cookies: string[] = [];
   for (const [name, value] of fields) {
     if (name.startsWith(':')) {
