@@ -62,7 +62,8 @@ export interface ServerOptions extends NegotiationOptions, SessionOptions {
   shutdownTimeout?: number;
   /**
    * Most WebSocket sessions open at once (default Infinity); upgrades beyond it are
-   * answered 503 before the route is consulted. Enforced by the HTTP/1.1 server.
+   * answered 503 before the route is consulted: on HTTP/1.1, and the extended CONNECT
+   * of HTTP/2 and HTTP/3 (counted per server, over all its connections).
    */
   maxConnections?: number;
 }

@@ -95,6 +95,13 @@ const COMPAT_LISTENER_NAME = 'bound onServerStream';
 
 function noop(): void {}
 
+/** The answer beyond `maxConnections` (as on HTTP/1.1). */
+const TOO_MANY: HttpResponse = {
+  status: 503,
+  headers: { 'retry-after': '1' },
+  body: 'too many WebSocket connections',
+};
+
 /** The request fields of an HTTP/2 stream, without pseudo-headers. */
 function requestFields(headers: IncomingHttpHeaders): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
@@ -172,6 +179,9 @@ export function attachH2(server: AnyH2Server, opts: H2Options): AttachedServer {
   const ctx = opts.handle ? createHandleContext(opts, registry) : undefined;
   let closing = false;
   let detached = false;
+  // WebSockets open or being decided (route, validation) count against maxConnections
+  let pending = 0;
+  const maxConnections = opts.maxConnections ?? Number.POSITIVE_INFINITY;
 
   const settings: http2.Settings = {};
   if (enabled) settings.enableConnectProtocol = true;
@@ -213,11 +223,16 @@ export function attachH2(server: AnyH2Server, opts: H2Options): AttachedServer {
       if (kind === 'websocket' && enabled) {
         if (closing) {
           respondH2(stream, { status: 503 });
+        } else if (registry.sessions.size + pending >= maxConnections) {
+          respondH2(stream, TOO_MANY);
         } else {
-          handleStream(stream, headers, args).catch((err: unknown) => {
-            opts.onError?.(err as Error);
-            if (!stream.destroyed) stream.close(NGHTTP2_INTERNAL_ERROR);
-          });
+          pending++;
+          handleStream(stream, headers, args)
+            .catch((err: unknown) => {
+              opts.onError?.(err as Error);
+              if (!stream.destroyed) stream.close(NGHTTP2_INTERNAL_ERROR);
+            })
+            .finally(() => pending--);
         }
         return true;
       }

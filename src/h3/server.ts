@@ -177,6 +177,9 @@ export async function listenH3(opts: H3ListenOptions): Promise<H3Listener> {
   const maxBody = opts.maxRequestBody ?? DEFAULT_MAX_REQUEST_BODY;
   let closing = false;
   let goingAway = false;
+  // WebSockets open or being decided (route, validation) count against maxConnections
+  let pending = 0;
+  const maxConnections = opts.maxConnections ?? Number.POSITIVE_INFINITY;
 
   const handleWebSocket = async (
     stream: H3Stream,
@@ -292,10 +295,18 @@ export async function listenH3(opts: H3ListenOptions): Promise<H3Listener> {
         respondH3(stream, statusResponse(503));
         return;
       }
-      handleWebSocket(stream, fields, info).catch((err: unknown) => {
-        opts.onError?.(err as Error);
-        stream.reset(H3_MESSAGE_ERROR);
-      });
+      if (registry.sessions.size + pending >= maxConnections) {
+        const res = statusResponse(503, { 'retry-after': '1' });
+        respondH3(stream, { ...res, body: 'too many WebSocket connections' });
+        return;
+      }
+      pending++;
+      handleWebSocket(stream, fields, info)
+        .catch((err: unknown) => {
+          opts.onError?.(err as Error);
+          stream.reset(H3_MESSAGE_ERROR);
+        })
+        .finally(() => pending--);
       return;
     }
     if (info.method === 'CONNECT') {
