@@ -7,7 +7,7 @@ import https from 'node:https';
 import { isIP, type Socket } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import { clientExtensions, type DeflateOptions } from '../ws/deflate.js';
-import { WebSocketError } from '../ws/errors.js';
+import { handshakeTimeoutError, WebSocketError } from '../ws/errors.js';
 import type { Handler } from '../ws/handler.js';
 import type { ExtensionOffer } from '../ws/negotiate.js';
 import { Session, type SessionOptions } from '../ws/session.js';
@@ -103,12 +103,7 @@ export function connectH1<S>(input: string | URL, opts: ClientOptions<S>): Promi
     };
     const ms = opts.timeout ?? 15_000;
     const timer = setTimeout(() => {
-      fail(
-        new WebSocketError(
-          'WS_ERR_HANDSHAKE_TIMEOUT',
-          `opening handshake timed out after ${ms} ms`,
-        ),
-      );
+      fail(handshakeTimeoutError(ms));
       req.destroy();
     }, ms);
     req.on('error', (err) =>

@@ -17,7 +17,7 @@ import { isIP } from 'node:net';
 import tls, { type ConnectionOptions, type TLSSocket } from 'node:tls';
 import { type ClientOptions, type ParsedUrl, parseWsUrl } from '../h1/client.js';
 import { clientExtensions } from '../ws/deflate.js';
-import { WebSocketError } from '../ws/errors.js';
+import { handshakeTimeoutError, WebSocketError } from '../ws/errors.js';
 import { Session } from '../ws/session.js';
 import { H2Transport } from './transport.js';
 import { buildH2Request, validateH2Response } from './upgrade.js';
@@ -336,12 +336,7 @@ function open<S>(
       reject(err);
     };
     const timer = setTimeout(() => {
-      fail(
-        new WebSocketError(
-          'WS_ERR_HANDSHAKE_TIMEOUT',
-          `opening handshake timed out after ${ms} ms`,
-        ),
-      );
+      fail(handshakeTimeoutError(ms));
     }, ms);
 
     pooled.ready.then(

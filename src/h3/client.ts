@@ -17,7 +17,7 @@ import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { type ClientOptions, type ParsedUrl, parseWsUrl } from '../h1/client.js';
 import { clientExtensions } from '../ws/deflate.js';
-import { WebSocketError } from '../ws/errors.js';
+import { handshakeTimeoutError, WebSocketError } from '../ws/errors.js';
 import { Session } from '../ws/session.js';
 import { H3Connection, type H3Stream } from './connection.js';
 import { H3_INTERNAL_ERROR, H3_NO_ERROR, H3_REQUEST_CANCELLED } from './errors.js';
@@ -251,12 +251,7 @@ export function connectH3<S>(input: string | URL, opts: H3ClientOptions<S>): Pro
       reject(err);
     };
     const timer = setTimeout(() => {
-      fail(
-        new WebSocketError(
-          'WS_ERR_HANDSHAKE_TIMEOUT',
-          `opening handshake timed out after ${ms} ms`,
-        ),
-      );
+      fail(handshakeTimeoutError(ms));
     }, ms);
 
     const onReady = (h3: H3Connection) => {

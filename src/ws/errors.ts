@@ -74,3 +74,11 @@ export class WebSocketError extends Error {
 export function protocolError(code: ErrorCode, message: string, closeCode = 1002): WebSocketError {
   return new WebSocketError(code, message, { closeCode });
 }
+
+/** The client's opening handshake did not complete within `ms` (h1, h2 and h3 alike). */
+export function handshakeTimeoutError(ms: number): WebSocketError {
+  return new WebSocketError(
+    'WS_ERR_HANDSHAKE_TIMEOUT',
+    `opening handshake timed out after ${ms} ms`,
+  );
+}
