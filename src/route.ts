@@ -61,6 +61,14 @@ export interface ServerOptions extends NegotiationOptions, SessionOptions {
   /** Grace period of `close()` before remaining sessions are aborted (default 5 s). */
   shutdownTimeout?: number;
   /**
+   * How long `route()`, or `handle()` for an upgrade request, may take to decide (default
+   * 10 000 ms). A decision still pending then is answered 503 and reported to `onError`
+   * (WS_ERR_HANDSHAKE_TIMEOUT); its late answer is ignored, so a route that never resolves
+   * holds neither the connection nor a `maxConnections` slot. Plain requests to `handle()`
+   * are not limited (a long poll is an answer that takes its time).
+   */
+  decisionTimeout?: number;
+  /**
    * Most WebSocket sessions open at once (default Infinity); upgrades beyond it are
    * answered 503 before the route is consulted: on HTTP/1.1, and the extended CONNECT
    * of HTTP/2 and HTTP/3 (counted per server, over all its connections).
@@ -79,10 +87,57 @@ export function pathnameOf(path: string): string {
 
 export async function resolveRoute(opts: ServerOptions, req: RequestInfo): Promise<RouteDecision> {
   if (opts.route) {
-    const d = await opts.route(req);
+    const route = opts.route;
+    const d = await decideWithin(opts, 'route()', () => route(req));
     if (d !== undefined) return d;
   }
   return opts.routes?.[req.pathname];
+}
+
+/**
+ * Run the application's upgrade decision, bounded by `decisionTimeout`: past it, reject
+ * with WS_ERR_HANDSHAKE_TIMEOUT (status 503). A synchronous answer costs no timer.
+ */
+export function decideWithin<T>(
+  opts: ServerOptions,
+  what: string,
+  decide: () => T | Promise<T>,
+): Promise<T> {
+  let pending: T | Promise<T>;
+  try {
+    pending = decide();
+  } catch (err) {
+    return Promise.reject(err);
+  }
+  if (typeof (pending as PromiseLike<T> | null)?.then !== 'function') {
+    return Promise.resolve(pending);
+  }
+  const ms = opts.decisionTimeout ?? 10_000;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new WebSocketError('WS_ERR_HANDSHAKE_TIMEOUT', `${what} did not decide within ${ms} ms`, {
+            status: 503,
+          }),
+        ),
+      ms,
+    );
+  });
+  return Promise.race([Promise.resolve(pending), late]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * The answer to a decision that threw or timed out: its own status when it carries one
+ * (a timeout: 503), else 500. Either way the application hears of it through `onError`.
+ */
+export function decisionFailed(opts: ServerOptions, err: unknown): HttpResponse {
+  opts.onError?.(err as Error);
+  const status = (err as WebSocketError)?.status;
+  return err instanceof WebSocketError && status !== undefined && status >= 400 && status <= 599
+    ? { status, ...(status === 503 && { headers: { 'retry-after': '1' } }) }
+    : { status: 500 };
 }
 
 /** Whether any WebSocket route can exist (h2 advertises extended CONNECT only then). */

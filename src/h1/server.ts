@@ -9,6 +9,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { SecureContextOptions, TLSSocket } from 'node:tls';
 import { attachH1Handle } from '../http/h1.js';
 import {
+  decisionFailed,
   type HttpResponse,
   isHttpResponse,
   negotiationFor,
@@ -79,8 +80,7 @@ export async function handleUpgrade(
   try {
     decision = await resolveRoute(opts, info);
   } catch (err) {
-    opts.onError?.(err as Error);
-    writeHttpResponse(socket, { status: 500 });
+    writeHttpResponse(socket, decisionFailed(opts, err));
     return true;
   }
   if (decision === undefined) return false;

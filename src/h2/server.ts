@@ -36,6 +36,7 @@ import { serveH1Request, serveH1Upgrade } from '../http/h1.js';
 import { serveH2Stream } from '../http/h2.js';
 import { createHandleContext, shutdownLoops } from '../http/respond.js';
 import {
+  decisionFailed,
   type HttpResponse,
   hasRoutes,
   isHttpResponse,
@@ -276,8 +277,7 @@ export function attachH2(server: AnyH2Server, opts: H2Options): AttachedServer {
     try {
       decision = await resolveRoute(opts, info);
     } catch (err) {
-      opts.onError?.(err as Error);
-      respondH2(stream, { status: 500 });
+      respondH2(stream, decisionFailed(opts, err));
       return;
     }
     if (stream.destroyed || stream.closed) return;

@@ -19,6 +19,7 @@ import { STATUS_CODES } from 'node:http';
 import { serveH3Request } from '../http/h3.js';
 import { createHandleContext, shutdownLoops } from '../http/respond.js';
 import {
+  decisionFailed,
   type HttpResponse,
   hasRoutes,
   isHttpResponse,
@@ -190,8 +191,8 @@ export async function listenH3(opts: H3ListenOptions): Promise<H3Listener> {
     try {
       decision = await resolveRoute(opts, info);
     } catch (err) {
-      opts.onError?.(err as Error);
-      respondH3(stream, statusResponse(500));
+      const res = decisionFailed(opts, err);
+      if (!stream.closed) respondH3(stream, statusResponse(res.status, res.headers));
       return;
     }
     if (stream.closed) return;

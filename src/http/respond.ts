@@ -12,7 +12,12 @@
 
 import { type FileHandle, open } from 'node:fs/promises';
 import { STATUS_CODES } from 'node:http';
-import type { ServerOptions, SessionRegistry, WebSocketRoute } from '../route.js';
+import {
+  decideWithin,
+  type ServerOptions,
+  type SessionRegistry,
+  type WebSocketRoute,
+} from '../route.js';
 import { WebSocketError } from '../ws/errors.js';
 import type { Result } from '../ws/handler.js';
 import type { HttpVersion } from '../ws/transport.js';
@@ -400,7 +405,8 @@ export function notAnUpgrade(http: HttpVersion): BufferedResponse {
 function errorResponse(err: unknown, ctx: HandleContext): BufferedResponse {
   const status = (err as WebSocketError)?.status;
   if (err instanceof WebSocketError && status !== undefined && status >= 400 && status <= 599) {
-    return statusResponse(status, {}, `${err.message}\n`);
+    const retry: ResponseHeaders = status === 503 ? { 'retry-after': '1' } : {};
+    return statusResponse(status, retry, `${err.message}\n`);
   }
   ctx.opts.onError?.(err as Error);
   return statusResponse(500);
@@ -417,9 +423,15 @@ export async function serveExchange(
 ): Promise<void> {
   const req = ex.request;
   let res: Response | undefined;
+  const handle = ctx.opts.handle!;
   try {
-    res = await ctx.opts.handle!(req);
+    // an upgrade holds a connection slot until decided: bounded by decisionTimeout
+    res = req.upgrade
+      ? await decideWithin(ctx.opts, 'handle()', () => handle(req))
+      : await handle(req);
   } catch (err) {
+    if ((err as WebSocketError)?.code === 'WS_ERR_HANDSHAKE_TIMEOUT')
+      ctx.opts.onError?.(err as Error);
     res = errorResponse(err, ctx);
   }
   if (res === undefined) {
