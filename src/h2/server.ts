@@ -451,9 +451,10 @@ export async function listenH2(opts: H2ListenOptions): Promise<H2Listener> {
     url: `${opts.tls ? 'wss' : 'ws'}://${hostInUrl}:${port}`,
     async close() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      await attached.close();
-      // GOAWAY: sessions finish their streams (WebSockets are closed by now) and go
+      // GOAWAY first, so clients open nothing new while the WebSockets close; each
+      // connection then goes once its last stream has (RFC 9113 §6.8)
       for (const s of sessions) if (!s.closed) s.close();
+      await attached.close();
       const grace = setTimeout(() => {
         for (const s of sessions) s.destroy();
         for (const s of sockets) s.destroy();

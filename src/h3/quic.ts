@@ -431,6 +431,9 @@ class DriverConnection implements QuicConnection {
     s.writeDone = true;
     try {
       this.#conn.streamShutdown(stream, quiche.Shutdown.Write, code);
+      // the RESET_STREAM is as much in flight as a FIN: a closeWhenFlushed must not
+      // overtake it (quiche sends nothing but CONNECTION_CLOSE once closed)
+      this.#finished(stream);
     } catch {
       // already finished or reset
     }
