@@ -39,6 +39,7 @@ import {
   decisionFailed,
   type HttpResponse,
   hasRoutes,
+  idleCloser,
   isHttpResponse,
   negotiationFor,
   pathnameOf,
@@ -376,6 +377,18 @@ export interface H2ListenOptions extends H2Options {
   onRequest?: H2RequestListener;
   /** Extra node:http2 server options (maxSessionMemory, …); `settings` are merged. */
   http2?: http2.SecureServerOptions;
+  /**
+   * A connection must complete its TLS handshake and send its connection preface with
+   * SETTINGS within this many ms, or it is dropped; on the TLS port's HTTP/1.1 it bounds
+   * the request head too (408), as `listen()` does (default 10 000). A request whose
+   * HEADERS never complete holds a connection only until `keepAliveTimeout`.
+   */
+  handshakeTimeout?: number;
+  /**
+   * An HTTP/2 connection with no stream open for this many ms gets GOAWAY and closes
+   * (default 60 000; 0: never).
+   */
+  keepAliveTimeout?: number;
 }
 
 export interface H2Listener extends AttachedServer {
@@ -412,9 +425,24 @@ export async function listenH2(opts: H2ListenOptions): Promise<H2Listener> {
   };
   if (hasRoutes(opts)) settings.enableConnectProtocol = true;
   const base = { ...opts.http2, settings };
+  const handshakeTimeout = opts.handshakeTimeout ?? 10_000;
   const server: AnyH2Server = opts.tls
-    ? http2.createSecureServer({ ...base, ...opts.tls, allowHTTP1: opts.allowHTTP1 ?? true })
+    ? http2.createSecureServer({
+        ...base,
+        ...opts.tls,
+        allowHTTP1: opts.allowHTTP1 ?? true,
+        handshakeTimeout,
+      })
     : http2.createServer(base);
+  if (opts.tls) {
+    // HTTP/1.1 on the TLS port: node:http's slow-loris bounds, as listen() sets them
+    Object.assign(server, {
+      headersTimeout: handshakeTimeout,
+      requestTimeout: Math.max(handshakeTimeout, 300_000),
+      connectionsCheckingInterval: Math.max(25, Math.min(5000, Math.floor(handshakeTimeout / 4))),
+    });
+  }
+  const keepAliveTimeout = opts.keepAliveTimeout ?? 60_000;
   const onRequest = opts.handle ? opts.onRequest : (opts.onRequest ?? defaultRequest);
   if (onRequest) server.on('request', onRequest as (...args: unknown[]) => void);
 
@@ -422,7 +450,30 @@ export async function listenH2(opts: H2ListenOptions): Promise<H2Listener> {
   const sockets = new Set<Socket>();
   server.on('session', (session: Http2Session) => {
     sessions.add(session);
-    session.once('close', () => sessions.delete(session));
+    // the preface and SETTINGS within handshakeTimeout, or the connection goes
+    const handshake = setTimeout(() => session.destroy(), handshakeTimeout);
+    handshake.unref();
+    session.once('remoteSettings', () => clearTimeout(handshake));
+    // no stream open for keepAliveTimeout: GOAWAY, and the connection closes
+    let open = 0;
+    const idle = idleCloser(keepAliveTimeout, () => {
+      if (open > 0 || session.closed || session.destroyed) return;
+      session.close();
+      // a stream whose HEADERS never completed keeps node's close waiting: not for long
+      setTimeout(() => session.destroy(), 1000).unref();
+    });
+    idle.start();
+    session.on('stream', (stream: ServerHttp2Stream) => {
+      open++;
+      stream.once('close', () => {
+        if (--open === 0) idle.start();
+      });
+    });
+    session.once('close', () => {
+      clearTimeout(handshake);
+      idle.stop();
+      sessions.delete(session);
+    });
   });
   server.on('connection', (socket: Socket) => {
     sockets.add(socket);

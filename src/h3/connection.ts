@@ -66,6 +66,11 @@ export interface H3ConnectionOptions {
   enableConnectProtocol?: boolean;
   /** Our SETTINGS_MAX_FIELD_SECTION_SIZE: the largest header section we accept. */
   maxFieldSectionSize?: number;
+  /**
+   * Server: a request stream whose header section has not arrived this many ms after its
+   * first byte is reset with H3_REQUEST_REJECTED (default: no limit).
+   */
+  requestHeadTimeout?: number;
 }
 
 export interface H3ConnectionEvents {
@@ -133,6 +138,7 @@ export class H3Stream {
   #pausedForSink = false;
   #userPaused = false;
   #headersSeen = false;
+  #headTimer: NodeJS.Timeout | null = null;
   #tunnel = false;
   #readDone = false;
   #writeDone = false;
@@ -245,6 +251,25 @@ export class H3Stream {
     if (!this.#pausedForSink) this.#quic.resumeStream(this.id);
   }
 
+  /**
+   * @internal Server: reset the stream (H3_REQUEST_REJECTED) unless its request header
+   * section has arrived within `ms` — a peer trickling a HEADERS frame holds nothing for long.
+   */
+  expectHeadWithin(ms: number): void {
+    if (this.#headersSeen || this.#closed) return;
+    this.#headTimer = setTimeout(() => {
+      this.#headTimer = null;
+      if (!this.#headersSeen) this.reset(H3_REQUEST_REJECTED);
+    }, ms);
+    this.#headTimer.unref();
+  }
+
+  #clearHeadTimer(): void {
+    if (this.#headTimer === null) return;
+    clearTimeout(this.#headTimer);
+    this.#headTimer = null;
+  }
+
   // ── from the connection ───────────────────────────────────────────────────
 
   /** @internal Stream bytes from QUIC; throws H3Error on violations. */
@@ -277,6 +302,7 @@ export class H3Stream {
           }
         }
         if (!trailers && this.connection.role === 'server') {
+          this.#clearHeadTimer();
           this.connection.requestArrived(this, fields);
           return;
         }
@@ -328,6 +354,7 @@ export class H3Stream {
   #maybeClose(): void {
     if (this.#closed || !this.#readDone || !this.#writeDone) return;
     this.#closed = true;
+    this.#clearHeadTimer();
     this.#emit({ t: 'close' });
     this.connection.streamClosed(this);
   }
@@ -391,6 +418,7 @@ export class H3Connection {
   readonly role: Role;
   readonly quic: QuicConnection;
   readonly maxFieldSectionSize: number;
+  readonly #requestHeadTimeout: number;
   readonly #events: H3ConnectionEvents;
   readonly #requests = new Map<number, H3Stream>();
   readonly #uni = new Map<number, UniStream>();
@@ -416,6 +444,7 @@ export class H3Connection {
     this.role = opts.role;
     this.quic = quic;
     this.maxFieldSectionSize = opts.maxFieldSectionSize ?? DEFAULT_MAX_FIELD_SECTION_SIZE;
+    this.#requestHeadTimeout = opts.requestHeadTimeout ?? 0;
     this.#events = events;
     this.#controlValidator = new ControlStreamValidator(opts.role);
     // RFC 9114 §6.2.1: "Each side MUST initiate a single control stream at the beginning
@@ -668,6 +697,7 @@ export class H3Connection {
         return;
       }
       s = this.#newStream(id);
+      if (this.#requestHeadTimeout > 0) s.expectHeadWithin(this.#requestHeadTimeout);
     }
     s.receive(data, fin);
   }

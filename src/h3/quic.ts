@@ -845,6 +845,9 @@ class DriverConnection implements QuicConnection {
       if (this.#established && !this.#closeReported && this.#pending.size > 0) {
         this.#pushStreams();
       }
+      this.#sendPackets();
+      // after the packets: stream data quiche has taken but not sent yet would be dropped
+      // by the CONNECTION_CLOSE (close() schedules the flush that sends it)
       if (
         this.#closeAfterFlush &&
         this.#pending.size === 0 &&
@@ -855,26 +858,30 @@ class DriverConnection implements QuicConnection {
         this.#closeAfterFlush = null;
         close();
       }
-      for (;;) {
-        if (this.#sendBuffer === null) this.#sendBuffer = Buffer.allocUnsafe(this.#maxUdpPayload);
-        const packet = this.#sendBuffer;
-        const r = this.#conn.send(packet);
-        if (r === null) break;
-        const [n, info] = r;
-        if (n <= SMALL_PACKET) {
-          // small (ACKs, short messages): a copy from Node's pool, the buffer stays ours
-          this.#owner.send(Buffer.from(packet.subarray(0, n)), info.to);
-        } else {
-          // the socket keeps the buffer until sent: hand it over, take a new one next time
-          this.#sendBuffer = null;
-          this.#owner.send(packet.subarray(0, n), info.to);
-        }
-      }
     } catch (err) {
       this.#fail(err as Error);
     }
     this.#armTimer();
     this.#checkClosed();
+  }
+
+  /** Hand every packet quiche has to the socket. */
+  #sendPackets(): void {
+    for (;;) {
+      if (this.#sendBuffer === null) this.#sendBuffer = Buffer.allocUnsafe(this.#maxUdpPayload);
+      const packet = this.#sendBuffer;
+      const r = this.#conn.send(packet);
+      if (r === null) break;
+      const [n, info] = r;
+      if (n <= SMALL_PACKET) {
+        // small (ACKs, short messages): a copy from Node's pool, the buffer stays ours
+        this.#owner.send(Buffer.from(packet.subarray(0, n)), info.to);
+      } else {
+        // the socket keeps the buffer until sent: hand it over, take a new one next time
+        this.#sendBuffer = null;
+        this.#owner.send(packet.subarray(0, n), info.to);
+      }
+    }
   }
 
   #armTimer(): void {

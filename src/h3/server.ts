@@ -22,6 +22,7 @@ import {
   decisionFailed,
   type HttpResponse,
   hasRoutes,
+  idleCloser,
   isHttpResponse,
   negotiationFor,
   pathnameOf,
@@ -66,6 +67,19 @@ export interface H3ListenOptions extends ServerOptions {
   maxFieldSectionSize?: number;
   /** QUIC transport parameters and limits. */
   quic?: QuicSettings;
+  /**
+   * A request stream must deliver its header section within this many ms of its first
+   * byte, or it is reset with H3_REQUEST_REJECTED: a slow-loris peer trickling HEADERS
+   * holds nothing for long (default 10 000). The QUIC handshake itself is bounded by the
+   * QUIC idle timeout (`quic.maxIdleTimeout`, 30 s).
+   */
+  handshakeTimeout?: number;
+  /**
+   * A connection with no request or WebSocket open for this many ms gets GOAWAY and
+   * closes (default 60 000; 0: never). QUIC's own idle timeout cannot do this for a peer
+   * that keeps the connection alive with PINGs.
+   */
+  keepAliveTimeout?: number;
 }
 
 export interface H3Listener {
@@ -319,6 +333,7 @@ export async function listenH3(opts: H3ListenOptions): Promise<H3Listener> {
     handlePlain(stream, info);
   };
 
+  const keepAliveTimeout = opts.keepAliveTimeout ?? 60_000;
   const hosts = opts.hosts ?? (opts.host !== undefined ? [opts.host] : undefined);
   const quic: QuicServer = await listenQuic({
     ...(hosts && { hosts }),
@@ -329,12 +344,17 @@ export async function listenH3(opts: H3ListenOptions): Promise<H3Listener> {
     internalErrorCode: 0x0102, // H3_INTERNAL_ERROR
     ...(opts.quic && { settings: opts.quic }),
     onConnection(q) {
+      // an idle connection (no stream open for keepAliveTimeout) is sent away
+      const idle = idleCloser(keepAliveTimeout, () => {
+        if (h3.streamCount === 0) h3.goaway();
+      });
       const h3: H3Connection = new H3Connection(
         q,
         {
           role: 'server',
           enableConnectProtocol: enableConnect,
           maxFieldSectionSize: opts.maxFieldSectionSize ?? DEFAULT_MAX_FIELD_SECTION_SIZE,
+          requestHeadTimeout: opts.handshakeTimeout ?? 10_000,
         },
         {
           onRequest,
@@ -342,12 +362,15 @@ export async function listenH3(opts: H3ListenOptions): Promise<H3Listener> {
           onIdle() {
             // RFC 9114 §5.2: after GOAWAY, close once the requests in flight are done
             if (h3.goingAway) h3.quic.closeWhenFlushed(H3_NO_ERROR);
+            else idle.start();
           },
           onClose() {
+            idle.stop();
             connections.delete(h3);
           },
         },
       );
+      idle.start();
       connections.add(h3);
       if (goingAway || closing) h3.goaway();
       return h3;
