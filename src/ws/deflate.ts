@@ -319,15 +319,23 @@ class InflateLane extends Lane {
   #historyLength = 0;
   #dictionary: Buffer | null = null;
 
-  constructor(limiter: Limiter, windowBits: number, noContext: boolean, maxMessage: number) {
+  constructor(
+    limiter: Limiter,
+    windowBits: number,
+    noContext: boolean,
+    maxMessage: number,
+    dictionary: Buffer | null,
+  ) {
     super(limiter);
     this.#windowBits = windowBits;
     this.#noContext = noContext;
     this.#maxMessage = maxMessage;
+    this.#dictionary = dictionary;
   }
 
-  get dictionaryLength(): number {
-    return this.#dictionary?.length ?? 0;
+  /** The window kept for the next context (after release(), until one is created). */
+  get dictionary(): Buffer | null {
+    return this.#dictionary;
   }
 
   protected override limit(_chunk: Buffer): boolean {
@@ -441,34 +449,53 @@ export interface PerMessageDeflateInit {
   maxMessage?: number;
 }
 
-/** permessage-deflate for one connection. Hand it to the Session as `extension`. */
+/**
+ * permessage-deflate for one connection. Hand it to the Session as `extension`.
+ *
+ * The two lanes (compressor, decompressor) exist only while in use: `release()`
+ * (hibernation) drops an idle lane whole, keeping just the decompressor's last window
+ * when the peer may refer back to it, so a hibernated connection holds this object and
+ * that window and nothing else.
+ */
 export class PerMessageDeflate implements MessageExtension {
   readonly name = 'permessage-deflate';
   readonly rsv = RSV1;
   readonly params: DeflateParams;
   readonly threshold: number;
-  readonly #deflate: DeflateLane;
-  readonly #inflate: InflateLane;
-  readonly #ownNoContext: boolean;
+  readonly #options: DeflateOptions;
+  readonly #server: boolean;
+  readonly #maxMessage: number;
+  #deflate: DeflateLane | null = null;
+  #inflate: InflateLane | null = null;
+  /** The decompressor's window while it is dropped (context takeover by the peer). */
+  #dictionary: Buffer | null = null;
+  #closed = false;
 
   constructor(init: PerMessageDeflateInit) {
     const o = init.options ?? {};
     validateDeflateOptions(o);
-    const p = init.params;
-    this.params = p;
+    this.params = init.params;
     this.threshold = o.threshold ?? 1024;
-    const limiter = sharedLimiter(o.concurrency ?? 10);
-    const server = init.role === 'server';
-    const ownBits = server ? p.serverMaxWindowBits : p.clientMaxWindowBits;
-    const peerBits = server ? p.clientMaxWindowBits : p.serverMaxWindowBits;
-    this.#ownNoContext = server ? p.serverNoContextTakeover : p.clientNoContextTakeover;
-    const peerNoContext = server ? p.clientNoContextTakeover : p.serverNoContextTakeover;
-    const memLevel = o.memLevel ?? 8;
+    this.#options = o;
+    this.#server = init.role === 'server';
+    this.#maxMessage = init.maxMessage ?? DEFAULT_MAX_MESSAGE;
+  }
+
+  get #ownNoContext(): boolean {
+    const p = this.params;
+    return this.#server ? p.serverNoContextTakeover : p.clientNoContextTakeover;
+  }
+
+  #deflateLane(): DeflateLane {
+    if (this.#deflate !== null) return this.#deflate;
+    const p = this.params;
+    const o = this.#options;
+    const ownBits = this.#server ? p.serverMaxWindowBits : p.clientMaxWindowBits;
     this.#deflate = new DeflateLane(
-      limiter,
+      sharedLimiter(o.concurrency ?? 10),
       {
         windowBits: Math.max(9, ownBits),
-        memLevel,
+        memLevel: o.memLevel ?? 8,
         level: o.level ?? zlib.constants.Z_DEFAULT_COMPRESSION,
         flush: zlib.constants.Z_SYNC_FLUSH,
         // output is mostly smaller than the input: no need for 16 KiB per idle stream
@@ -476,20 +503,29 @@ export class PerMessageDeflate implements MessageExtension {
       },
       this.#ownNoContext,
     );
+    return this.#deflate;
+  }
+
+  #inflateLane(): InflateLane {
+    if (this.#inflate !== null) return this.#inflate;
+    const p = this.params;
     this.#inflate = new InflateLane(
-      limiter,
-      peerBits,
-      peerNoContext,
-      init.maxMessage ?? DEFAULT_MAX_MESSAGE,
+      sharedLimiter(this.#options.concurrency ?? 10),
+      this.#server ? p.clientMaxWindowBits : p.serverMaxWindowBits,
+      this.#server ? p.clientNoContextTakeover : p.serverNoContextTakeover,
+      this.#maxMessage,
+      this.#dictionary,
     );
+    this.#dictionary = null;
+    return this.#inflate;
   }
 
   /** Whether zlib contexts are held right now (for tests and accounting). */
   get contexts(): { deflate: boolean; inflate: boolean; dictionary: number } {
     return {
-      deflate: this.#deflate.hasContext,
-      inflate: this.#inflate.hasContext,
-      dictionary: this.#inflate.dictionaryLength,
+      deflate: this.#deflate?.hasContext ?? false,
+      inflate: this.#inflate?.hasContext ?? false,
+      dictionary: (this.#inflate?.dictionary ?? this.#dictionary)?.length ?? 0,
     };
   }
 
@@ -497,34 +533,64 @@ export class PerMessageDeflate implements MessageExtension {
     // RFC 7692 §6: RSV1 marks the first frame of a compressed message; the session
     // calls us only then.
     if ((rsv & RSV1) === 0) return Promise.resolve(data);
+    if (this.#closed) return Promise.reject(closedError());
     // Nothing compressed: appending 00 00 ff ff to the byte-aligned stream would start a
     // stored block that the next message completes with garbage.
-    if (data.length === 0) return this.#inflate.push(null);
-    return this.#inflate.push(data);
+    if (data.length === 0) {
+      // results settle in call order: behind messages still being inflated, if any
+      return this.#inflate?.busy ? this.#inflate.push(null) : Promise.resolve(EMPTY);
+    }
+    return this.#inflateLane().push(data);
   }
 
   encode(data: Uint8Array, _binary?: boolean): EncodedMessage | Promise<EncodedMessage> {
+    if (this.#closed) return Promise.reject(closedError());
     if (data.length < this.threshold) {
       const plain = { data, rsv: 0 };
       // results settle in call order: wait behind messages still being compressed
-      if (!this.#deflate.busy) return plain;
+      if (!this.#deflate?.busy) return plain;
       return this.#deflate.push(null).then(() => plain);
     }
-    return this.#deflate.push(data).then((out) =>
-      // Without context takeover the peer's window does not matter: send whichever is
-      // smaller (RFC 7692 §6: a message may go uncompressed, RSV1 clear).
-      this.#ownNoContext && out.length >= data.length ? { data, rsv: 0 } : { data: out, rsv: RSV1 },
-    );
+    return this.#deflateLane()
+      .push(data)
+      .then((out) =>
+        // Without context takeover the peer's window does not matter: send whichever is
+        // smaller (RFC 7692 §6: a message may go uncompressed, RSV1 clear).
+        this.#ownNoContext && out.length >= data.length
+          ? { data, rsv: 0 }
+          : { data: out, rsv: RSV1 },
+      );
   }
 
   release(): void {
-    this.#deflate.release();
-    this.#inflate.release();
+    const d = this.#deflate;
+    if (d !== null) {
+      // a fresh compressor never refers to earlier messages: an idle one goes whole
+      if (d.busy) d.release();
+      else {
+        d.close();
+        this.#deflate = null;
+      }
+    }
+    const i = this.#inflate;
+    if (i !== null) {
+      i.release();
+      if (!i.busy) {
+        // what the peer may still refer back to stays, the rest goes
+        this.#dictionary = i.dictionary;
+        i.close();
+        this.#inflate = null;
+      }
+    }
   }
 
   close(): void {
-    this.#deflate.close();
-    this.#inflate.close();
+    this.#closed = true;
+    this.#deflate?.close();
+    this.#inflate?.close();
+    this.#deflate = null;
+    this.#inflate = null;
+    this.#dictionary = null;
   }
 }
 
