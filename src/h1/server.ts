@@ -5,7 +5,7 @@
 
 import http, { type IncomingMessage, STATUS_CODES } from 'node:http';
 import https from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo, Server as NetServer, Socket } from 'node:net';
 import type { SecureContextOptions, TLSSocket } from 'node:tls';
 import { attachH1Handle } from '../http/h1.js';
 import {
@@ -216,11 +216,7 @@ export async function listen(opts: ListenOptions): Promise<Listener> {
   };
   const handshakeTimeout = opts.handshakeTimeout ?? 10_000;
   const httpOpts: http.ServerOptions = {
-    // node:http answers 408 to a head that is not complete in time; it checks its connections
-    // every connectionsCheckingInterval ms (30 s by default: too coarse for short timeouts)
-    headersTimeout: handshakeTimeout,
-    requestTimeout: Math.max(handshakeTimeout, 300_000),
-    connectionsCheckingInterval: Math.max(25, Math.min(5000, Math.floor(handshakeTimeout / 4))),
+    ...headTimeouts(handshakeTimeout),
     ...(opts.maxHeaderSize !== undefined && { maxHeaderSize: opts.maxHeaderSize }),
   };
   // with `handle`, requests reach it through attach(); onRequest gets what it declines
@@ -230,22 +226,11 @@ export async function listen(opts: ListenOptions): Promise<Listener> {
     : http.createServer(httpOpts, listener);
   if (opts.maxHeadersCount !== undefined) server.maxHeadersCount = opts.maxHeadersCount;
   const attached = attach(server, opts);
-  const host = opts.host ?? '127.0.0.1';
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, host, opts.backlog ?? 4096, () => {
-      server.removeListener('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
-  const hostInUrl = host.includes(':') ? `[${host}]` : host;
+  const bound = await bind(server, opts, opts.backlog ?? 4096);
   return {
     registry: attached.registry,
     server,
-    port,
-    host,
-    url: `${opts.tls ? 'wss' : 'ws'}://${hostInUrl}:${port}`,
+    ...bound,
     async close() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       await attached.close();
@@ -253,4 +238,40 @@ export async function listen(opts: ListenOptions): Promise<Listener> {
       await closed;
     },
   };
+}
+
+/**
+ * node:http's request-head bounds for `handshakeTimeout`: it answers 408 to a head not
+ * complete in time, checking its connections every connectionsCheckingInterval ms (30 s
+ * by default: too coarse for short timeouts).
+ */
+export function headTimeouts(handshakeTimeout: number): {
+  headersTimeout: number;
+  requestTimeout: number;
+  connectionsCheckingInterval: number;
+} {
+  return {
+    headersTimeout: handshakeTimeout,
+    requestTimeout: Math.max(handshakeTimeout, 300_000),
+    connectionsCheckingInterval: Math.max(25, Math.min(5000, Math.floor(handshakeTimeout / 4))),
+  };
+}
+
+/** Listen on `opts.port` (default any) and `opts.host` (default 127.0.0.1); the address and ws(s):// URL. */
+export async function bind(
+  server: NetServer,
+  opts: { port?: number | undefined; host?: string | undefined; tls?: unknown },
+  backlog?: number,
+): Promise<{ port: number; host: string; url: string }> {
+  const host = opts.host ?? '127.0.0.1';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, host, backlog, () => {
+      server.removeListener('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const hostInUrl = host.includes(':') ? `[${host}]` : host;
+  return { port, host, url: `${opts.tls ? 'wss' : 'ws'}://${hostInUrl}:${port}` };
 }

@@ -29,9 +29,15 @@ import http2, {
   type IncomingHttpHeaders,
   type ServerHttp2Stream,
 } from 'node:http2';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { SecureContextOptions } from 'node:tls';
-import { type AttachedServer, handleUpgrade, writeHttpResponse } from '../h1/server.js';
+import {
+  type AttachedServer,
+  bind,
+  handleUpgrade,
+  headTimeouts,
+  writeHttpResponse,
+} from '../h1/server.js';
 import { serveH1Request, serveH1Upgrade } from '../http/h1.js';
 import { serveH2Stream } from '../http/h2.js';
 import { createHandleContext, shutdownLoops } from '../http/respond.js';
@@ -436,11 +442,7 @@ export async function listenH2(opts: H2ListenOptions): Promise<H2Listener> {
     : http2.createServer(base);
   if (opts.tls) {
     // HTTP/1.1 on the TLS port: node:http's slow-loris bounds, as listen() sets them
-    Object.assign(server, {
-      headersTimeout: handshakeTimeout,
-      requestTimeout: Math.max(handshakeTimeout, 300_000),
-      connectionsCheckingInterval: Math.max(25, Math.min(5000, Math.floor(handshakeTimeout / 4))),
-    });
+    Object.assign(server, headTimeouts(handshakeTimeout));
   }
   const keepAliveTimeout = opts.keepAliveTimeout ?? 60_000;
   const onRequest = opts.handle ? opts.onRequest : (opts.onRequest ?? defaultRequest);
@@ -484,22 +486,11 @@ export async function listenH2(opts: H2ListenOptions): Promise<H2Listener> {
     connectionWindowSize: opts.connectionWindowSize ?? DEFAULT_CONNECTION_WINDOW_SIZE,
   });
 
-  const host = opts.host ?? '127.0.0.1';
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, host, () => {
-      server.removeListener('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
-  const hostInUrl = host.includes(':') ? `[${host}]` : host;
+  const bound = await bind(server, opts);
   return {
     registry: attached.registry,
     server,
-    port,
-    host,
-    url: `${opts.tls ? 'wss' : 'ws'}://${hostInUrl}:${port}`,
+    ...bound,
     async close() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       // GOAWAY first, so clients open nothing new while the WebSockets close; each

@@ -9,9 +9,10 @@
 import test from 'ava';
 import { connectH1 } from '../../src/h1/client.js';
 import { listen } from '../../src/h1/server.js';
-import { type Handler, ok, reply } from '../../src/ws/handler.js';
+import { reply } from '../../src/ws/handler.js';
 import { delay } from '../helpers.js';
 import { gc, used } from '../memory.js';
+import { burst, collector } from './burst.js';
 
 const soak = process.env.OMNIWS_SOAK === '1';
 const num = (name: string, dflt: number) => Number(process.env[name] ?? dflt);
@@ -19,20 +20,7 @@ const CONNECTIONS = num('OMNIWS_SOAK_CONNECTIONS', soak ? 10_000 : 200);
 const MESSAGES = num('OMNIWS_SOAK_MESSAGES', soak ? 100 : 20);
 const CONCURRENCY = num('OMNIWS_SOAK_CONCURRENCY', soak ? 1000 : 200);
 
-interface Got {
-  texts: string[];
-  binaries: Buffer[];
-  done: () => void;
-}
-
-const collect: Handler<Got> = {
-  handleIn(msg, got) {
-    if (msg.type === 'text') got.texts.push(msg.data);
-    else got.binaries.push(msg.data);
-    if (got.texts.length + got.binaries.length === 2 * MESSAGES) got.done();
-    return ok(got);
-  },
-};
+const collect = collector(MESSAGES);
 
 test.serial(
   `soak: ${CONNECTIONS} connections × ${MESSAGES} messages each way, none lost or reordered`,
@@ -55,28 +43,13 @@ test.serial(
     t.teardown(() => srv.close());
 
     const problems: string[] = [];
-    const one = async (i: number) => {
-      let done!: () => void;
-      const all = new Promise<void>((r) => {
-        done = r;
-      });
-      const got: Got = { texts: [], binaries: [], done };
-      const session = await connectH1(`${srv.url}/`, { handler: collect, state: got });
-      // the whole burst at once: order must survive pipelining
-      for (let j = 0; j < MESSAGES; j++) {
-        session.send([`${i}:${j}`, Buffer.from(`${i}/${j}`)]);
-      }
-      await all;
-      for (let j = 0; j < MESSAGES; j++) {
-        if (got.texts[j] !== `${i}:${j}` || got.binaries[j]?.toString() !== `${i}/${j}`) {
-          problems.push(`connection ${i}: message ${j} lost or out of order`);
-          break;
-        }
-      }
-      session.close(1000);
-      const r = await session.closed;
-      if (r.code !== 1000 || !r.wasClean) problems.push(`connection ${i}: closed with ${r.code}`);
-    };
+    const one = (i: number) =>
+      burst(
+        (got) => connectH1(`${srv.url}/`, { handler: collect, state: got }),
+        i,
+        MESSAGES,
+        problems,
+      );
 
     // warm up (JIT, pools) before the baseline
     await Promise.all(Array.from({ length: 20 }, (_, i) => one(-1 - i)));

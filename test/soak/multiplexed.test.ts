@@ -13,11 +13,12 @@ import { listenH2 } from '../../src/h2/server.js';
 import { closeH3Connections, connectH3 } from '../../src/h3/client.js';
 import { listenH3 } from '../../src/h3/server.js';
 import type { ServerOptions } from '../../src/route.js';
-import { type Handler, ok, reply } from '../../src/ws/handler.js';
+import { ok, reply } from '../../src/ws/handler.js';
 import type { Session } from '../../src/ws/session.js';
 import { makeCerts, removeCerts, type TestCerts } from '../h2/helpers.js';
 import { delay } from '../helpers.js';
 import { gc, used } from '../memory.js';
+import { burst, collector, type Got } from './burst.js';
 
 const soak = process.env.OMNIWS_SOAK === '1';
 const num = (name: string, dflt: number) => Number(process.env[name] ?? dflt);
@@ -35,20 +36,7 @@ test.after.always(async () => {
   await removeCerts(certs);
 });
 
-interface Got {
-  texts: string[];
-  binaries: Buffer[];
-  done: () => void;
-}
-
-const collect: Handler<Got> = {
-  handleIn(msg, got) {
-    if (msg.type === 'text') got.texts.push(msg.data);
-    else got.binaries.push(msg.data);
-    if (got.texts.length + got.binaries.length === 2 * MESSAGES) got.done();
-    return ok(got);
-  },
-};
+const collect = collector(MESSAGES);
 
 interface Target {
   /** The server's live WebSocket sessions. */
@@ -86,26 +74,8 @@ async function soakOn(
   t.teardown(() => target.close());
 
   const problems: string[] = [];
-  const one = async (i: number) => {
-    let done!: () => void;
-    const all = new Promise<void>((r) => {
-      done = r;
-    });
-    const got: Got = { texts: [], binaries: [], done };
-    const session = await target.open('/', got);
-    // the whole burst at once: order must survive the multiplexing
-    for (let j = 0; j < MESSAGES; j++) session.send([`${i}:${j}`, Buffer.from(`${i}/${j}`)]);
-    await all;
-    for (let j = 0; j < MESSAGES; j++) {
-      if (got.texts[j] !== `${i}:${j}` || got.binaries[j]?.toString() !== `${i}/${j}`) {
-        problems.push(`WebSocket ${i}: message ${j} lost or out of order`);
-        break;
-      }
-    }
-    session.close(1000);
-    const r = await session.closed;
-    if (r.code !== 1000 || !r.wasClean) problems.push(`WebSocket ${i}: closed with ${r.code}`);
-  };
+  const one = (i: number) =>
+    burst((got) => target.open('/', got), i, MESSAGES, problems, 'WebSocket');
   const round = async (base: number, n: number) => {
     await Promise.all(
       Array.from({ length: n }, (_, k) =>
