@@ -246,6 +246,27 @@ export interface QuicConnection {
   whenGone(): Promise<void>;
 }
 
+/** Leading queued chunks smaller than this together are copied into one for streamSend. */
+const COALESCE_MAX = 16 * 1024;
+
+/** Merge the leading chunks of `queue` that fit in COALESCE_MAX bytes into one. */
+function coalesce(queue: Uint8Array[]): void {
+  let n = 0;
+  let total = 0;
+  while (n < queue.length && total + queue[n]!.length <= COALESCE_MAX) {
+    total += queue[n]!.length;
+    n++;
+  }
+  if (n < 2) return;
+  const merged = Buffer.allocUnsafe(total);
+  let off = 0;
+  for (let i = 0; i < n; i++) {
+    merged.set(queue[i]!, off);
+    off += queue[i]!.length;
+  }
+  queue.splice(0, n, merged);
+}
+
 /** The quiche-backed QuicConnection, driven by the sockets below. */
 class DriverConnection implements QuicConnection {
   readonly role: 'client' | 'server';
@@ -775,6 +796,8 @@ class DriverConnection implements QuicConnection {
       const had = s.queued > 0;
       let blocked = false;
       while (s.queue.length > 0) {
+        // many small pieces (frame headers, small messages): one call into quiche, not one each
+        if (s.queue.length > 1 && s.queue[0]!.length < COALESCE_MAX) coalesce(s.queue);
         const chunk = s.queue[0]!;
         const last = s.queue.length === 1 && s.finQueued;
         let n: number | null;
