@@ -20,7 +20,7 @@
 // is gone, and connection timers never keep the process alive (sockets do, while they
 // have work: see `QuicConnection.ref/unref`).
 
-import { randomBytes, X509Certificate } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual, X509Certificate } from 'node:crypto';
 import dgram, { type RemoteInfo } from 'node:dgram';
 import { isIP } from 'node:net';
 import tls from 'node:tls';
@@ -1088,6 +1088,15 @@ export interface QuicServerOptions {
   internalErrorCode: number;
   /** A handshake completed: return the connection's handler (called before any stream is read). */
   onConnection(conn: QuicConnection): QuicConnectionHandler;
+  /**
+   * Address validation with Retry (RFC 9000 §8.1.2) before any connection state exists:
+   * true for every new connection, false never, 'auto' (default) once `retryAbove`
+   * handshakes are in progress, so a flood of Initials from spoofed addresses costs one
+   * stateless Retry each instead of a connection each. A Retry costs a client one round trip.
+   */
+  retry?: boolean | 'auto';
+  /** For retry 'auto': handshakes in progress from which new ones must validate (default 64). */
+  retryAbove?: number;
 }
 
 export interface QuicServer {
@@ -1101,6 +1110,62 @@ export interface QuicServer {
    * waits for their draining (at most `grace` ms), then closes the sockets.
    */
   close(code: number, grace?: number): Promise<void>;
+}
+
+// ── Retry tokens (RFC 9000 §8.1.2) ────────────────────────────────────────────
+
+/** First byte of our Retry tokens: tells them from a NEW_TOKEN another server issued. */
+const RETRY_TOKEN_MAGIC = 0x6f;
+const RETRY_TOKEN_MAC = 16;
+/** A Retry token is used at once (the client's next Initial): 10 s is generous. */
+const RETRY_TOKEN_LIFETIME = 10_000;
+
+/**
+ * Mint and check Retry tokens: magic, issue time, the client's original DCID, and a MAC
+ * binding them to the client's address and port under a key that lives with the server.
+ */
+class RetryTokens {
+  readonly #key = randomBytes(32);
+
+  #mac(from: Host, time: Buffer, odcid: Uint8Array): Buffer {
+    return createHmac('sha256', this.#key)
+      .update(`${from.host}|${from.port}|`)
+      .update(time)
+      .update(odcid)
+      .digest()
+      .subarray(0, RETRY_TOKEN_MAC);
+  }
+
+  mint(from: Host, odcid: Uint8Array, now = Date.now()): Buffer {
+    const time = Buffer.allocUnsafe(8);
+    time.writeBigUInt64BE(BigInt(now));
+    return Buffer.concat([
+      Uint8Array.of(RETRY_TOKEN_MAGIC),
+      time,
+      Uint8Array.of(odcid.length),
+      odcid,
+      this.#mac(from, time, odcid),
+    ]);
+  }
+
+  /** Whether `token` looks like one of ours (else: a foreign NEW_TOKEN, to be ignored). */
+  ours(token: Uint8Array): boolean {
+    return token.length > 10 && token[0] === RETRY_TOKEN_MAGIC;
+  }
+
+  /** The original DCID the token carries, or null when it is forged, altered, stale or for another address. */
+  check(token: Uint8Array, from: Host, now = Date.now()): Uint8Array | null {
+    const t = Buffer.from(token.buffer, token.byteOffset, token.byteLength);
+    const odcidLength = t[9]!;
+    if (odcidLength > CID_LENGTH || t.length !== 10 + odcidLength + RETRY_TOKEN_MAC) return null;
+    const time = t.subarray(1, 9);
+    const odcid = t.subarray(10, 10 + odcidLength);
+    const mac = t.subarray(10 + odcidLength);
+    if (!timingSafeEqual(mac, this.#mac(from, time, odcid))) return null;
+    const age = now - Number(time.readBigUInt64BE(0));
+    if (age < 0 || age > RETRY_TOKEN_LIFETIME) return null;
+    return Buffer.from(odcid);
+  }
 }
 
 /** Listen for QUIC on every host on one UDP port. */
@@ -1134,6 +1199,11 @@ export async function listenQuic(opts: QuicServerOptions): Promise<QuicServer> {
   const port = sockets[0]!.address().port;
   const byCid = new Map<string, DriverConnection>();
   const connections = new Set<QuicConnection>();
+  /** Connections whose handshake has not completed (for retry 'auto'). */
+  const handshaking = new Set<DriverConnection>();
+  const tokens = new RetryTokens();
+  const retry = opts.retry ?? 'auto';
+  const retryAbove = opts.retryAbove ?? 64;
   let accepting = true;
 
   const onMessage = (socket: dgram.Socket, local: Host) => (msg: Buffer, rinfo: RemoteInfo) => {
@@ -1164,21 +1234,45 @@ export async function listenQuic(opts: QuicServerOptions): Promise<QuicServer> {
     }
     // RFC 9000 §14.1: a client Initial is padded to at least 1200 bytes
     if (msg.length < quiche.MIN_CLIENT_INITIAL_LEN) return;
-    const scid = randomBytes(CID_LENGTH);
+    let scid: Uint8Array;
+    let odcid: Uint8Array | null = null;
+    const token = header.token;
+    if (token !== undefined && tokens.ours(token)) {
+      // RFC 9000 §8.1.3: an invalid Retry token means the client will take no other;
+      // discarding the packet is allowed (and costs us nothing)
+      odcid = tokens.check(token, from);
+      if (odcid === null) return;
+      scid = header.dcid; // the connection ID our Retry gave the client
+    } else if (retry === true || (retry === 'auto' && handshaking.size >= retryAbove)) {
+      const newScid = randomBytes(CID_LENGTH);
+      const out = Buffer.allocUnsafe(quiche.MIN_CLIENT_INITIAL_LEN);
+      try {
+        const token = tokens.mint(from, header.dcid);
+        const n = quiche.retry(header.scid, header.dcid, newScid, token, header.version, out);
+        socket.send(out.subarray(0, n), rinfo.port, rinfo.address, noop);
+      } catch {
+        // malformed
+      }
+      return;
+    } else {
+      scid = randomBytes(CID_LENGTH);
+    }
     const connSettings = settingsFor(opts.settings, from.host);
     let qc: QuicheConnection;
     try {
-      qc = quiche.Connection.accept(scid, null, local, from, configFor(connSettings));
+      qc = quiche.Connection.accept(scid, odcid, local, from, configFor(connSettings));
     } catch {
       return;
     }
-    // the client's retransmitted Initials still carry its original DCID: map both
-    const cids = [cidKey(scid), cidKey(header.dcid)];
+    // the client's retransmitted Initials still carry its original DCID: map both (after
+    // a Retry they carry the one the Retry gave)
+    const cids = odcid === null ? [cidKey(scid), cidKey(header.dcid)] : [cidKey(scid)];
     const owner: Owner = {
       send: (packet, to) => socket.send(packet, to.port, to.host, noop),
       forget: (c) => {
         for (const k of c.cids) if (byCid.get(k) === c) byCid.delete(k);
         connections.delete(c);
+        handshaking.delete(c);
       },
       ref: noop,
       unref: noop,
@@ -1193,10 +1287,12 @@ export async function listenQuic(opts: QuicServerOptions): Promise<QuicServer> {
       internalErrorCode: opts.internalErrorCode,
       settings: connSettings,
       onEstablished: (c) => {
+        handshaking.delete(c);
         connections.add(c);
         return opts.onConnection(c);
       },
     });
+    handshaking.add(conn);
     for (const k of cids) byCid.set(k, conn);
     conn.receive(msg, from);
   };

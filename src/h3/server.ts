@@ -68,6 +68,13 @@ export interface H3ListenOptions extends ServerOptions {
   /** QUIC transport parameters and limits. */
   quic?: QuicSettings;
   /**
+   * Validate client addresses with a QUIC Retry before keeping any state for them:
+   * 'auto' (default) once `retryAbove` (64) handshakes are in progress, true always, false
+   * never. A Retry costs the client a round trip; spoofed Initials then cost us nothing.
+   */
+  retry?: boolean | 'auto';
+  retryAbove?: number;
+  /**
    * A request stream must deliver its header section within this many ms of its first
    * byte, or it is reset with H3_REQUEST_REJECTED: a slow-loris peer trickling HEADERS
    * holds nothing for long (default 10 000). The QUIC handshake itself is bounded by the
@@ -343,6 +350,8 @@ export async function listenH3(opts: H3ListenOptions): Promise<H3Listener> {
     alpn: ['h3'],
     internalErrorCode: 0x0102, // H3_INTERNAL_ERROR
     ...(opts.quic && { settings: opts.quic }),
+    ...(opts.retry !== undefined && { retry: opts.retry }),
+    ...(opts.retryAbove !== undefined && { retryAbove: opts.retryAbove }),
     onConnection(q) {
       // an idle connection (no stream open for keepAliveTimeout) is sent away
       const idle = idleCloser(keepAliveTimeout, () => {
