@@ -2,6 +2,8 @@
 // QUIC peer that writes hand-built HTTP/3 bytes (to play a misbehaving client), and a
 // small HTTP/3 client for plain requests, built on our H3Connection.
 
+import dgram from 'node:dgram';
+import { once } from 'node:events';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -222,4 +224,93 @@ export function fetchOn(s: H3Stream, body?: Uint8Array): Promise<Fetched> {
 /** Decode a HEADERS payload for assertions. */
 export function fieldsOf(fieldSection: Uint8Array): Header[] {
   return decodeFieldSection(fieldSection, 1 << 20);
+}
+
+// ── a UDP relay that parses QUIC packet headers (RFC 9000 §17.2, not quiche's) ──
+
+export type LongType = 'initial' | '0rtt' | 'handshake' | 'retry';
+
+export interface Packet {
+  raw: Buffer;
+  /** Long-header type (QUIC v1), or 'short'. */
+  type: LongType | 'short';
+  /** An Initial's token (empty when none). */
+  token: Buffer;
+}
+
+function varint(b: Buffer, at: number): [number, number] {
+  const len = 1 << (b[at]! >> 6);
+  let v = b[at]! & 0x3f;
+  for (let i = 1; i < len; i++) v = v * 256 + b[at + i]!;
+  return [v, at + len];
+}
+
+/** RFC 9000 §17.2: the first packet of a datagram. */
+export function parsePacket(raw: Buffer): Packet {
+  const first = raw[0]!;
+  if ((first & 0x80) === 0) return { raw, type: 'short', token: Buffer.alloc(0) };
+  const type = (['initial', '0rtt', 'handshake', 'retry'] as const)[(first & 0x30) >> 4]!;
+  let at = 5; // first byte, version
+  at += 1 + raw[at]!; // DCID
+  at += 1 + raw[at]!; // SCID
+  let token: Buffer = Buffer.alloc(0);
+  if (type === 'initial') {
+    const [n, after] = varint(raw, at);
+    token = raw.subarray(after, after + n);
+  }
+  return { raw, type, token };
+}
+
+export interface Relay {
+  port: number;
+  /** The port the server sees the client at. */
+  upstreamPort: number;
+  /** NAT rebinding: from now on the client's datagrams reach the server from a new port. */
+  rebind(): Promise<void>;
+  fromServer: Packet[];
+  fromClient: Packet[];
+  close(): void;
+}
+
+/** A UDP relay for one client in front of a QUIC server on 127.0.0.1:`target`. */
+export async function relay(target: number): Promise<Relay> {
+  const front = dgram.createSocket('udp4');
+  const fromServer: Packet[] = [];
+  const fromClient: Packet[] = [];
+  let client: { port: number; address: string } | null = null;
+  const upstream = async () => {
+    const b = dgram.createSocket('udp4');
+    b.on('message', (msg) => {
+      fromServer.push(parsePacket(msg));
+      if (client) front.send(msg, client.port, client.address);
+    });
+    b.bind(0, '127.0.0.1');
+    await once(b, 'listening');
+    return b;
+  };
+  let back = await upstream();
+  front.on('message', (msg, rinfo) => {
+    client = rinfo;
+    fromClient.push(parsePacket(msg));
+    back.send(msg, target, '127.0.0.1');
+  });
+  front.bind(0, '127.0.0.1');
+  await once(front, 'listening');
+  const r: Relay = {
+    port: front.address().port,
+    upstreamPort: back.address().port,
+    fromServer,
+    fromClient,
+    async rebind() {
+      const old = back;
+      back = await upstream();
+      old.close();
+      r.upstreamPort = back.address().port;
+    },
+    close() {
+      front.close();
+      back.close();
+    },
+  };
+  return r;
 }

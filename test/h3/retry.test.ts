@@ -11,7 +11,16 @@ import { closeH3Connections, connectH3 } from '../../src/h3/client.js';
 import { type H3Listener, type H3ListenOptions, listenH3 } from '../../src/h3/server.js';
 import { ok, reply } from '../../src/ws/handler.js';
 import { recorder } from '../helpers.js';
-import { delay, makeCerts, removeCerts, type TestCerts, until } from './helpers.js';
+import {
+  delay,
+  makeCerts,
+  type Packet,
+  parsePacket,
+  relay,
+  removeCerts,
+  type TestCerts,
+  until,
+} from './helpers.js';
 
 let certs: TestCerts;
 test.before(async () => {
@@ -22,84 +31,11 @@ test.after.always(async () => {
   await removeCerts(certs);
 });
 
-type LongType = 'initial' | '0rtt' | 'handshake' | 'retry';
-
-interface Packet {
-  raw: Buffer;
-  /** Long-header type (QUIC v1), or 'short'. */
-  type: LongType | 'short';
-  /** An Initial's token (empty when none). */
-  token: Buffer;
-}
-
-function varint(b: Buffer, at: number): [number, number] {
-  const len = 1 << (b[at]! >> 6);
-  let v = b[at]! & 0x3f;
-  for (let i = 1; i < len; i++) v = v * 256 + b[at + i]!;
-  return [v, at + len];
-}
-
-/** RFC 9000 §17.2: the first packet of a datagram. */
-function parse(raw: Buffer): Packet {
-  const first = raw[0]!;
-  if ((first & 0x80) === 0) return { raw, type: 'short', token: Buffer.alloc(0) };
-  const type = (['initial', '0rtt', 'handshake', 'retry'] as const)[(first & 0x30) >> 4]!;
-  let at = 5; // first byte, version
-  at += 1 + raw[at]!; // DCID
-  at += 1 + raw[at]!; // SCID
-  let token: Buffer = Buffer.alloc(0);
-  if (type === 'initial') {
-    const [n, after] = varint(raw, at);
-    token = raw.subarray(after, after + n);
-  }
-  return { raw, type, token };
-}
-
-interface Relay {
-  port: number;
-  /** The port the server sees the client at. */
-  upstreamPort: number;
-  fromServer: Packet[];
-  fromClient: Packet[];
-  close(): void;
-}
-
-/** A UDP relay for one client in front of a QUIC server on 127.0.0.1:`target`. */
-async function relay(target: number): Promise<Relay> {
-  const front = dgram.createSocket('udp4');
-  const back = dgram.createSocket('udp4');
-  const fromServer: Packet[] = [];
-  const fromClient: Packet[] = [];
-  let client: { port: number; address: string } | null = null;
-  front.on('message', (msg, rinfo) => {
-    client = rinfo;
-    fromClient.push(parse(msg));
-    back.send(msg, target, '127.0.0.1');
-  });
-  back.on('message', (msg) => {
-    fromServer.push(parse(msg));
-    if (client) front.send(msg, client.port, client.address);
-  });
-  front.bind(0, '127.0.0.1');
-  back.bind(0, '127.0.0.1');
-  await Promise.all([once(front, 'listening'), once(back, 'listening')]);
-  return {
-    port: front.address().port,
-    upstreamPort: back.address().port,
-    fromServer,
-    fromClient,
-    close() {
-      front.close();
-      back.close();
-    },
-  };
-}
-
 /** Send one datagram from a fresh socket; resolves with what came back within `ms`. */
 async function sendAlone(port: number, datagram: Buffer, ms = 600): Promise<Packet[]> {
   const s = dgram.createSocket('udp4');
   const got: Packet[] = [];
-  s.on('message', (m) => got.push(parse(m)));
+  s.on('message', (m) => got.push(parsePacket(m)));
   s.bind(0, '127.0.0.1');
   await once(s, 'listening');
   s.send(datagram, port, '127.0.0.1');
