@@ -22,6 +22,8 @@ export interface ServeOptions {
   key?: string | Buffer;
   /** Also serve HTTP/3 on the TLS port number over UDP (default true). */
   http3?: boolean;
+  /** QUIC address validation with Retry: listenH3's `retry` (default 'auto'). */
+  quicRetry?: boolean | 'auto';
   /** Accept permessage-deflate on the echo routes (default true). */
   perMessageDeflate?: boolean;
   /** Where generated certificates live (default certs/out). */
@@ -119,6 +121,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Served> {
           cert,
           key,
           handle,
+          ...(opts.quicRetry !== undefined && { retry: opts.quicRetry }),
         });
         listeners.push(h3);
         // RFC 7838: advertise HTTP/3 on the h1/h2 responses of this origin

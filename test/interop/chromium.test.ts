@@ -1,12 +1,13 @@
-// Chromium runs the interop page of `omniws serve` over ws:// (HTTP/1.1) and wss://
-// (HTTP/2, RFC 8441); every check passes and the server announces the HTTP version
-// of each WebSocket.
+// Chromium runs the interop page of `omniws serve` over ws:// (HTTP/1.1), wss://
+// (HTTP/2, RFC 8441) and HTTP/3 (RFC 9220), the last also behind a QUIC Retry; every
+// check passes and the server announces the HTTP version of each WebSocket.
 
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { serve } from '../../src/serve.js';
+import { relay } from '../h3/helpers.js';
 import { chromiumMissing, launchChromium } from './browser.js';
 
 interface CheckResult {
@@ -100,3 +101,53 @@ test.serial('interop page passes in Chromium over HTTP/3 (RFC 9220)', async (t) 
     await served.close();
   }
 });
+
+test.serial(
+  'Chromium follows a QUIC Retry: the page over HTTP/3 passes behind address validation',
+  async (t) => {
+    const missing = chromiumMissing();
+    if (missing) {
+      t.fail(missing);
+      return;
+    }
+    const served = await serve({
+      port: null,
+      tlsPort: 0,
+      quicRetry: true,
+      certsDir: await mkdtemp(join(tmpdir(), 'omniws-interop-retry-')),
+    });
+    const h3 = served.endpoints.find((e) => e.transport === 'h3')!;
+    // a relay on IPv4 that shows the packets: Chromium's QUIC through it, all of the page
+    const r = await relay(h3.port);
+    const browser = await launchChromium([
+      `--ignore-certificate-errors-spki-list=${served.certs!.spkiSha256}`,
+      '--enable-quic',
+      `--origin-to-force-quic-on=localhost:${r.port}`,
+      '--host-resolver-rules=MAP localhost 127.0.0.1',
+      '--enable-features=EnableWebsocketsOverHttp3',
+    ]);
+    try {
+      const page = await browser.newPage();
+      await page.goto(`https://localhost:${r.port}/`);
+      await page.waitForFunction('document.title !== "interop: running"', undefined, {
+        timeout: 30_000,
+      });
+      const results = (await page.evaluate('window.interopResults')) as CheckResult[];
+      t.is(await page.title(), 'interop: pass', JSON.stringify(results));
+      t.is(results.length, 5);
+      for (const r of results) t.is(r.http, '3', `${r.name}: ${r.detail ?? ''}`);
+      t.true(
+        r.fromServer.some((p) => p.type === 'retry'),
+        'the server answered with a Retry',
+      );
+      t.true(
+        r.fromClient.some((p) => p.type === 'initial' && p.token.length > 0),
+        'Chromium came back with the token',
+      );
+    } finally {
+      await browser.close();
+      r.close();
+      await served.close();
+    }
+  },
+);
