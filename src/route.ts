@@ -65,7 +65,7 @@ export interface ServerOptions extends NegotiationOptions, SessionOptions {
    * 10 000 ms). A decision still pending then is answered 503 and reported to `onError`
    * (WS_ERR_HANDSHAKE_TIMEOUT); its late answer is ignored, so a route that never resolves
    * holds neither the connection nor a `maxConnections` slot. Plain requests to `handle()`
-   * are not limited (a long poll is an answer that takes its time).
+   * are not limited (a long poll is an answer that takes its time). 0: no limit.
    */
   decisionTimeout?: number;
   /**
@@ -113,6 +113,7 @@ export function decideWithin<T>(
     return Promise.resolve(pending);
   }
   const ms = opts.decisionTimeout ?? 10_000;
+  if (!(ms > 0 && Number.isFinite(ms))) return Promise.resolve(pending);
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
     timer = setTimeout(

@@ -453,8 +453,9 @@ export async function listenH2(opts: H2ListenOptions): Promise<H2Listener> {
   server.on('session', (session: Http2Session) => {
     sessions.add(session);
     // the preface and SETTINGS within handshakeTimeout, or the connection goes
-    const handshake = setTimeout(() => session.destroy(), handshakeTimeout);
-    handshake.unref();
+    const handshake =
+      handshakeTimeout > 0 ? setTimeout(() => session.destroy(), handshakeTimeout) : undefined;
+    handshake?.unref();
     session.once('remoteSettings', () => clearTimeout(handshake));
     // no stream open for keepAliveTimeout: GOAWAY, and the connection closes
     let open = 0;

@@ -120,3 +120,19 @@ test('h1: a plain request to handle() is not bound by decisionTimeout', async (t
   t.is(await res.text(), 'slow but fine');
   t.deepEqual(p.errors, []);
 });
+
+test('decisionTimeout 0: no limit, a slow route() still opens its WebSocket', async (t) => {
+  const p = probe('route');
+  const server = await startServer(1, { ...p.opts, decisionTimeout: 0 });
+  t.teardown(() => server.close());
+  const s = await connect(`${server.url}/late`, {
+    ...server.client,
+    handler: { handleIn: (_m: unknown, st: null) => ok(st) },
+    state: null,
+  });
+  await until(() => p.inits.length === 1);
+  t.deepEqual(p.inits, ['late']);
+  t.deepEqual(p.errors, []);
+  s.close(1000);
+  await s.closed;
+});
