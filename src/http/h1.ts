@@ -20,13 +20,7 @@ import type { TLSSocket } from 'node:tls';
 import type { AttachedServer } from '../h1/server.js';
 import { H1Transport } from '../h1/transport.js';
 import { validateH1Request } from '../h1/upgrade.js';
-import {
-  negotiationFor,
-  pathnameOf,
-  type ServerOptions,
-  SessionRegistry,
-  type WebSocketRoute,
-} from '../route.js';
+import { pathnameOf, type ServerOptions, SessionRegistry } from '../route.js';
 import { WebSocketError } from '../ws/errors.js';
 import { hasToken, headerValue } from '../ws/negotiate.js';
 import { Body, type BodySource, contentLength } from './body.js';
@@ -38,10 +32,8 @@ import {
   type Exchange,
   type HandleContext,
   type ResponseWriter,
-  respond,
   serveExchange,
   shutdownLoops,
-  statusResponse,
 } from './respond.js';
 
 /** Unread request body bytes drained to keep a connection; beyond them it closes. */
@@ -257,9 +249,9 @@ export function serveH1Request(
       w ??= new H1Writer(res, body, req.socket, false);
       return w;
     },
-    accept: () => {
-      // not an upgrade: serveExchange answers 426 before it gets here
-    },
+    // not an upgrade: serveExchange answers 426 before it gets to these
+    validate: () => ({ ok: false, status: 426, error: 'not an upgrade' }),
+    open: noop,
   };
   return serveExchange(ex, ctx, decline);
 }
@@ -294,40 +286,26 @@ export function serveH1Upgrade(
   const ex: Exchange = {
     request,
     writer,
-    accept: async (route: WebSocketRoute, extra: HeaderMap) => {
-      const result = validateH1Request(
+    validate: (terms) =>
+      validateH1Request(
         {
           method: request.method,
           httpVersion: req.httpVersion,
           url: request.path,
           headers: req.headers,
         },
-        negotiationFor(ctx.opts, route),
-      );
-      if (!result.ok) {
-        await respond(
-          writer(),
-          request,
-          statusResponse(result.status, result.headers ?? {}, `${result.error}\n`),
-          ctx,
-        );
-        return;
-      }
+        terms,
+      ),
+    open: (route, accepted, extra) => {
       if (socket.destroyed) return;
       let response = 'HTTP/1.1 101 Switching Protocols\r\n';
-      for (const [k, v] of Object.entries({ ...extra, ...result.responseHeaders })) {
+      for (const [k, v] of Object.entries({ ...extra, ...accepted.responseHeaders })) {
         for (const one of Array.isArray(v) ? v : [v]) response += `${k}: ${one}\r\n`;
       }
       socket.write(`${response}\r\n`, 'latin1');
       socket.removeListener('error', noop);
-      const secure = request.secure;
-      ctx.registry.start(
-        new H1Transport(socket, head, secure),
-        ctx.opts,
-        route,
-        request,
-        result.info,
-      );
+      const transport = new H1Transport(socket, head, request.secure);
+      ctx.registry.start(transport, ctx.opts, route, request, accepted.info);
     },
   };
   return serveExchange(ex, ctx, decline);

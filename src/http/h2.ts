@@ -18,7 +18,7 @@ import { constants, type IncomingHttpHeaders, type ServerHttp2Stream } from 'nod
 import type { TLSSocket } from 'node:tls';
 import { H2Transport } from '../h2/transport.js';
 import { classifyH2Request, validateH2Request } from '../h2/upgrade.js';
-import { negotiationFor, pathnameOf, type WebSocketRoute } from '../route.js';
+import { pathnameOf } from '../route.js';
 import { WebSocketError } from '../ws/errors.js';
 import { Body, type BodySource, contentLength } from './body.js';
 import type { HeaderMap, Request, TlsInfo } from './handler.js';
@@ -28,9 +28,7 @@ import {
   type Exchange,
   type HandleContext,
   type ResponseWriter,
-  respond,
   serveExchange,
-  statusResponse,
 } from './respond.js';
 
 const { HTTP2_HEADER_STATUS, NGHTTP2_INTERNAL_ERROR, NGHTTP2_NO_ERROR } = constants;
@@ -246,21 +244,12 @@ export function serveH2Stream(
   const ex: Exchange = {
     request,
     writer,
-    accept: async (route: WebSocketRoute, extra: HeaderMap) => {
-      const result = validateH2Request(headers, negotiationFor(ctx.opts, route));
-      if (!result.ok) {
-        await respond(
-          writer(),
-          request,
-          statusResponse(result.status, result.headers ?? {}, `${result.error}\n`),
-          ctx,
-        );
-        return;
-      }
+    validate: (terms) => validateH2Request(headers, terms),
+    open: (route, accepted, extra) => {
       if (stream.destroyed || stream.closed) return;
-      stream.respond({ ...extra, ...result.responseHeaders, [HTTP2_HEADER_STATUS]: 200 });
+      stream.respond({ ...extra, ...accepted.responseHeaders, [HTTP2_HEADER_STATUS]: 200 });
       const transport = new H2Transport(stream, request.secure);
-      ctx.registry.start(transport, ctx.opts, route, request, result.info);
+      ctx.registry.start(transport, ctx.opts, route, request, accepted.info);
     },
   };
   return serveExchange(ex, ctx, decline);

@@ -19,7 +19,7 @@ import { H3_INTERNAL_ERROR, H3_NO_ERROR, H3_REQUEST_CANCELLED } from '../h3/erro
 import type { Header } from '../h3/qpack.js';
 import { H3Transport, HIGH_WATER_MARK } from '../h3/transport.js';
 import { classifyH3Request, type H3Headers, validateH3Request } from '../h3/upgrade.js';
-import { negotiationFor, pathnameOf, type WebSocketRoute } from '../route.js';
+import { pathnameOf } from '../route.js';
 import { Body, type BodySink, contentLength } from './body.js';
 import type { HeaderMap, Request } from './handler.js';
 import {
@@ -28,9 +28,7 @@ import {
   type Exchange,
   type HandleContext,
   type ResponseWriter,
-  respond,
   serveExchange,
-  statusResponse,
 } from './respond.js';
 
 function one(v: string | string[] | undefined): string | undefined {
@@ -222,24 +220,15 @@ export function serveH3Request(
   const ex: Exchange = {
     request,
     writer,
-    accept: async (route: WebSocketRoute, extra: HeaderMap) => {
-      const result = validateH3Request(fields, negotiationFor(ctx.opts, route));
-      if (!result.ok) {
-        await respond(
-          writer(),
-          request,
-          statusResponse(result.status, result.headers ?? {}, `${result.error}\n`),
-          ctx,
-        );
-        return;
-      }
+    validate: (terms) => validateH3Request(fields, terms),
+    open: (route, accepted, extra) => {
       if (stream.closed || stream.writableEnded) return;
       stream.sendHeaders([
         [':status', '200'],
-        ...fieldsOf({ ...extra, ...result.responseHeaders }),
+        ...fieldsOf({ ...extra, ...accepted.responseHeaders }),
       ]);
       stream.becomeTunnel();
-      ctx.registry.start(new H3Transport(stream), ctx.opts, route, request, result.info);
+      ctx.registry.start(new H3Transport(stream), ctx.opts, route, request, accepted.info);
     },
   };
   return serveExchange(ex, ctx);

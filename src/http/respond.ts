@@ -14,12 +14,14 @@ import { type FileHandle, open } from 'node:fs/promises';
 import { STATUS_CODES } from 'node:http';
 import {
   decideWithin,
+  negotiationFor,
   type ServerOptions,
   type SessionRegistry,
   type WebSocketRoute,
 } from '../route.js';
 import { WebSocketError } from '../ws/errors.js';
 import type { Result } from '../ws/handler.js';
+import type { NegotiationOptions, UpgradeResult } from '../ws/negotiate.js';
 import type { HttpVersion } from '../ws/transport.js';
 import {
   type BufferedResponse,
@@ -382,11 +384,10 @@ export interface Exchange {
   readonly request: Request;
   /** The writer for an HTTP response (created once). */
   writer(): ResponseWriter;
-  /**
-   * Accept a WebSocket (only for `request.upgrade`): validate the handshake, answer
-   * 101 / 200 and start the session; a failed validation is answered with its status.
-   */
-  accept(route: WebSocketRoute, headers: HeaderMap): void | Promise<void>;
+  /** Validate the WebSocket handshake (only for `request.upgrade`) under these terms. */
+  validate(terms: NegotiationOptions): UpgradeResult;
+  /** Answer a validated upgrade (101 / 200 with `headers`) and start its session. */
+  open(route: WebSocketRoute, accepted: UpgradeResult & { ok: true }, headers: HeaderMap): void;
 }
 
 /** The answer to a `websocket()` on a request that did not ask for one. */
@@ -452,11 +453,17 @@ export async function serveExchange(
     } catch (err) {
       ctx.opts.onError?.(err as Error);
     }
-    if (extra !== undefined) {
-      await ex.accept(res.route, extra);
-      return;
+    if (extra === undefined) {
+      answer = statusResponse(500);
+    } else {
+      const result = ex.validate(negotiationFor(ctx.opts, res.route));
+      if (result.ok) {
+        ex.open(res.route, result, extra);
+        return;
+      }
+      // a failed validation is answered with its status (400, 403, 426…)
+      answer = statusResponse(result.status, result.headers ?? {}, `${result.error}\n`);
     }
-    answer = statusResponse(500);
   }
   const w = ex.writer();
   try {

@@ -29,6 +29,7 @@ import {
 import { SessionRegistry, type WebSocketRoute } from '../../src/route.js';
 import { WebSocketError } from '../../src/ws/errors.js';
 import { ok, stop } from '../../src/ws/handler.js';
+import type { UpgradeInfo } from '../../src/ws/negotiate.js';
 import type { HttpVersion } from '../../src/ws/transport.js';
 import { makeCerts, removeCerts, serveOn, TRANSPORTS } from './helpers.js';
 
@@ -311,7 +312,13 @@ function exchange(req: Request, w: FakeWriter, accepted: unknown[]): Exchange {
   return {
     request: req,
     writer: () => w,
-    accept: (route: WebSocketRoute, headers: HeaderMap) => void accepted.push({ route, headers }),
+    validate: () => ({
+      ok: true,
+      info: {} as UpgradeInfo,
+      responseHeaders: {},
+    }),
+    open: (route: WebSocketRoute, _accepted: unknown, headers: HeaderMap) =>
+      void accepted.push({ route, headers }),
   };
 }
 
