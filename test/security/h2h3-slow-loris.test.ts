@@ -11,6 +11,7 @@
 import { once } from 'node:events';
 import http2 from 'node:http2';
 import net from 'node:net';
+import tls from 'node:tls';
 import test from 'ava';
 import { connectH2 } from '../../src/h2/client.js';
 import { type H2ListenOptions, listenH2 } from '../../src/h2/server.js';
@@ -73,6 +74,29 @@ test('h2c: a peer that sends nothing, or half a preface, is dropped after handsh
 test('h2 TLS: a peer that never starts the TLS handshake is dropped after handshakeTimeout', async (t) => {
   const l = await h2(t, { handshakeTimeout: SHORT, tls: { cert: certs.cert, key: certs.key } });
   t.true((await heldFor(l.port, Buffer.alloc(0))) >= 0, 'closed by the server');
+});
+
+test('h2 TLS port, HTTP/1.1 by ALPN: an unfinished request head is answered 408 after handshakeTimeout', async (t) => {
+  const l = await h2(t, { handshakeTimeout: SHORT, tls: { cert: certs.cert, key: certs.key } });
+  const socket = tls.connect({
+    port: l.port,
+    host: '127.0.0.1',
+    servername: 'localhost',
+    ca: certs.ca,
+    ALPNProtocols: ['http/1.1'],
+  });
+  socket.on('error', () => {});
+  await once(socket, 'secureConnect');
+  t.is(socket.alpnProtocol, 'http/1.1');
+  socket.write('GET /echo HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n');
+  let answer = '';
+  socket.on('data', (d: Buffer) => {
+    answer += d.toString('latin1');
+  });
+  const closed = await Promise.race([once(socket, 'close').then(() => true), delay(8000)]);
+  socket.destroy();
+  t.true(closed === true, 'closed by the server');
+  t.regex(answer, /^HTTP\/1\.1 408 /);
 });
 
 test('h2c: a HEADERS frame whose CONTINUATION never comes holds the connection only until keepAliveTimeout', async (t) => {
