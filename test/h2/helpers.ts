@@ -3,36 +3,12 @@
 // RFC 6455 §5.2), and a TCP proxy that reads the HTTP/2 frames of an h2c connection
 // so tests can see END_STREAM and RST_STREAM on the wire.
 
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import http2, { type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2';
 import net, { type AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { ExecutionContext } from 'ava';
-import { ensureCerts } from '../../src/certs.js';
 
-export interface TestCerts {
-  ca: Buffer;
-  cert: Buffer;
-  key: Buffer;
-  dir: string;
-}
-
-/** A CA and localhost certificate in a fresh directory under os.tmpdir(); remove it with `cleanup`. */
-export async function makeCerts(name: string): Promise<TestCerts> {
-  const dir = await mkdtemp(join(tmpdir(), `omniws-${name}-`));
-  const paths = await ensureCerts(dir);
-  const [ca, cert, key] = await Promise.all([
-    readFile(paths.ca),
-    readFile(paths.cert),
-    readFile(paths.key),
-  ]);
-  return { ca, cert, key, dir };
-}
-
-export function removeCerts(c: TestCerts): Promise<void> {
-  return rm(c.dir, { recursive: true, force: true });
-}
+export { makeCerts, removeCerts, type TestCerts } from '../certs.js';
+export { until } from '../helpers.js';
 
 // ── RFC 6455 frames, written independently of src/ws/frame.ts ─────────────────
 
@@ -278,15 +254,6 @@ export async function sniffingProxy(targetPort: number): Promise<SniffingProxy> 
         server.close(() => resolve());
       }),
   };
-}
-
-/** Poll until `cond` holds (bounded). */
-export async function until(cond: () => boolean, ms = 5000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 /** A deferred value. */

@@ -4,10 +4,6 @@
 
 import dgram from 'node:dgram';
 import { once } from 'node:events';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { ensureCerts } from '../../src/certs.js';
 import { H3Connection, type H3Stream } from '../../src/h3/connection.js';
 import { FrameDecoder, type FrameEvent } from '../../src/h3/frames.js';
 import { decodeFieldSection, type Header } from '../../src/h3/qpack.js';
@@ -18,42 +14,11 @@ import {
   type QuicConnectionHandler,
 } from '../../src/h3/quic.js';
 
-export interface TestCerts {
-  ca: Buffer;
-  cert: Buffer;
-  key: Buffer;
-  spki: string;
-  dir: string;
-}
+import type { TestCerts } from '../certs.js';
 
-export async function makeCerts(name: string): Promise<TestCerts> {
-  const dir = await mkdtemp(join(tmpdir(), `omniws-${name}-`));
-  const paths = await ensureCerts(dir);
-  const [ca, cert, key] = await Promise.all([
-    readFile(paths.ca),
-    readFile(paths.cert),
-    readFile(paths.key),
-  ]);
-  return { ca, cert, key, spki: paths.spkiSha256, dir };
-}
+export { makeCerts, removeCerts, type TestCerts } from '../certs.js';
+export { delay, until } from '../helpers.js';
 
-export function removeCerts(c: TestCerts): Promise<void> {
-  return rm(c.dir, { recursive: true, force: true });
-}
-
-export async function until(cond: () => boolean, ms = 5000, what = 'condition'): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`${what} not met within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
-export function delay(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-/** Everything a QUIC connection's handler saw. */
 export interface Recorded {
   data: Map<number, Buffer[]>;
   fins: Set<number>;

@@ -4,13 +4,9 @@
 // response ended cleanly. Clients are Node's own (http, https, http2) and, for HTTP/3,
 // our H3Connection.
 
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import http, { type IncomingHttpHeaders } from 'node:http';
 import http2 from 'node:http2';
 import https from 'node:https';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { ensureCerts } from '../../src/certs.js';
 import { connect } from '../../src/connect.js';
 import { listen } from '../../src/h1/server.js';
 import { closeH2Sessions } from '../../src/h2/client.js';
@@ -24,28 +20,9 @@ import type { Handler } from '../../src/ws/handler.js';
 import type { Session } from '../../src/ws/session.js';
 import type { HttpVersion } from '../../src/ws/transport.js';
 
-export interface TestCerts {
-  ca: Buffer;
-  cert: Buffer;
-  key: Buffer;
-  spki: string;
-  dir: string;
-}
+import type { TestCerts } from '../certs.js';
 
-export async function makeCerts(name: string): Promise<TestCerts> {
-  const dir = await mkdtemp(join(tmpdir(), `omniws-${name}-`));
-  const paths = await ensureCerts(dir);
-  const [ca, cert, key] = await Promise.all([
-    readFile(paths.ca),
-    readFile(paths.cert),
-    readFile(paths.key),
-  ]);
-  return { ca, cert, key, spki: paths.spkiSha256, dir };
-}
-
-export function removeCerts(c: TestCerts): Promise<void> {
-  return rm(c.dir, { recursive: true, force: true });
-}
+export { makeCerts, removeCerts, type TestCerts } from '../certs.js';
 
 export type TransportName = 'h1' | 'h1-tls' | 'h2' | 'h2c' | 'h3';
 export const TRANSPORTS: readonly TransportName[] = ['h1', 'h1-tls', 'h2', 'h2c', 'h3'];
