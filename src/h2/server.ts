@@ -54,6 +54,7 @@ import {
   type ServerOptions,
   SessionRegistry,
 } from '../route.js';
+import { isConnectionSpecific } from '../ws/extended-connect.js';
 import { H2Transport } from './transport.js';
 import { classifyH2Request, validateH2Request } from './upgrade.js';
 
@@ -88,15 +89,6 @@ type AnyH2Server = Http2Server | Http2SecureServer;
 type EmitFn = (event: string | symbol, ...args: unknown[]) => boolean;
 
 const { HTTP2_HEADER_STATUS, NGHTTP2_INTERNAL_ERROR } = constants;
-
-// HTTP/2 forbids these (RFC 9113 §8.2.2); a route's h1-minded headers must not break the answer
-const CONNECTION_SPECIFIC = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'upgrade',
-]);
 
 /** Node's compatibility layer adds its dispatcher as this bound function (lib/internal/http2/core.js setupCompat). */
 const COMPAT_LISTENER_NAME = 'bound onServerStream';
@@ -148,7 +140,8 @@ export function respondH2(stream: ServerHttp2Stream, res: HttpResponse): void {
   const headers: Record<string, string | number> = { [HTTP2_HEADER_STATUS]: res.status };
   for (const [k, v] of Object.entries(res.headers ?? {})) {
     const name = k.toLowerCase();
-    if (!CONNECTION_SPECIFIC.has(name) && !name.startsWith(':')) headers[name] = v;
+    // a route's h1-minded headers must not break the answer (RFC 9113 §8.2.2)
+    if (!isConnectionSpecific(name) && !name.startsWith(':')) headers[name] = v;
   }
   try {
     if (res.body === undefined) {

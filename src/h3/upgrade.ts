@@ -15,9 +15,11 @@ import {
   type ConnectKind,
   classifyExtendedConnect,
   type ExtendedConnectOptions,
+  isConnectionSpecific,
   validateExtendedConnect,
   validateExtendedConnectResponse,
 } from '../ws/extended-connect.js';
+
 import type {
   NegotiationOptions,
   RawHeaders,
@@ -36,22 +38,6 @@ export type MessageCheck = { ok: true; headers: H3Headers } | { ok: false; error
 
 const REQUEST_PSEUDO = new Set([':method', ':scheme', ':authority', ':path', ':protocol']);
 
-// RFC 9114 §4.2: "An endpoint MUST NOT generate an HTTP/3 field section containing
-// connection-specific fields; any message containing connection-specific fields MUST be
-// treated as malformed."
-const CONNECTION_SPECIFIC = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'upgrade',
-]);
-
-/** Whether a field may not appear in an HTTP/3 message (RFC 9114 §4.2). */
-export function isConnectionSpecific(name: string): boolean {
-  return CONNECTION_SPECIFIC.has(name);
-}
-
 function collect(fields: readonly Header[], pseudo: ReadonlySet<string>): MessageCheck {
   // no prototype: a field named "constructor" or "__proto__" is a field like any other
   // (test/security/h3-field-named-constructor.test.ts)
@@ -69,7 +55,8 @@ function collect(fields: readonly Header[], pseudo: ReadonlySet<string>): Messag
       headers[name] = value;
       continue;
     }
-    if (CONNECTION_SPECIFIC.has(name)) {
+    // RFC 9114 §4.2: "any message containing connection-specific fields MUST be treated as malformed"
+    if (isConnectionSpecific(name)) {
       return { ok: false, error: `connection-specific field ${name}` };
     }
     // RFC 9114 §4.2: "the TE header field … MUST NOT contain any value other than

@@ -10,6 +10,7 @@
 
 import type { RequestInfo, WebSocketRoute } from '../route.js';
 import { WebSocketError } from '../ws/errors.js';
+import { isConnectionSpecific } from '../ws/extended-connect.js';
 import type { Handler, Result } from '../ws/handler.js';
 import type { HttpVersion } from '../ws/transport.js';
 
@@ -287,15 +288,6 @@ const NAME = /^[a-z0-9!#$%&'*+.^_`|~-]+$/;
 // RFC 9110 §5.5: CR, LF and NUL are never allowed in a field value
 const BAD_VALUE = /[\r\n\0]/;
 
-// RFC 9113 §8.2.2, RFC 9114 §4.2: connection-specific fields are malformed on h2/h3
-const CONNECTION_SPECIFIC = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'upgrade',
-]);
-
 function invalidHeader(message: string): WebSocketError {
   return new WebSocketError('HTTP_ERR_INVALID_HEADER', message);
 }
@@ -325,7 +317,7 @@ export function checkHeaders(headers: ResponseHeaders | undefined, http?: HttpVe
           : '';
       throw invalidHeader(`invalid response header name ${JSON.stringify(name)}${hint}`);
     }
-    if (http !== undefined && http !== '1.1' && CONNECTION_SPECIFIC.has(name)) {
+    if (http !== undefined && http !== '1.1' && isConnectionSpecific(name)) {
       throw invalidHeader(
         `"${name}" is connection-specific: HTTP/${http} forbids it (RFC ${http === '2' ? '9113 §8.2.2' : '9114 §4.2'})`,
       );

@@ -22,6 +22,21 @@ import {
   validateNegotiatedResponse,
 } from './negotiate.js';
 
+// RFC 9113 §8.2.2 and RFC 9114 §4.2: connection-specific fields make an HTTP/2 or HTTP/3
+// message malformed; an endpoint must not generate them.
+const CONNECTION_SPECIFIC: ReadonlySet<string> = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'upgrade',
+]);
+
+/** Whether a (lower-case) field may not appear in an HTTP/2 or HTTP/3 message. */
+export function isConnectionSpecific(name: string): boolean {
+  return CONNECTION_SPECIFIC.has(name);
+}
+
 /** The `:protocol` value of a WebSocket (RFC 8441 §4, the HTTP Upgrade Token Registry). */
 export const WEBSOCKET_PROTOCOL = 'websocket';
 

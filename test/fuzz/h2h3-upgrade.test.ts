@@ -10,8 +10,8 @@ import test from 'ava';
 import fc from 'fast-check';
 import { validateH2Request } from '../../src/h2/upgrade.js';
 import type { Header } from '../../src/h3/qpack.js';
-import { isConnectionSpecific, validateH3Request } from '../../src/h3/upgrade.js';
-import { validateExtendedConnect } from '../../src/ws/extended-connect.js';
+import { validateH3Request } from '../../src/h3/upgrade.js';
+import { isConnectionSpecific, validateExtendedConnect } from '../../src/ws/extended-connect.js';
 import type { NegotiationOptions, UpgradeResult } from '../../src/ws/negotiate.js';
 import { runs } from './gen.js';
 
