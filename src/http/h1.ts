@@ -34,6 +34,7 @@ import {
   type ResponseWriter,
   serveExchange,
   shutdownLoops,
+  WriterState,
 } from './respond.js';
 
 /** Unread request body bytes drained to keep a connection; beyond them it closes. */
@@ -117,40 +118,24 @@ function lingerClose(socket: Socket, drop: () => Promise<unknown>): void {
 }
 
 /** The ResponseWriter of HTTP/1.1: a node:http ServerResponse. */
-class H1Writer implements ResponseWriter {
+class H1Writer extends WriterState implements ResponseWriter {
   readonly http = '1.1' as const;
   readonly #res: ServerResponse;
   readonly #body: Body;
   readonly #socket: Socket;
   /** An upgrade request answered over its raw socket: the connection closes after. */
   readonly #raw: boolean;
-  #ended = false;
-  #aborted = false;
   #closeAfter = false;
   #hasLength = false;
-  #drainWaiters: (() => void)[] = [];
-  #abortCbs: (() => void)[] = [];
 
   constructor(res: ServerResponse, body: Body, socket: Socket, raw: boolean) {
+    super();
     this.#res = res;
     this.#body = body;
     this.#socket = socket;
     this.#raw = raw;
-    res.on('drain', () => this.#wakeDrain());
-    res.on('close', () => {
-      if (this.#ended || this.#aborted) return;
-      this.#aborted = true;
-      this.#wakeDrain();
-      for (const cb of this.#abortCbs.splice(0)) cb();
-    });
-  }
-
-  get aborted(): boolean {
-    return this.#aborted;
-  }
-
-  #wakeDrain(): void {
-    for (const w of this.#drainWaiters.splice(0)) w();
+    res.on('drain', () => this.wakeDrain());
+    res.on('close', () => this.peerGone());
   }
 
   head(status: number, headers: HeaderMap, mode: BodyMode): void {
@@ -169,13 +154,12 @@ class H1Writer implements ResponseWriter {
   }
 
   write(chunk: Uint8Array): boolean {
-    if (this.#aborted || this.#ended) return false;
+    if (this.aborted || this.ended) return false;
     return this.#res.write(chunk);
   }
 
   drained(): Promise<void> {
-    if (this.#aborted || !this.#res.writableNeedDrain) return Promise.resolve();
-    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+    return this.waitDrain(this.#res.writableNeedDrain);
   }
 
   checkTrailers(trailers: HeaderMap): void {
@@ -188,13 +172,13 @@ class H1Writer implements ResponseWriter {
   }
 
   end(trailers?: HeaderMap): void {
-    if (this.#ended || this.#aborted) return;
+    if (this.ended || this.aborted) return;
     const res = this.#res;
     if (trailers !== undefined && Object.keys(trailers).length > 0) {
       this.checkTrailers(trailers);
       res.addTrailers(trailers);
     }
-    this.#ended = true;
+    this.ended = true;
     const body = this.#body;
     if (this.#raw) {
       res.once('finish', () => lingerClose(this.#socket, () => Promise.resolve()));
@@ -216,20 +200,13 @@ class H1Writer implements ResponseWriter {
       }
     }
     res.end();
-    this.#wakeDrain();
+    this.wakeDrain();
   }
 
   abort(): void {
-    if (this.#aborted) return;
-    this.#aborted = true;
-    this.#wakeDrain();
+    if (!this.abortNow()) return;
     this.#res.destroy();
     this.#socket.destroy();
-  }
-
-  onAbort(cb: () => void): void {
-    if (this.#aborted) queueMicrotask(cb);
-    else this.#abortCbs.push(cb);
   }
 }
 

@@ -29,6 +29,7 @@ import {
   type HandleContext,
   type ResponseWriter,
   serveExchange,
+  WriterState,
 } from './respond.js';
 
 const { HTTP2_HEADER_STATUS, NGHTTP2_INTERNAL_ERROR, NGHTTP2_NO_ERROR } = constants;
@@ -100,7 +101,7 @@ function bodyOf(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, maxBody
 }
 
 /** The ResponseWriter of HTTP/2: one ServerHttp2Stream. */
-class H2Writer implements ResponseWriter {
+class H2Writer extends WriterState implements ResponseWriter {
   readonly http = '2' as const;
   readonly #stream: ServerHttp2Stream;
   readonly #body: Body;
@@ -108,36 +109,20 @@ class H2Writer implements ResponseWriter {
   readonly #tunnel: boolean;
   #mode: BodyMode = 'empty';
   #trailers: HeaderMap | undefined;
-  #ended = false;
-  #aborted = false;
-  #drainWaiters: (() => void)[] = [];
-  #abortCbs: (() => void)[] = [];
 
   constructor(stream: ServerHttp2Stream, body: Body, tunnel: boolean) {
+    super();
     this.#stream = stream;
     this.#body = body;
     this.#tunnel = tunnel;
     stream.on('error', noop); // a peer's reset while we answer must not crash the process
-    stream.on('drain', () => this.#wakeDrain());
-    stream.on('close', () => {
-      this.#wakeDrain();
-      if (this.#ended || this.#aborted) return;
-      this.#aborted = true;
-      for (const cb of this.#abortCbs.splice(0)) cb();
-    });
-    if (stream.destroyed || stream.closed) this.#aborted = true;
-  }
-
-  get aborted(): boolean {
-    return this.#aborted;
-  }
-
-  #wakeDrain(): void {
-    for (const w of this.#drainWaiters.splice(0)) w();
+    stream.on('drain', () => this.wakeDrain());
+    stream.on('close', () => this.peerGone());
+    if (stream.destroyed || stream.closed) this.abortNow();
   }
 
   head(status: number, headers: HeaderMap, mode: BodyMode): void {
-    if (this.#aborted) return;
+    if (this.aborted) return;
     this.#mode = mode;
     const s = this.#stream;
     s.respond(
@@ -156,25 +141,24 @@ class H2Writer implements ResponseWriter {
   }
 
   write(chunk: Uint8Array): boolean {
-    if (this.#aborted || this.#ended) return false;
+    if (this.aborted || this.ended) return false;
     return this.#stream.write(chunk);
   }
 
   drained(): Promise<void> {
-    if (this.#aborted || !this.#stream.writableNeedDrain) return Promise.resolve();
-    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+    return this.waitDrain(this.#stream.writableNeedDrain);
   }
 
   end(trailers?: HeaderMap): void {
-    if (this.#ended || this.#aborted) return;
+    if (this.ended || this.aborted) return;
     if (trailers !== undefined && Object.keys(trailers).length > 0 && this.#mode !== 'stream') {
       throw new WebSocketError('WS_ERR_INVALID_STATE', 'trailers end only a streamed response');
     }
-    this.#ended = true;
+    this.ended = true;
     this.#trailers = trailers;
     if (this.#mode === 'empty') this.#afterEnd();
     else this.#stream.end();
-    this.#wakeDrain();
+    this.wakeDrain();
   }
 
   /** The response is complete: refuse the rest of an unread body (RST_STREAM NO_ERROR). */
@@ -188,15 +172,8 @@ class H2Writer implements ResponseWriter {
   }
 
   abort(): void {
-    if (this.#aborted) return;
-    this.#aborted = true;
-    this.#wakeDrain();
+    if (!this.abortNow()) return;
     if (!this.#stream.destroyed) this.#stream.close(NGHTTP2_INTERNAL_ERROR);
-  }
-
-  onAbort(cb: () => void): void {
-    if (this.#aborted) queueMicrotask(cb);
-    else this.#abortCbs.push(cb);
   }
 
   sendFile(
@@ -208,15 +185,15 @@ class H2Writer implements ResponseWriter {
   ): Promise<boolean> {
     // respondWithFD says nothing when the last byte left, so an unread body (which needs
     // a reset after the response) takes the read loop instead
-    if (!this.#body.complete || this.#tunnel || this.#aborted) return Promise.resolve(false);
-    this.#ended = true;
+    if (!this.#body.complete || this.#tunnel || this.aborted) return Promise.resolve(false);
+    this.ended = true;
     const s = this.#stream;
     return new Promise((resolve, reject) => {
       s.once('close', () => resolve(true));
       try {
         s.respondWithFD(file, { ...headers, [HTTP2_HEADER_STATUS]: status }, { offset, length });
       } catch (err) {
-        this.#ended = false;
+        this.ended = false;
         reject(err);
       }
     });

@@ -29,6 +29,7 @@ import {
   type HandleContext,
   type ResponseWriter,
   serveExchange,
+  WriterState,
 } from './respond.js';
 
 function one(v: string | string[] | undefined): string | undefined {
@@ -75,67 +76,51 @@ export function h3Request(
 }
 
 /** The ResponseWriter of HTTP/3: one request stream. */
-class H3Writer implements ResponseWriter {
+class H3Writer extends WriterState implements ResponseWriter {
   readonly http = '3' as const;
   readonly #stream: H3Stream;
   readonly #body: Body;
   readonly #tunnel: boolean;
   #mode: BodyMode = 'empty';
-  #ended = false;
-  #aborted = false;
-  #drainWaiters: (() => void)[] = [];
-  #abortCbs: (() => void)[] = [];
 
   constructor(stream: H3Stream, body: Body, tunnel: boolean) {
+    super();
     this.#stream = stream;
     this.#body = body;
     this.#tunnel = tunnel;
-    if (stream.closed || stream.writableEnded) this.#aborted = true;
-  }
-
-  get aborted(): boolean {
-    return this.#aborted;
+    if (stream.closed || stream.writableEnded) this.abortNow();
   }
 
   /** @internal The stream ended abruptly (peer reset or STOP_SENDING, connection lost). */
   peerAborted(): void {
-    this.#wakeDrain();
-    if (this.#ended || this.#aborted) return;
-    this.#aborted = true;
     // a request cancelled in one direction is cancelled: free the other one too
-    this.#stream.reset(H3_REQUEST_CANCELLED);
-    for (const cb of this.#abortCbs.splice(0)) cb();
+    this.peerGone(() => this.#stream.reset(H3_REQUEST_CANCELLED));
   }
 
   /** @internal Everything queued was handed to QUIC. */
   drain(): void {
-    this.#wakeDrain();
-  }
-
-  #wakeDrain(): void {
-    for (const w of this.#drainWaiters.splice(0)) w();
+    this.wakeDrain();
   }
 
   head(status: number, headers: HeaderMap, mode: BodyMode): void {
-    if (this.#aborted) return;
+    if (this.aborted) return;
     this.#mode = mode;
     this.#stream.sendHeaders([[':status', String(status)], ...fieldsOf(headers)], mode === 'empty');
   }
 
   write(chunk: Uint8Array): boolean {
-    if (this.#aborted || this.#ended) return false;
+    if (this.aborted || this.ended) return false;
     this.#stream.sendData(chunk);
     return this.#stream.bufferedAmount() < HIGH_WATER_MARK;
   }
 
   drained(): Promise<void> {
-    if (this.#aborted || this.#stream.bufferedAmount() < HIGH_WATER_MARK) return Promise.resolve();
-    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+    return this.waitDrain(this.#stream.bufferedAmount() >= HIGH_WATER_MARK);
   }
 
   end(trailers?: HeaderMap): void {
-    if (this.#ended || this.#aborted) return;
-    this.#ended = true;
+    if (this.ended || this.aborted) return;
+    this.ended = true;
     const s = this.#stream;
     if (this.#mode !== 'empty') {
       // RFC 9114 §4.1: trailers are a HEADERS frame after the DATA frames
@@ -146,19 +131,12 @@ class H3Writer implements ResponseWriter {
       }
     }
     if (!this.#body.complete || this.#tunnel) s.stopReading(H3_NO_ERROR);
-    this.#wakeDrain();
+    this.wakeDrain();
   }
 
   abort(): void {
-    if (this.#aborted) return;
-    this.#aborted = true;
-    this.#wakeDrain();
+    if (!this.abortNow()) return;
     this.#stream.reset(H3_INTERNAL_ERROR);
-  }
-
-  onAbort(cb: () => void): void {
-    if (this.#aborted) queueMicrotask(cb);
-    else this.#abortCbs.push(cb);
   }
 }
 

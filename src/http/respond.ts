@@ -78,6 +78,57 @@ export interface ResponseWriter {
   ): Promise<boolean>;
 }
 
+/**
+ * What every version's ResponseWriter keeps the same way: whether the response ended or
+ * was aborted, who waits in `drained()`, who wants to hear of the peer going away.
+ */
+export abstract class WriterState {
+  protected ended = false;
+  #aborted = false;
+  #drainWaiters: (() => void)[] = [];
+  #abortCbs: (() => void)[] = [];
+
+  get aborted(): boolean {
+    return this.#aborted;
+  }
+
+  onAbort(cb: () => void): void {
+    if (this.#aborted) queueMicrotask(cb);
+    else this.#abortCbs.push(cb);
+  }
+
+  /** Wake whoever waits in `drained()`. */
+  protected wakeDrain(): void {
+    for (const w of this.#drainWaiters.splice(0)) w();
+  }
+
+  /** For `drained()`: at once unless the transport is `full` (and the response lives). */
+  protected waitDrain(full: boolean): Promise<void> {
+    if (this.#aborted || !full) return Promise.resolve();
+    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+  }
+
+  /**
+   * The peer went away. Before the end that aborts the response: `first` runs, then the
+   * `onAbort` callbacks. Waiters in `drained()` wake either way.
+   */
+  protected peerGone(first?: () => void): void {
+    this.wakeDrain();
+    if (this.ended || this.#aborted) return;
+    this.#aborted = true;
+    first?.();
+    for (const cb of this.#abortCbs.splice(0)) cb();
+  }
+
+  /** We abort (no `onAbort` callbacks for that); false when it already was. */
+  protected abortNow(): boolean {
+    if (this.#aborted) return false;
+    this.#aborted = true;
+    this.wakeDrain();
+    return true;
+  }
+}
+
 /** Every answer but a WebSocket. */
 export type HttpAnswer = Exclude<Response, { type: 'websocket' }>;
 
