@@ -17,7 +17,7 @@ import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import zlib from 'node:zlib';
 import { WebSocketServer } from 'ws';
-import { listen } from '../src/h1/server.js';
+import { listen } from '../src/server/h1-server.js';
 import { DEFLATE_LEAN, type DeflateOptions } from '../src/ws/deflate.js';
 import { encodeFrame, Opcode } from '../src/ws/frame.js';
 import { reply } from '../src/ws/handler.js';

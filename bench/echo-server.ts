@@ -21,9 +21,9 @@ import http from 'node:http';
 import net from 'node:net';
 import { join } from 'node:path';
 import { WebSocketServer } from 'ws';
-import { listen } from '../src/h1/server.js';
-import { listenH2 } from '../src/h2/server.js';
-import type { WebSocketRoute } from '../src/route.js';
+import { listen } from '../src/server/h1-server.js';
+import { listenH2 } from '../src/server/h2-server.js';
+import type { WebSocketRoute } from '../src/server/handler.js';
 import { ok, reply } from '../src/ws/handler.js';
 
 const kind = process.argv[2] ?? 'omniws';

@@ -9,7 +9,7 @@
 // Prints one JSON line.
 
 import { readFileSync } from 'node:fs';
-import { connect } from '../src/connect.js';
+import { connect } from '../src/client/connect.js';
 import { closeH2Sessions } from '../src/h2/client.js';
 import { ok } from '../src/ws/handler.js';
 

@@ -8,10 +8,10 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensureCerts } from '../src/certs.js';
-import { connect } from '../src/connect.js';
+import { connect } from '../src/client/connect.js';
+import { ensureCerts } from '../src/dev/certs.js';
 import { closeH2Sessions } from '../src/h2/client.js';
-import { listenH2 } from '../src/h2/server.js';
+import { listenH2 } from '../src/server/h2-server.js';
 import { ok, reply } from '../src/ws/handler.js';
 import type { Session } from '../src/ws/session.js';
 

@@ -12,10 +12,10 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensureCerts } from '../src/certs.js';
+import { ensureCerts } from '../src/dev/certs.js';
 import { closeH3Connections, connectH3 } from '../src/h3/client.js';
 import { connectQuic, listenQuic, type QuicConnectionHandler } from '../src/h3/quic.js';
-import { listenH3 } from '../src/h3/server.js';
+import { listenH3 } from '../src/server/h3-server.js';
 import { ok, reply } from '../src/ws/handler.js';
 import type { Session } from '../src/ws/session.js';
 

@@ -1,5 +1,6 @@
 // `npm test`: prepare (npm ci when needed, fresh build), lint + format check with
-// Biome, then every ava test. Ends with one plain line "N passed, N failed" (what
+// Biome, the layers of src/ (no import cycle, no upward import: .dependency-cruiser.cjs),
+// then every ava test. Ends with one plain line "N passed, N failed" (what
 // CI reads) and exits non-zero on any failure.
 //   node scripts/test.mjs [ava file globs…]    run a subset
 //   OMNIWS_SOAK=1 npm test                     also run the long soak/fuzz tests
@@ -38,6 +39,15 @@ if (files.length === 0) {
   if (lint.status !== 0) {
     console.error('test: biome ci found problems (npm run format fixes formatting)');
     lintFailed = 1;
+  }
+  const layers = spawnSync(
+    join(root, 'node_modules', '.bin', 'depcruise'),
+    ['--config', '.dependency-cruiser.cjs', '--output-type', 'err', 'src'],
+    { cwd: root, stdio: 'inherit' },
+  );
+  if (layers.status !== 0) {
+    console.error('test: an import cycle or an upward import in src/ (see README, "Layout")');
+    lintFailed += 1;
   }
 }
 

@@ -5,8 +5,8 @@
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { connect, type HttpChoice } from './connect.js';
-import { describeServed, type ServeOptions, serve } from './serve.js';
+import { connect, type HttpChoice } from './client/connect.js';
+import { describeServed, type ServeOptions, serve } from './dev/serve.js';
 import type { WebSocketError } from './ws/errors.js';
 import { ok } from './ws/handler.js';
 

@@ -1,7 +1,7 @@
 // The public API of omniws.
 
-export type { CertPaths, EnsureCertsOptions } from './certs.js';
-export { ensureCerts } from './certs.js';
+export type { ConnectOptions, HttpChoice } from './client/connect.js';
+export { connect } from './client/connect.js';
 export type { HeartbeatOptions } from './client/heartbeat.js';
 export type {
   AttemptInfo,
@@ -20,52 +20,6 @@ export type {
 export { ClientConnection, connectClient } from './client/lifecycle.js';
 export type { ReconnectOptions, RetryDecision, RetryReason } from './client/reconnect.js';
 export { defaultShouldRetry, ReconnectPolicy } from './client/reconnect.js';
-export type { ConnectOptions, HttpChoice } from './connect.js';
-export { connect } from './connect.js';
-export type { ClientOptions } from './h1/client.js';
-export { connectH1, parseWsUrl } from './h1/client.js';
-export type { AttachedServer, Listener, ListenOptions } from './h1/server.js';
-export { attach, listen } from './h1/server.js';
-export { acceptKey, validateH1Request, validateH1Response } from './h1/upgrade.js';
-export type { H2ClientOptions } from './h2/client.js';
-export { closeH2Sessions, connectH2 } from './h2/client.js';
-export type { H2Listener, H2ListenOptions, H2Options, H2RequestListener } from './h2/server.js';
-export {
-  attachH2,
-  DEFAULT_CONNECTION_WINDOW_SIZE,
-  DEFAULT_INITIAL_WINDOW_SIZE,
-  listenH2,
-} from './h2/server.js';
-export { buildH2Request, validateH2Request, validateH2Response } from './h2/upgrade.js';
-export type { H3ClientOptions } from './h3/client.js';
-export { closeH3Connections, connectH3 } from './h3/client.js';
-export type { QuicSettings } from './h3/quic.js';
-export type { H3Listener, H3ListenOptions, H3Request } from './h3/server.js';
-export { listenH3 } from './h3/server.js';
-export { buildH3Request, validateH3Request, validateH3Response } from './h3/upgrade.js';
-export type {
-  BodyReader,
-  BufferedResponse,
-  FileResponse,
-  Fin,
-  LoopEnd,
-  LoopHandler,
-  LoopResponse,
-  Push,
-  Request,
-  RequestHandler,
-  Response,
-  ResponseHeaders,
-  Send,
-  StreamResponse,
-  TlsInfo,
-  WebSocketAnswerOptions,
-  WebSocketResponse,
-} from './http/handler.js';
-export { buffered, file, loop, stream, websocket } from './http/handler.js';
-export type { HttpResponse, RequestInfo, ServerOptions, WebSocketRoute } from './route.js';
-export type { Endpoint, Served, ServeOptions } from './serve.js';
-export { serve } from './serve.js';
 export type {
   BinaryType,
   CloseEventInit,
@@ -73,8 +27,63 @@ export type {
   HeadersLike,
   WebSocketEventMap,
   WebSocketOptions,
-} from './whatwg.js';
-export { CloseEvent, ErrorEvent, WebSocket } from './whatwg.js';
+} from './client/whatwg.js';
+export { CloseEvent, ErrorEvent, WebSocket } from './client/whatwg.js';
+export type { CertPaths, EnsureCertsOptions } from './dev/certs.js';
+export { ensureCerts } from './dev/certs.js';
+export type { Endpoint, Served, ServeOptions } from './dev/serve.js';
+export { serve } from './dev/serve.js';
+export type { ClientOptions } from './h1/client.js';
+export { connectH1, parseWsUrl } from './h1/client.js';
+export { acceptKey, validateH1Request, validateH1Response } from './h1/upgrade.js';
+export type { H2ClientOptions } from './h2/client.js';
+export { closeH2Sessions, connectH2 } from './h2/client.js';
+export { buildH2Request, validateH2Request, validateH2Response } from './h2/upgrade.js';
+export type { H3ClientOptions } from './h3/client.js';
+export { closeH3Connections, connectH3 } from './h3/client.js';
+export type { QuicSettings } from './h3/quic.js';
+export { buildH3Request, validateH3Request, validateH3Response } from './h3/upgrade.js';
+export type { AttachedServer } from './server/context.js';
+export type { Listener, ListenOptions } from './server/h1-server.js';
+export { attach, listen } from './server/h1-server.js';
+export type {
+  H2Listener,
+  H2ListenOptions,
+  H2Options,
+  H2RequestListener,
+} from './server/h2-server.js';
+export {
+  attachH2,
+  DEFAULT_CONNECTION_WINDOW_SIZE,
+  DEFAULT_INITIAL_WINDOW_SIZE,
+  listenH2,
+} from './server/h2-server.js';
+export type { H3Listener, H3ListenOptions, H3Request } from './server/h3-server.js';
+export { listenH3 } from './server/h3-server.js';
+export type {
+  BodyReader,
+  BufferedResponse,
+  FileResponse,
+  Fin,
+  HttpResponse,
+  LoopEnd,
+  LoopHandler,
+  LoopResponse,
+  Push,
+  Request,
+  RequestHandler,
+  RequestInfo,
+  Response,
+  ResponseHeaders,
+  Send,
+  StreamResponse,
+  TlsInfo,
+  WebSocketAnswerOptions,
+  WebSocketResponse,
+  WebSocketRoute,
+} from './server/handler.js';
+export { buffered, file, loop, stream, websocket } from './server/handler.js';
+export type { ServerOptions } from './server/options.js';
 export { CloseCode, isValidWireCloseCode } from './ws/close.js';
 export type {
   ClientExtensionOptions,
@@ -106,7 +115,8 @@ export type {
   UpgradeRequest,
 } from './ws/handler.js';
 export { ok, reply, stop } from './ws/handler.js';
-export type { ExtensionOffer, NegotiationOptions } from './ws/negotiate.js';
+export type { ExtensionOffer } from './ws/headers.js';
+export type { NegotiationOptions } from './ws/negotiate.js';
 export type { Limits, SessionOptions } from './ws/session.js';
 export { Session } from './ws/session.js';
 export type { HttpVersion, Transport, TransportInfo, TransportSink } from './ws/transport.js';

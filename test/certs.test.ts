@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import test, { type ExecutionContext } from 'ava';
-import { ensureCerts } from '../src/certs.js';
+import { ensureCerts } from '../src/dev/certs.js';
 
 const DAY = 24 * 60 * 60 * 1000;
 

@@ -4,7 +4,7 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensureCerts } from '../src/certs.js';
+import { ensureCerts } from '../src/dev/certs.js';
 
 export interface TestCerts {
   ca: Buffer;

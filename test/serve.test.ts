@@ -6,8 +6,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import { INTEROP_PAGE } from '../src/interop/page.js';
-import { serve } from '../src/serve.js';
+import { INTEROP_PAGE } from '../src/dev/page.js';
+import { serve } from '../src/dev/serve.js';
 import { clientFor } from './http/helpers.js';
 
 test('the interop server answers the same on every HTTP version', async (t) => {

@@ -11,7 +11,6 @@
 // handleTimeout, handlePong) — runs strictly one at a time over one state, which
 // survives reconnections. `prepareFrame` transforms every outgoing data frame.
 
-import { type ConnectOptions, connect, type HttpChoice } from '../connect.js';
 import { parseWsUrl } from '../h1/client.js';
 import { validateClose } from '../ws/close.js';
 import { WebSocketError } from '../ws/errors.js';
@@ -28,6 +27,7 @@ import type {
 import { ok } from '../ws/handler.js';
 import type { Session } from '../ws/session.js';
 import type { HttpVersion } from '../ws/transport.js';
+import { type ConnectOptions, connect, type HttpChoice } from './connect.js';
 import { Heartbeat, type HeartbeatOptions } from './heartbeat.js';
 import { ReconnectPolicy, type RetryReason } from './reconnect.js';
 

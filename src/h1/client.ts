@@ -9,7 +9,7 @@ import type { ConnectionOptions } from 'node:tls';
 import { clientExtensions, type DeflateOptions } from '../ws/deflate.js';
 import { handshakeTimeoutError, WebSocketError } from '../ws/errors.js';
 import type { Handler } from '../ws/handler.js';
-import type { ExtensionOffer } from '../ws/negotiate.js';
+import type { ExtensionOffer } from '../ws/headers.js';
 import { Session, type SessionOptions } from '../ws/session.js';
 import { H1Transport } from './transport.js';
 import { buildH1Request, validateH1Response } from './upgrade.js';

@@ -5,9 +5,8 @@
 // Sec-WebSocket-Version, origin 403, anything else malformed 400.
 
 import { createHash, randomBytes } from 'node:crypto';
+import { hasToken, headerValue } from '../ws/headers.js';
 import {
-  hasToken,
-  headerValue,
   type NegotiationOptions,
   negotiateCommon,
   type RawHeaders,

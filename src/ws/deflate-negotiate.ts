@@ -4,7 +4,7 @@
 // compressors. The server picks the first acceptable offer and declines the
 // others; the client checks the one response element against what it offered.
 
-import type { ExtensionOffer } from './negotiate.js';
+import type { ExtensionOffer } from './headers.js';
 
 export const PERMESSAGE_DEFLATE = 'permessage-deflate';
 

@@ -27,7 +27,7 @@ import {
 import { WebSocketError } from './errors.js';
 import type { EncodedMessage, MessageExtension } from './extensions.js';
 import { DEFAULT_MAX_MESSAGE, type Role } from './frame.js';
-import type { ExtensionOffer } from './negotiate.js';
+import type { ExtensionOffer } from './headers.js';
 
 export * from './deflate-negotiate.js';
 

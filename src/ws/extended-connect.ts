@@ -10,8 +10,8 @@
 // a 426 "MUST send an Upgrade header field" (RFC 9110 §15.5.22), which HTTP/2 and
 // HTTP/3 forbid (RFC 9113 §8.2.2, RFC 9114 §4.2).
 
+import { headerValue } from './headers.js';
 import {
-  headerValue,
   type NegotiationOptions,
   negotiateCommon,
   type RawHeaders,

@@ -12,7 +12,8 @@ import {
   type TimeoutInfo,
 } from '../../src/client/lifecycle.js';
 import { ReconnectPolicy } from '../../src/client/reconnect.js';
-import type { RequestInfo, ServerOptions, WebSocketRoute } from '../../src/route.js';
+import type { RequestInfo, WebSocketRoute } from '../../src/server/handler.js';
+import type { ServerOptions } from '../../src/server/options.js';
 import type { WebSocketError } from '../../src/ws/errors.js';
 import {
   type CloseReason,

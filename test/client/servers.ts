@@ -7,14 +7,14 @@
 import { once } from 'node:events';
 import http2, { constants } from 'node:http2';
 import net from 'node:net';
-import { listen } from '../../src/h1/server.js';
 import { acceptKey } from '../../src/h1/upgrade.js';
 import { closeH2Sessions } from '../../src/h2/client.js';
-import { listenH2 } from '../../src/h2/server.js';
 import { closeH3Connections } from '../../src/h3/client.js';
 import { H3_INTERNAL_ERROR } from '../../src/h3/errors.js';
-import { listenH3 } from '../../src/h3/server.js';
-import type { ServerOptions } from '../../src/route.js';
+import { listen } from '../../src/server/h1-server.js';
+import { listenH2 } from '../../src/server/h2-server.js';
+import { listenH3 } from '../../src/server/h3-server.js';
+import type { ServerOptions } from '../../src/server/options.js';
 import { makeCerts, removeCerts, type TestCerts } from '../h2/helpers.js';
 
 export type Version = 1 | 2 | 3;
@@ -66,7 +66,9 @@ export async function startServer(version: Version, opts: ServerOptions): Promis
   if (version === 1) {
     const l = await listen({ ...opts, shutdownTimeout: 200 });
     const sockets = new Set<net.Socket>();
-    l.server.on('upgrade', (_req, socket: net.Socket) => {
+    // every connection of this server carries a WebSocket (upgrades we accept never
+    // reach other 'upgrade' listeners: the server's emit is ours first)
+    l.server.on('connection', (socket: net.Socket) => {
       sockets.add(socket);
       socket.once('close', () => sockets.delete(socket));
     });

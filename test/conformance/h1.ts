@@ -8,7 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import net, { type AddressInfo } from 'node:net';
 import { connectH1 } from '../../src/h1/client.js';
-import { listen } from '../../src/h1/server.js';
+import { listen } from '../../src/server/h1-server.js';
 import { type CloseReason, type Handler, reply } from '../../src/ws/handler.js';
 import {
   type ImplOptions,

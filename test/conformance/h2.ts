@@ -20,7 +20,7 @@ import http2, {
 } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { closeH2Sessions, connectH2 } from '../../src/h2/client.js';
-import { listenH2 } from '../../src/h2/server.js';
+import { listenH2 } from '../../src/server/h2-server.js';
 import { type Handler, reply } from '../../src/ws/handler.js';
 import { type Tracker, tracker } from './h1.js';
 import { implOptions, offersDeflate, type PeerDriver, type PeerStream } from './peer.js';

@@ -31,7 +31,7 @@ import {
   type QuicConnection,
   type QuicConnectionHandler,
 } from '../../src/h3/quic.js';
-import { listenH3 } from '../../src/h3/server.js';
+import { listenH3 } from '../../src/server/h3-server.js';
 import { type Handler, reply } from '../../src/ws/handler.js';
 import { makeCerts, removeCerts, type TestCerts } from '../h3/helpers.js';
 import { type Tracker, tracker } from './h1.js';

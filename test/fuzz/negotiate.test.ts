@@ -4,7 +4,7 @@
 
 import test from 'ava';
 import fc from 'fast-check';
-import { formatExtension, parseExtensions, parseSubprotocols } from '../../src/ws/negotiate.js';
+import { formatExtension, parseExtensions, parseSubprotocols } from '../../src/ws/headers.js';
 import { runs } from './gen.js';
 
 const grammarChars = fc.constantFrom(

@@ -10,7 +10,7 @@
 import net from 'node:net';
 import test from 'ava';
 import fc from 'fast-check';
-import { listen } from '../../src/h1/server.js';
+import { listen } from '../../src/server/h1-server.js';
 import { type CloseReason, type Handler, ok, reply } from '../../src/ws/handler.js';
 import { FrameReader } from '../conformance/peer.js';
 import { delay, rawClient } from '../helpers.js';

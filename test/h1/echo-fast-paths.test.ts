@@ -4,8 +4,8 @@
 // buffer, in order with the large ones; the codec keeps its masking key as a number.
 
 import test from 'ava';
-import { listen } from '../../src/h1/server.js';
-import type { WebSocketRoute } from '../../src/route.js';
+import { listen } from '../../src/server/h1-server.js';
+import type { WebSocketRoute } from '../../src/server/handler.js';
 import { ok, reply } from '../../src/ws/handler.js';
 import type { Session } from '../../src/ws/session.js';
 import { wsClient } from '../helpers.js';

@@ -4,7 +4,7 @@
 
 import net from 'node:net';
 import test from 'ava';
-import { listen } from '../../src/h1/server.js';
+import { listen } from '../../src/server/h1-server.js';
 import { ok } from '../../src/ws/handler.js';
 import type { Session } from '../../src/ws/session.js';
 import { delay, rawClient, recorder, until } from '../helpers.js';

@@ -7,7 +7,7 @@ import { createServer } from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import test from 'ava';
 import { connectH1 } from '../../src/h1/client.js';
-import { attach, listen } from '../../src/h1/server.js';
+import { attach, listen } from '../../src/server/h1-server.js';
 import type { CloseReason, Handler } from '../../src/ws/handler.js';
 import { ok } from '../../src/ws/handler.js';
 import { rawClient, recorder, until, wsClient } from '../helpers.js';

@@ -1,8 +1,8 @@
 // Node's `ws` client (an independent implementation) against our HTTP/1.1 server.
 
 import test from 'ava';
-import { listen } from '../../src/h1/server.js';
-import type { WebSocketRoute } from '../../src/route.js';
+import { listen } from '../../src/server/h1-server.js';
+import type { WebSocketRoute } from '../../src/server/handler.js';
 import { ok, reply, stop } from '../../src/ws/handler.js';
 import { delay, recorder, wsClient } from '../helpers.js';
 

@@ -5,16 +5,16 @@ import http2, { type ServerHttp2Stream } from 'node:http2';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import test from 'ava';
-import { connect } from '../../src/connect.js';
-import { attach as attachH1 } from '../../src/h1/server.js';
+import { connect } from '../../src/client/connect.js';
 import {
   CLIENT_CONNECTION_WINDOW_SIZE,
   CLIENT_INITIAL_WINDOW_SIZE,
   closeH2Sessions,
   connectH2,
 } from '../../src/h2/client.js';
-import { type H2Listener, listenH2 } from '../../src/h2/server.js';
-import type { WebSocketRoute } from '../../src/route.js';
+import { attach as attachH1 } from '../../src/server/h1-server.js';
+import { type H2Listener, listenH2 } from '../../src/server/h2-server.js';
+import type { WebSocketRoute } from '../../src/server/handler.js';
 import { WebSocketError } from '../../src/ws/errors.js';
 import type { CloseReason, Control, Handler, Message } from '../../src/ws/handler.js';
 import { ok, reply, stop } from '../../src/ws/handler.js';

@@ -5,7 +5,7 @@
 // period (shutdownTimeout) is over; terminate runs exactly once for each session.
 
 import test from 'ava';
-import { listenH2 } from '../../src/h2/server.js';
+import { listenH2 } from '../../src/server/h2-server.js';
 import type { CloseReason, Handler } from '../../src/ws/handler.js';
 import { ok } from '../../src/ws/handler.js';
 import {

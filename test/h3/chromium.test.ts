@@ -9,10 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { chromium } from 'playwright-core';
-import { echoRoutes } from '../../src/echo.js';
+import { echoRoutes } from '../../src/dev/echo.js';
+import { INTEROP_PAGE } from '../../src/dev/page.js';
 import { SETTINGS_MAX_FIELD_SECTION_SIZE } from '../../src/h3/frames.js';
-import { listenH3 } from '../../src/h3/server.js';
-import { INTEROP_PAGE } from '../../src/interop/page.js';
+import { listenH3 } from '../../src/server/h3-server.js';
 import { CHROMIUM, chromiumMissing } from '../interop/browser.js';
 import { makeCerts, removeCerts } from './helpers.js';
 

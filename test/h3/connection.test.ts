@@ -31,8 +31,8 @@ import {
 } from '../../src/h3/frames.js';
 import { encodeFieldSection, type Header } from '../../src/h3/qpack.js';
 import { listenQuic, type QuicConnection } from '../../src/h3/quic.js';
-import { type H3Listener, listenH3 } from '../../src/h3/server.js';
 import { encodeVarint } from '../../src/h3/varint.js';
+import { type H3Listener, listenH3 } from '../../src/server/h3-server.js';
 import { Opcode } from '../../src/ws/frame.js';
 import { ok, reply } from '../../src/ws/handler.js';
 import type { Session } from '../../src/ws/session.js';

@@ -5,7 +5,7 @@
 
 import test from 'ava';
 import { closeH3Connections, connectH3 } from '../../src/h3/client.js';
-import { listenH3 } from '../../src/h3/server.js';
+import { listenH3 } from '../../src/server/h3-server.js';
 import { reply } from '../../src/ws/handler.js';
 import { recorder } from '../helpers.js';
 import { makeCerts, relay, removeCerts, type TestCerts, until } from './helpers.js';

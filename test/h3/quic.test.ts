@@ -4,7 +4,7 @@
 
 import { readFileSync } from 'node:fs';
 import test from 'ava';
-import { ensureCerts } from '../../src/certs.js';
+import { ensureCerts } from '../../src/dev/certs.js';
 import {
   connectQuic,
   describeClose,

@@ -8,7 +8,7 @@ import dgram from 'node:dgram';
 import { once } from 'node:events';
 import test from 'ava';
 import { closeH3Connections, connectH3 } from '../../src/h3/client.js';
-import { type H3Listener, type H3ListenOptions, listenH3 } from '../../src/h3/server.js';
+import { type H3Listener, type H3ListenOptions, listenH3 } from '../../src/server/h3-server.js';
 import { ok, reply } from '../../src/ws/handler.js';
 import { recorder } from '../helpers.js';
 import {

@@ -3,11 +3,11 @@
 // CONNECTs, GOAWAY, plain requests, deflate, backpressure, IPv6, the client pool.
 
 import test from 'ava';
-import { listen } from '../../src/h1/server.js';
 import { closeH3Connections, connectH3, h3PoolSize } from '../../src/h3/client.js';
 import { H3_INTERNAL_ERROR } from '../../src/h3/errors.js';
-import { type H3Listener, type H3ListenOptions, listenH3 } from '../../src/h3/server.js';
-import type { WebSocketRoute } from '../../src/route.js';
+import { listen } from '../../src/server/h1-server.js';
+import { type H3Listener, type H3ListenOptions, listenH3 } from '../../src/server/h3-server.js';
+import type { WebSocketRoute } from '../../src/server/handler.js';
 import type { WebSocketError } from '../../src/ws/errors.js';
 import { type Handler, ok, reply, stop } from '../../src/ws/handler.js';
 import type { Session } from '../../src/ws/session.js';

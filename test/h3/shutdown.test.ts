@@ -9,7 +9,7 @@ import test from 'ava';
 import { H3_NO_ERROR, H3_REQUEST_CANCELLED, H3_REQUEST_REJECTED } from '../../src/h3/errors.js';
 import { encodeDataHeader, encodeHeadersFrame, encodeSettings } from '../../src/h3/frames.js';
 import { encodeFieldSection, type Header } from '../../src/h3/qpack.js';
-import { listenH3 } from '../../src/h3/server.js';
+import { listenH3 } from '../../src/server/h3-server.js';
 import type { CloseReason, Handler } from '../../src/ws/handler.js';
 import { ok } from '../../src/ws/handler.js';
 import { clientFrame, closePayload, FrameReader, OP } from '../h2/helpers.js';

@@ -9,11 +9,11 @@ import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import test from 'ava';
 import WebSocket, { WebSocketServer } from 'ws';
-import { connect } from '../../src/connect.js';
-import { attach } from '../../src/h1/server.js';
+import { connect } from '../../src/client/connect.js';
 import { closeH2Sessions } from '../../src/h2/client.js';
-import { attachH2 } from '../../src/h2/server.js';
-import { buffered, type RequestHandler, websocket } from '../../src/http/handler.js';
+import { attach } from '../../src/server/h1-server.js';
+import { attachH2 } from '../../src/server/h2-server.js';
+import { buffered, type RequestHandler, websocket } from '../../src/server/handler.js';
 import { type Handler, reply, stop } from '../../src/ws/handler.js';
 import { clientFor, makeCerts, removeCerts } from './helpers.js';
 

@@ -2,7 +2,7 @@
 // draining what is left, an empty body, a body that breaks off.
 
 import test from 'ava';
-import { BODY_HIGH_WATER, Body, type BodySink, type BodySource } from '../../src/http/body.js';
+import { BODY_HIGH_WATER, Body, type BodySink, type BodySource } from '../../src/server/body.js';
 import { WebSocketError } from '../../src/ws/errors.js';
 
 interface FakeSource extends BodySource {

@@ -10,7 +10,7 @@ import {
   mailboxOf,
   stream,
   websocket,
-} from '../../src/http/handler.js';
+} from '../../src/server/handler.js';
 import { WebSocketError } from '../../src/ws/errors.js';
 import { ok } from '../../src/ws/handler.js';
 

@@ -4,7 +4,13 @@
 // Then, on the wire: close() ends running loops on every version.
 
 import test from 'ava';
-import { Body } from '../../src/http/body.js';
+import { Body } from '../../src/server/body.js';
+import {
+  createHandleContext,
+  type HandleContext,
+  shutdownLoops,
+} from '../../src/server/context.js';
+import { type Exchange, serveExchange } from '../../src/server/exchange.js';
 import {
   buffered,
   type HeaderMap,
@@ -14,19 +20,10 @@ import {
   type RequestHandler,
   type Response,
   stream,
+  type WebSocketRoute,
   websocket,
-} from '../../src/http/handler.js';
-import {
-  type BodyMode,
-  createHandleContext,
-  type Exchange,
-  type HandleContext,
-  type ResponseWriter,
-  respond,
-  serveExchange,
-  shutdownLoops,
-} from '../../src/http/respond.js';
-import { SessionRegistry, type WebSocketRoute } from '../../src/route.js';
+} from '../../src/server/handler.js';
+import { type BodyMode, type ResponseWriter, respond } from '../../src/server/respond.js';
 import { WebSocketError } from '../../src/ws/errors.js';
 import { ok, stop } from '../../src/ws/handler.js';
 import type { UpgradeInfo } from '../../src/ws/negotiate.js';
@@ -100,10 +97,7 @@ function request(method = 'GET', upgrade = false, http: HttpVersion = '1.1'): Re
 }
 
 function context(errors: Error[] = [], handle?: RequestHandler): HandleContext {
-  return createHandleContext(
-    { onError: (e) => errors.push(e), ...(handle && { handle }) },
-    new SessionRegistry(),
-  );
+  return createHandleContext({ onError: (e) => errors.push(e), ...(handle && { handle }) });
 }
 
 const tick = () => new Promise((r) => setImmediate(r));

@@ -6,7 +6,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
-import { BODY_HIGH_WATER } from '../../src/http/body.js';
+import { BODY_HIGH_WATER } from '../../src/server/body.js';
 import {
   buffered,
   file,
@@ -15,7 +15,7 @@ import {
   type RequestHandler,
   stream,
   websocket,
-} from '../../src/http/handler.js';
+} from '../../src/server/handler.js';
 import { WebSocketError } from '../../src/ws/errors.js';
 import { type Handler, ok, reply, stop } from '../../src/ws/handler.js';
 import {

@@ -4,10 +4,10 @@
 // version that carried it (the server's view), and the loop's terminate sees 'normal'.
 
 import test from 'ava';
-import { listen } from '../../src/h1/server.js';
-import { listenH2 } from '../../src/h2/server.js';
-import { listenH3 } from '../../src/h3/server.js';
-import { buffered, type LoopEnd, loop, type RequestHandler } from '../../src/http/handler.js';
+import { listen } from '../../src/server/h1-server.js';
+import { listenH2 } from '../../src/server/h2-server.js';
+import { listenH3 } from '../../src/server/h3-server.js';
+import { buffered, type LoopEnd, loop, type RequestHandler } from '../../src/server/handler.js';
 import { ok, stop } from '../../src/ws/handler.js';
 import { chromiumMissing, launchChromium } from '../interop/browser.js';
 import { makeCerts, removeCerts } from './helpers.js';

@@ -9,9 +9,9 @@ import http2 from 'node:http2';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import test from 'ava';
-import { listen } from '../../src/h1/server.js';
-import { listenH2 } from '../../src/h2/server.js';
-import { buffered, type RequestHandler, stream } from '../../src/http/handler.js';
+import { listen } from '../../src/server/h1-server.js';
+import { listenH2 } from '../../src/server/h2-server.js';
+import { buffered, type RequestHandler, stream } from '../../src/server/handler.js';
 import { makeCerts, removeCerts, type TestCerts } from './helpers.js';
 
 const run = promisify(execFile);

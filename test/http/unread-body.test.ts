@@ -6,14 +6,14 @@
 import http2 from 'node:http2';
 import net from 'node:net';
 import test from 'ava';
-import { listen } from '../../src/h1/server.js';
-import { listenH2 } from '../../src/h2/server.js';
 import { H3Connection } from '../../src/h3/connection.js';
 import { H3_NO_ERROR, type H3Error } from '../../src/h3/errors.js';
 import { connectQuic } from '../../src/h3/quic.js';
-import { listenH3 } from '../../src/h3/server.js';
-import { LINGER_MS, MAX_BODY_DRAIN } from '../../src/http/h1.js';
-import { buffered, type RequestHandler } from '../../src/http/handler.js';
+import { LINGER_MS, MAX_BODY_DRAIN } from '../../src/server/h1.js';
+import { listen } from '../../src/server/h1-server.js';
+import { listenH2 } from '../../src/server/h2-server.js';
+import { listenH3 } from '../../src/server/h3-server.js';
+import { buffered, type RequestHandler } from '../../src/server/handler.js';
 import { END_STREAM, H2, sniffingProxy } from '../h2/helpers.js';
 import { makeCerts, removeCerts } from './helpers.js';
 

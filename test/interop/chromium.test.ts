@@ -6,7 +6,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import { serve } from '../../src/serve.js';
+import { serve } from '../../src/dev/serve.js';
 import { relay } from '../h3/helpers.js';
 import { chromiumMissing, launchChromium } from './browser.js';
 

@@ -4,7 +4,7 @@
 // `maxQueuedBytes` (default 1 MiB) also pauses reading.
 
 import test from 'ava';
-import { listen } from '../../src/h1/server.js';
+import { listen } from '../../src/server/h1-server.js';
 import { Opcode } from '../../src/ws/frame.js';
 import { ok } from '../../src/ws/handler.js';
 import { clientFrame, delay, rawClient, until } from '../helpers.js';

@@ -5,7 +5,7 @@
 // are copied into a buffer that doubles as needed; only large pieces stay views.
 
 import test from 'ava';
-import { listen } from '../../src/h1/server.js';
+import { listen } from '../../src/server/h1-server.js';
 import { encodeFrame, Opcode } from '../../src/ws/frame.js';
 import { Protocol } from '../../src/ws/protocol.js';
 import { clientFrame, rawClient, recorder, until } from '../helpers.js';

@@ -5,10 +5,10 @@
 // on HTTP/1.1, and a slot freed by a close is usable again.
 
 import test from 'ava';
-import { listenH2 } from '../../src/h2/server.js';
 import { encodeHeadersFrame, encodeSettings } from '../../src/h3/frames.js';
 import { encodeFieldSection } from '../../src/h3/qpack.js';
-import { listenH3 } from '../../src/h3/server.js';
+import { listenH2 } from '../../src/server/h2-server.js';
+import { listenH3 } from '../../src/server/h3-server.js';
 import { reply } from '../../src/ws/handler.js';
 import { rawConnect, rawSession } from '../h2/helpers.js';
 import { fieldsOf, framesOf, makeCerts, rawPeer, removeCerts, until } from '../h3/helpers.js';

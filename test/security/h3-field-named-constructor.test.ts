@@ -9,8 +9,8 @@
 import test from 'ava';
 import { encodeHeadersFrame, encodeSettings } from '../../src/h3/frames.js';
 import { encodeFieldSection, type Header } from '../../src/h3/qpack.js';
-import { listenH3 } from '../../src/h3/server.js';
 import { checkH3Request, checkH3Response } from '../../src/h3/upgrade.js';
+import { listenH3 } from '../../src/server/h3-server.js';
 import { reply } from '../../src/ws/handler.js';
 import { fieldsOf, framesOf, makeCerts, rawPeer, removeCerts, until } from '../h3/helpers.js';
 

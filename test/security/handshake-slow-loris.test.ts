@@ -12,9 +12,9 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import { ensureCerts } from '../../src/certs.js';
+import { ensureCerts } from '../../src/dev/certs.js';
 import { connectH1 } from '../../src/h1/client.js';
-import { listen } from '../../src/h1/server.js';
+import { listen } from '../../src/server/h1-server.js';
 import { delay, recorder } from '../helpers.js';
 
 const HEAD =

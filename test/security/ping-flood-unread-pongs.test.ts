@@ -5,7 +5,7 @@
 // allows answering only the most recent ping) and it is sent once the transport drains.
 
 import test from 'ava';
-import { listen } from '../../src/h1/server.js';
+import { listen } from '../../src/server/h1-server.js';
 import { Opcode } from '../../src/ws/frame.js';
 import { FrameReader } from '../conformance/peer.js';
 import { clientFrame, delay, rawClient, recorder, until } from '../helpers.js';

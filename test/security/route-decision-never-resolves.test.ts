@@ -8,9 +8,10 @@
 // not limited (a long poll is an answer that takes its time).
 
 import test from 'ava';
-import { connect } from '../../src/connect.js';
-import { type Response, websocket } from '../../src/http/handler.js';
-import type { RequestInfo, ServerOptions, WebSocketRoute } from '../../src/route.js';
+import { connect } from '../../src/client/connect.js';
+import type { RequestInfo, WebSocketRoute } from '../../src/server/handler.js';
+import { type Response, websocket } from '../../src/server/handler.js';
+import type { ServerOptions } from '../../src/server/options.js';
 import type { WebSocketError } from '../../src/ws/errors.js';
 import { ok, reply } from '../../src/ws/handler.js';
 import { cleanup, startServer, type Version, versionName, versions } from '../client/servers.js';

@@ -5,7 +5,7 @@
 // 'drop' (the message is dropped, send returns false, the connection stays).
 
 import test from 'ava';
-import { listen } from '../../src/h1/server.js';
+import { listen } from '../../src/server/h1-server.js';
 import type { WebSocketError } from '../../src/ws/errors.js';
 import { Opcode } from '../../src/ws/frame.js';
 import { type CloseReason, ok } from '../../src/ws/handler.js';

@@ -5,7 +5,7 @@
 
 import test from 'ava';
 import { connectH1 } from '../../src/h1/client.js';
-import { listen } from '../../src/h1/server.js';
+import { listen } from '../../src/server/h1-server.js';
 import type { WebSocketError } from '../../src/ws/errors.js';
 import { ok } from '../../src/ws/handler.js';
 import { recorder, until } from '../helpers.js';

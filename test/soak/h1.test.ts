@@ -8,7 +8,7 @@
 
 import test from 'ava';
 import { connectH1 } from '../../src/h1/client.js';
-import { listen } from '../../src/h1/server.js';
+import { listen } from '../../src/server/h1-server.js';
 import { reply } from '../../src/ws/handler.js';
 import { delay } from '../helpers.js';
 import { gc, used } from '../memory.js';

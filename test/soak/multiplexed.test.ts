@@ -9,10 +9,10 @@
 
 import test from 'ava';
 import { closeH2Sessions, connectH2 } from '../../src/h2/client.js';
-import { listenH2 } from '../../src/h2/server.js';
 import { closeH3Connections, connectH3 } from '../../src/h3/client.js';
-import { listenH3 } from '../../src/h3/server.js';
-import type { ServerOptions } from '../../src/route.js';
+import { listenH2 } from '../../src/server/h2-server.js';
+import { listenH3 } from '../../src/server/h3-server.js';
+import type { ServerOptions } from '../../src/server/options.js';
 import { ok, reply } from '../../src/ws/handler.js';
 import type { Session } from '../../src/ws/session.js';
 import { makeCerts, removeCerts, type TestCerts } from '../h2/helpers.js';

@@ -3,8 +3,8 @@
 // over HTTP/1.1, HTTP/2 and (once connect() can) HTTP/3.
 
 import test, { type ExecutionContext } from 'ava';
-import type { ServerOptions } from '../../src/route.js';
-import { CloseEvent, WebSocket, type WebSocketOptions } from '../../src/whatwg.js';
+import { CloseEvent, WebSocket, type WebSocketOptions } from '../../src/client/whatwg.js';
+import type { ServerOptions } from '../../src/server/options.js';
 import { type Handler, type Message, reply, stop } from '../../src/ws/handler.js';
 import {
   cleanup,

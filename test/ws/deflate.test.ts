@@ -9,8 +9,8 @@ import net from 'node:net';
 import zlib from 'node:zlib';
 import test from 'ava';
 import { connectH1 } from '../../src/h1/client.js';
-import { listen } from '../../src/h1/server.js';
 import { acceptKey, validateH1Request } from '../../src/h1/upgrade.js';
+import { listen } from '../../src/server/h1-server.js';
 import {
   acceptDeflateResponse,
   buildDeflateOffer,
@@ -26,7 +26,7 @@ import {
 import { WebSocketError } from '../../src/ws/errors.js';
 import { encodeFrame, Opcode } from '../../src/ws/frame.js';
 import { type Message, ok, reply } from '../../src/ws/handler.js';
-import { parseExtensions } from '../../src/ws/negotiate.js';
+import { parseExtensions } from '../../src/ws/headers.js';
 import { Protocol, type ProtocolSink } from '../../src/ws/protocol.js';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');

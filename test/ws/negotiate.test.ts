@@ -9,9 +9,11 @@ import {
   hasToken,
   headerValue,
   isToken,
-  negotiateCommon,
   parseExtensions,
   parseSubprotocols,
+} from '../../src/ws/headers.js';
+import {
+  negotiateCommon,
   selectSubprotocol,
   validateNegotiatedResponse,
 } from '../../src/ws/negotiate.js';

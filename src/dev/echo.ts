@@ -2,8 +2,8 @@
 // subprotocol `echo` when offered) and /info (one JSON message describing the
 // session, then close 1000). Interop tests and browsers rely on both.
 
-import type { WebSocketRoute } from './route.js';
-import { ok, reply, stop, type UpgradeRequest } from './ws/handler.js';
+import type { WebSocketRoute } from '../server/handler.js';
+import { ok, reply, stop, type UpgradeRequest } from '../ws/handler.js';
 
 /** What /info (and /echo?announce, first) tells the peer about its own session. */
 export function describeSession(req: UpgradeRequest): string {

@@ -4,13 +4,13 @@
 // browser at it. One request handler (src/http) serves all three HTTP versions.
 
 import { readFileSync } from 'node:fs';
+import { listen } from '../server/h1-server.js';
+import { listenH2 } from '../server/h2-server.js';
+import { listenH3 } from '../server/h3-server.js';
+import { buffered, type RequestHandler, websocket } from '../server/handler.js';
 import { type CertPaths, ensureCerts } from './certs.js';
 import { echoRoutes } from './echo.js';
-import { listen } from './h1/server.js';
-import { listenH2 } from './h2/server.js';
-import { listenH3 } from './h3/server.js';
-import { buffered, type RequestHandler, websocket } from './http/handler.js';
-import { INTEROP_PAGE } from './interop/page.js';
+import { INTEROP_PAGE } from './page.js';
 
 export interface ServeOptions {
   host?: string;

@@ -18,17 +18,15 @@ import { constants, type IncomingHttpHeaders, type ServerHttp2Stream } from 'nod
 import type { TLSSocket } from 'node:tls';
 import { H2Transport } from '../h2/transport.js';
 import { classifyH2Request, validateH2Request } from '../h2/upgrade.js';
-import { pathnameOf } from '../route.js';
 import { WebSocketError } from '../ws/errors.js';
 import { Body, type BodySource, contentLength } from './body.js';
-import type { HeaderMap, Request, TlsInfo } from './handler.js';
+import type { HandleContext } from './context.js';
+import { type Exchange, serveExchange } from './exchange.js';
+import { type HeaderMap, pathnameOf, type Request, type TlsInfo } from './handler.js';
 import {
   type BodyMode,
   DEFAULT_MAX_REQUEST_BODY,
-  type Exchange,
-  type HandleContext,
   type ResponseWriter,
-  serveExchange,
   WriterState,
 } from './respond.js';
 
@@ -200,13 +198,12 @@ class H2Writer extends WriterState implements ResponseWriter {
   }
 }
 
-/** Serve one HTTP/2 stream through the handler; `decline` may hand it on. */
-export function serveH2Stream(
+/** One HTTP/2 stream as an exchange. */
+export function h2Exchange(
   stream: ServerHttp2Stream,
   headers: IncomingHttpHeaders,
   ctx: HandleContext,
-  decline: () => boolean,
-): Promise<void> {
+): Exchange {
   stream.on('error', noop);
   const upgrade = classifyH2Request(headers) === 'websocket';
   const maxBody = ctx.opts.maxRequestBody ?? DEFAULT_MAX_REQUEST_BODY;
@@ -218,7 +215,7 @@ export function serveH2Stream(
     w ??= new H2Writer(stream, body, upgrade);
     return w;
   };
-  const ex: Exchange = {
+  return {
     request,
     writer,
     validate: (terms) => validateH2Request(headers, terms),
@@ -229,5 +226,14 @@ export function serveH2Stream(
       ctx.registry.start(transport, ctx.opts, route, request, accepted.info);
     },
   };
-  return serveExchange(ex, ctx, decline);
+}
+
+/** Serve one HTTP/2 stream through the handler; `decline` may hand it on. */
+export function serveH2Stream(
+  stream: ServerHttp2Stream,
+  headers: IncomingHttpHeaders,
+  ctx: HandleContext,
+  decline: () => boolean,
+): Promise<void> {
+  return serveExchange(h2Exchange(stream, headers, ctx), ctx, decline);
 }

@@ -13,27 +13,21 @@
 // RFC 9112 §9.6 asks: our side first (FIN), then read and drop what keeps arriving for
 // a while (LINGER_MS) before the socket goes.
 
-import { type Server as HttpServer, type IncomingMessage, ServerResponse } from 'node:http';
-import type { Server as HttpsServer } from 'node:https';
+import { type IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import type { AttachedServer } from '../h1/server.js';
 import { H1Transport } from '../h1/transport.js';
 import { validateH1Request } from '../h1/upgrade.js';
-import { pathnameOf, type ServerOptions, SessionRegistry } from '../route.js';
 import { WebSocketError } from '../ws/errors.js';
-import { hasToken, headerValue } from '../ws/negotiate.js';
+import { hasToken, headerValue } from '../ws/headers.js';
 import { Body, type BodySource, contentLength } from './body.js';
-import type { HeaderMap, Request, TlsInfo } from './handler.js';
+import type { HandleContext } from './context.js';
+import { type Exchange, serveExchange } from './exchange.js';
+import { type HeaderMap, pathnameOf, type Request, type TlsInfo } from './handler.js';
 import {
   type BodyMode,
-  createHandleContext,
   DEFAULT_MAX_REQUEST_BODY,
-  type Exchange,
-  type HandleContext,
   type ResponseWriter,
-  serveExchange,
-  shutdownLoops,
   WriterState,
 } from './respond.js';
 
@@ -286,103 +280,4 @@ export function serveH1Upgrade(
     },
   };
   return serveExchange(ex, ctx, decline);
-}
-
-type EmitFn = (event: string | symbol, ...args: unknown[]) => boolean;
-const OUR_EMIT = Symbol('omniws.h1.emit');
-
-/**
- * `attach(server, { handle })`: every request and upgrade of the server reaches the
- * handler first (we wrap the server's `emit`, so listener order does not matter); what
- * it declines (undefined) goes on to the server's other listeners, or gets 404.
- */
-export function attachH1Handle(
-  server: HttpServer | HttpsServer,
-  opts: ServerOptions,
-): AttachedServer {
-  const registry = new SessionRegistry();
-  const ctx = createHandleContext(opts, registry);
-  const maxConnections = opts.maxConnections ?? Number.POSITIVE_INFINITY;
-  let pending = 0;
-  let detached = false;
-  const hadOwnEmit = Object.hasOwn(server, 'emit');
-  const baseEmit = server.emit as unknown as EmitFn;
-  const innerIsOurs = (baseEmit as EmitFn & { [OUR_EMIT]?: true })[OUR_EMIT] === true;
-  const onError = (err: unknown) => opts.onError?.(err as Error);
-
-  // node:http emits 'upgrade' only when someone listens; ours is a placeholder, the
-  // wrapper below does the work
-  const upgradeMarker = noop;
-  server.on('upgrade', upgradeMarker);
-
-  const emit: EmitFn = function (this: unknown, event, ...args) {
-    if (detached) return baseEmit.call(this, event, ...args);
-    if (event === 'request') {
-      const req = args[0] as IncomingMessage;
-      const res = args[1] as ServerResponse;
-      const decline = () => {
-        if (!innerIsOurs && server.listenerCount('request') === 0) return false;
-        baseEmit.call(server, 'request', req, res);
-        return true;
-      };
-      serveH1Request(req, res, ctx, decline).catch((err: unknown) => {
-        onError(err);
-        res.destroy();
-      });
-      return true;
-    }
-    if (event === 'upgrade') {
-      const req = args[0] as IncomingMessage;
-      const socket = args[1] as Socket;
-      const head = args[2] as Buffer;
-      const ws = isWebSocketUpgrade(req);
-      if (ws && (ctx.closing || registry.sessions.size + pending >= maxConnections)) {
-        const busy = !ctx.closing;
-        socket.on('error', noop);
-        const res = new ServerResponse(req);
-        res.shouldKeepAlive = false;
-        res.assignSocket(socket);
-        res.once('finish', () => socket.destroySoon());
-        res.writeHead(503, {
-          'content-type': 'text/plain; charset=utf-8',
-          ...(busy && { 'retry-after': '1' }),
-        });
-        res.end(busy ? 'too many WebSocket connections\n' : 'shutting down\n');
-        return true;
-      }
-      const decline = () => {
-        if (!innerIsOurs && server.listenerCount('upgrade') <= 1) return false;
-        baseEmit.call(server, 'upgrade', req, socket, head);
-        return true;
-      };
-      pending++;
-      serveH1Upgrade(req, socket, head, ctx, decline)
-        .catch((err: unknown) => {
-          onError(err);
-          socket.destroy();
-        })
-        .finally(() => {
-          pending--;
-        });
-      return true;
-    }
-    return baseEmit.call(this, event, ...args);
-  };
-  (emit as EmitFn & { [OUR_EMIT]?: true })[OUR_EMIT] = true;
-  (server as unknown as { emit: EmitFn }).emit = emit;
-
-  return {
-    registry,
-    async close() {
-      if (ctx.closing) return;
-      shutdownLoops(ctx);
-      await registry.shutdown(opts.shutdownTimeout ?? 5000);
-      detached = true;
-      server.removeListener('upgrade', upgradeMarker);
-      if ((server as unknown as { emit: EmitFn }).emit === emit) {
-        if (hadOwnEmit) (server as unknown as { emit: EmitFn }).emit = baseEmit;
-        else delete (server as unknown as { emit?: EmitFn }).emit;
-      }
-    },
-  };
 }

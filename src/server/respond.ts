@@ -11,20 +11,12 @@
 // body) is the writer's.
 
 import { type FileHandle, open } from 'node:fs/promises';
-import { STATUS_CODES } from 'node:http';
-import {
-  decideWithin,
-  negotiationFor,
-  type ServerOptions,
-  type SessionRegistry,
-  type WebSocketRoute,
-} from '../route.js';
 import { WebSocketError } from '../ws/errors.js';
 import type { Result } from '../ws/handler.js';
-import type { NegotiationOptions, UpgradeResult } from '../ws/negotiate.js';
 import type { HttpVersion } from '../ws/transport.js';
+import { statusResponse } from './answers.js';
+import type { HandleContext } from './context.js';
 import {
-  type BufferedResponse,
   bodyBytes,
   checkHeaders,
   checkStatus,
@@ -35,7 +27,6 @@ import {
   mailboxOf,
   type Request,
   type Response,
-  type ResponseHeaders,
   type Send,
 } from './handler.js';
 
@@ -132,25 +123,6 @@ export abstract class WriterState {
 /** Every answer but a WebSocket. */
 export type HttpAnswer = Exclude<Response, { type: 'websocket' }>;
 
-/** Per-server state the exchanges share. */
-export interface HandleContext {
-  readonly opts: ServerOptions;
-  readonly registry: SessionRegistry;
-  /** Loop responses running now; `shutdown()` ends them. */
-  readonly loops: Set<(kind: LoopEnd['kind']) => void>;
-  closing: boolean;
-}
-
-export function createHandleContext(opts: ServerOptions, registry: SessionRegistry): HandleContext {
-  return { opts, registry, loops: new Set(), closing: false };
-}
-
-/** End running loop responses (their terminate sees 'shutdown'). */
-export function shutdownLoops(ctx: HandleContext): void {
-  ctx.closing = true;
-  for (const end of [...ctx.loops]) end('shutdown');
-}
-
 /** The default of `maxRequestBody`. */
 export const DEFAULT_MAX_REQUEST_BODY = 1024 * 1024;
 
@@ -165,19 +137,6 @@ export function httpDate(): string {
     cachedDate = new Date(now).toUTCString();
   }
   return cachedDate;
-}
-
-/** A short text answer (errors, statuses the server gives by itself). */
-export function statusResponse(
-  status: number,
-  headers: ResponseHeaders = {},
-  text = `${STATUS_CODES[status] ?? ''}\n`,
-): BufferedResponse {
-  return {
-    status,
-    headers: { 'content-type': 'text/plain; charset=utf-8', ...headers },
-    body: text,
-  };
 }
 
 // RFC 9110 §9.3.2 (HEAD), §15.3.5 (204), §15.4.5 (304): no content in the response
@@ -425,103 +384,5 @@ async function runLoop(
     }
     state = result.state;
     if (result.result === 'stop') finish({ kind: 'normal' });
-  }
-}
-
-// ── one exchange ────────────────────────────────────────────────────────────
-
-/** What a version adapter provides for one request. */
-export interface Exchange {
-  readonly request: Request;
-  /** The writer for an HTTP response (created once). */
-  writer(): ResponseWriter;
-  /** Validate the WebSocket handshake (only for `request.upgrade`) under these terms. */
-  validate(terms: NegotiationOptions): UpgradeResult;
-  /** Answer a validated upgrade (101 / 200 with `headers`) and start its session. */
-  open(route: WebSocketRoute, accepted: UpgradeResult & { ok: true }, headers: HeaderMap): void;
-}
-
-/** The answer to a `websocket()` on a request that did not ask for one. */
-export function notAnUpgrade(http: HttpVersion): BufferedResponse {
-  // RFC 9110 §15.5.22: a 426 "MUST send an Upgrade header field", which HTTP/2 and HTTP/3
-  // forbid (RFC 9113 §8.2.2, RFC 9114 §4.2): there the resource allows only CONNECT
-  return http === '1.1'
-    ? statusResponse(
-        426,
-        { upgrade: 'websocket', connection: 'Upgrade' },
-        'this is a WebSocket endpoint\n',
-      )
-    : statusResponse(405, { allow: 'CONNECT' }, 'this is a WebSocket endpoint\n');
-}
-
-function errorResponse(err: unknown, ctx: HandleContext): BufferedResponse {
-  const status = (err as WebSocketError)?.status;
-  if (err instanceof WebSocketError && status !== undefined && status >= 400 && status <= 599) {
-    const retry: ResponseHeaders = status === 503 ? { 'retry-after': '1' } : {};
-    return statusResponse(status, retry, `${err.message}\n`);
-  }
-  ctx.opts.onError?.(err as Error);
-  return statusResponse(500);
-}
-
-/**
- * Run the server's handler on one exchange. When it declines (returns undefined),
- * `decline()` may hand the request on (returning true); otherwise the answer is 404.
- */
-export async function serveExchange(
-  ex: Exchange,
-  ctx: HandleContext,
-  decline: () => boolean = () => false,
-): Promise<void> {
-  const req = ex.request;
-  let res: Response | undefined;
-  const handle = ctx.opts.handle!;
-  try {
-    // an upgrade holds a connection slot until decided: bounded by decisionTimeout
-    res = req.upgrade
-      ? await decideWithin(ctx.opts, 'handle()', () => handle(req))
-      : await handle(req);
-  } catch (err) {
-    if ((err as WebSocketError)?.code === 'WS_ERR_HANDSHAKE_TIMEOUT')
-      ctx.opts.onError?.(err as Error);
-    res = errorResponse(err, ctx);
-  }
-  if (res === undefined) {
-    if (decline()) return;
-    res = statusResponse(404);
-  }
-  let answer: HttpAnswer;
-  if (res.type !== 'websocket') {
-    answer = res;
-  } else if (!req.upgrade) {
-    answer = notAnUpgrade(req.http);
-  } else if (ctx.closing) {
-    answer = statusResponse(503);
-  } else {
-    let extra: HeaderMap | undefined;
-    try {
-      extra = checkHeaders(res.headers, req.http);
-    } catch (err) {
-      ctx.opts.onError?.(err as Error);
-    }
-    if (extra === undefined) {
-      answer = statusResponse(500);
-    } else {
-      const result = ex.validate(negotiationFor(ctx.opts, res.route));
-      if (result.ok) {
-        ex.open(res.route, result, extra);
-        return;
-      }
-      // a failed validation is answered with its status (400, 403, 426…)
-      answer = statusResponse(result.status, result.headers ?? {}, `${result.error}\n`);
-    }
-  }
-  const w = ex.writer();
-  try {
-    await respond(w, req, answer, ctx);
-  } catch (err) {
-    // an invalid status or header: nothing was written yet
-    ctx.opts.onError?.(err as Error);
-    await respond(w, req, statusResponse(500), ctx);
   }
 }

@@ -8,11 +8,49 @@
 // version, because HTTP/2 and HTTP/3 require it (RFC 9113 §8.2.1, RFC 9114 §4.2): a
 // name that is not is an error, never silently rewritten.
 
-import type { RequestInfo, WebSocketRoute } from '../route.js';
 import { WebSocketError } from '../ws/errors.js';
 import { isConnectionSpecific } from '../ws/extended-connect.js';
 import type { Handler, Result } from '../ws/handler.js';
+import type { NegotiationOptions } from '../ws/negotiate.js';
+import type { SessionOptions } from '../ws/session.js';
 import type { HttpVersion } from '../ws/transport.js';
+
+/** What a route decision sees of the request, on any HTTP version. */
+export interface RequestInfo {
+  readonly http: HttpVersion;
+  readonly method: string;
+  /** Path and query, as requested. */
+  readonly path: string;
+  readonly pathname: string;
+  readonly authority: string | undefined;
+  /** Lower-case names. */
+  readonly headers: Readonly<Record<string, string | readonly string[] | undefined>>;
+  readonly secure: boolean;
+  readonly remoteAddress: string | undefined;
+  readonly remotePort: number | undefined;
+}
+
+/** A WebSocket endpoint: the handler, its initial state, and per-route settings. */
+export interface WebSocketRoute<S = any> extends NegotiationOptions, SessionOptions {
+  handler: Handler<S>;
+  /** Initial state (shared by reference between connections: use createState for objects). */
+  state?: S;
+  /** Fresh initial state per connection. */
+  createState?: (req: RequestInfo) => S;
+}
+
+/** An HTTP answer instead of an upgrade (e.g. 401 + www-authenticate), as `route()` gives it. */
+export interface HttpResponse {
+  status: number;
+  headers?: Record<string, string>;
+  body?: string | Uint8Array;
+}
+
+/** The path without its query. */
+export function pathnameOf(path: string): string {
+  const q = path.indexOf('?');
+  return q < 0 ? path : path.slice(0, q);
+}
 
 /** What the handler learns about a TLS connection (undefined on plain TCP). */
 export interface TlsInfo {

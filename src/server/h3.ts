@@ -19,16 +19,14 @@ import { H3_INTERNAL_ERROR, H3_NO_ERROR, H3_REQUEST_CANCELLED } from '../h3/erro
 import type { Header } from '../h3/qpack.js';
 import { H3Transport, HIGH_WATER_MARK } from '../h3/transport.js';
 import { classifyH3Request, type H3Headers, validateH3Request } from '../h3/upgrade.js';
-import { pathnameOf } from '../route.js';
 import { Body, type BodySink, contentLength } from './body.js';
-import type { HeaderMap, Request } from './handler.js';
+import type { HandleContext } from './context.js';
+import { type Exchange, serveExchange } from './exchange.js';
+import { type HeaderMap, pathnameOf, type Request } from './handler.js';
 import {
   type BodyMode,
   DEFAULT_MAX_REQUEST_BODY,
-  type Exchange,
-  type HandleContext,
   type ResponseWriter,
-  serveExchange,
   WriterState,
 } from './respond.js';
 
@@ -141,15 +139,15 @@ class H3Writer extends WriterState implements ResponseWriter {
 }
 
 /**
- * Serve one HTTP/3 request through the handler. `headers` is the checked header map
+ * One HTTP/3 request stream as an exchange. `headers` is the checked header map
  * (checkH3Request), `fields` the section as received (for the WebSocket validation).
  */
-export function serveH3Request(
+export function h3Exchange(
   stream: H3Stream,
   headers: H3Headers,
   fields: readonly Header[],
   ctx: HandleContext,
-): Promise<void> {
+): Exchange {
   const upgrade = classifyH3Request(headers) === 'websocket';
   const maxBody = ctx.opts.maxRequestBody ?? DEFAULT_MAX_REQUEST_BODY;
   let bodySink: BodySink | null = null;
@@ -195,7 +193,7 @@ export function serveH3Request(
     }
     return w;
   };
-  const ex: Exchange = {
+  return {
     request,
     writer,
     validate: (terms) => validateH3Request(fields, terms),
@@ -209,5 +207,14 @@ export function serveH3Request(
       ctx.registry.start(new H3Transport(stream), ctx.opts, route, request, accepted.info);
     },
   };
-  return serveExchange(ex, ctx);
+}
+
+/** Serve one HTTP/3 request through the handler (declined: 404). */
+export function serveH3Request(
+  stream: H3Stream,
+  headers: H3Headers,
+  fields: readonly Header[],
+  ctx: HandleContext,
+): Promise<void> {
+  return serveExchange(h3Exchange(stream, headers, fields, ctx), ctx);
 }

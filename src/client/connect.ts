@@ -5,11 +5,11 @@
 // SETTINGS allow extended CONNECT, else HTTP/1.1 (ws:// always HTTP/1.1). 3: RFC 9220
 // extended CONNECT on a pooled HTTP/3 (QUIC) connection; wss:// only.
 
-import { connectH1 } from './h1/client.js';
-import { connectH2, connectH2IfOffered, type H2ClientOptions } from './h2/client.js';
-import { connectH3, type H3ClientOptions } from './h3/client.js';
-import { WebSocketError } from './ws/errors.js';
-import type { Session } from './ws/session.js';
+import { connectH1 } from '../h1/client.js';
+import { connectH2, connectH2IfOffered, type H2ClientOptions } from '../h2/client.js';
+import { connectH3, type H3ClientOptions } from '../h3/client.js';
+import { WebSocketError } from '../ws/errors.js';
+import type { Session } from '../ws/session.js';
 
 export type HttpChoice = 1 | 2 | 3 | 'auto';
 

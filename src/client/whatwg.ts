@@ -12,10 +12,10 @@
 
 import type { Blob as NodeBlob } from 'node:buffer';
 import { types } from 'node:util';
+import type { CloseReason, Handler } from '../ws/handler.js';
+import { ok } from '../ws/handler.js';
+import type { Session } from '../ws/session.js';
 import { type ConnectOptions, connect } from './connect.js';
-import type { CloseReason, Handler } from './ws/handler.js';
-import { ok } from './ws/handler.js';
-import type { Session } from './ws/session.js';
 
 export type BinaryType = 'blob' | 'arraybuffer' | 'nodebuffer';
 

@@ -1,0 +1,87 @@
+// The layers of src/ (README, "Layout"), checked by `npm test` with dependency-cruiser.
+// Each layer imports only from itself and the layers below it; nothing imports in a
+// circle. From the bottom:
+//
+//   ws      src/ws        the engine: codec, protocol, session, deflate (no sockets)
+//   wire    src/h1|h2|h3  validators, transports, HTTP/3 framing and QPACK, QUIC, clients
+//   server  src/server    request handler, routes, listen/attach per version
+//   client  src/client    connect, the reconnecting client, the WHATWG WebSocket
+//   dev     src/dev       certificates, the interop server and page
+//   face    src/index.ts, src/cli.ts
+//
+// server and client are siblings: neither imports the other.
+// The parser is swc: TypeScript 7 ships no JS API for dependency-cruiser's tsc parser.
+
+const above = {
+  ws: '^src/(h[123]|server|client|dev)/|^src/(index|cli)\\.ts$',
+  wire: '^src/(server|client|dev)/|^src/(index|cli)\\.ts$',
+  server: '^src/(client|dev)/|^src/(index|cli)\\.ts$',
+  client: '^src/(server|dev)/|^src/(index|cli)\\.ts$',
+  dev: '^src/(index|cli)\\.ts$',
+};
+
+module.exports = {
+  forbidden: [
+    {
+      name: 'no-circular',
+      comment: 'an import cycle: the files in it cannot be read or loaded one before the other',
+      severity: 'error',
+      from: {},
+      to: { circular: true },
+    },
+    {
+      name: 'ws-imports-down',
+      comment: 'src/ws is the engine: it knows no HTTP version, server or client',
+      severity: 'error',
+      from: { path: '^src/ws/' },
+      to: { path: above.ws },
+    },
+    {
+      name: 'ws-no-sockets',
+      comment: 'src/ws never touches sockets or HTTP: transports do (design.md)',
+      severity: 'error',
+      from: { path: '^src/ws/' },
+      to: { dependencyTypes: ['core'], path: '^(net|tls|http|http2|https|dgram)$' },
+    },
+    {
+      name: 'wire-imports-down',
+      comment:
+        'src/h1|h2|h3 carry bytes: they import the engine and each other, never the layers above',
+      severity: 'error',
+      from: { path: '^src/h[123]/' },
+      to: { path: above.wire },
+    },
+    {
+      name: 'server-imports-down',
+      severity: 'error',
+      from: { path: '^src/server/' },
+      to: { path: above.server },
+    },
+    {
+      name: 'client-imports-down',
+      severity: 'error',
+      from: { path: '^src/client/' },
+      to: { path: above.client },
+    },
+    {
+      name: 'dev-imports-down',
+      severity: 'error',
+      from: { path: '^src/dev/' },
+      to: { path: above.dev },
+    },
+    {
+      name: 'one-quic-file',
+      comment:
+        'exactly one file loads the QUIC binding (design.md), so it can be replaced and loaded lazily',
+      severity: 'error',
+      from: { path: '^src/', pathNot: '^src/h3/quic\\.ts$' },
+      to: { path: '@matrixai/quic' },
+    },
+  ],
+  options: {
+    parser: 'swc',
+    tsConfig: { fileName: 'tsconfig.json' },
+    doNotFollow: { path: 'node_modules' },
+    exclude: { path: 'node_modules' },
+  },
+};

@@ -1,0 +1,58 @@
+// What the exchanges of one server share: its options, the one request handler (the
+// user's `handle`, or `routes`/`route` compiled into one), the registry of live sessions,
+// running loop responses, and the count of upgrades being decided.
+
+import type { LoopEnd, RequestHandler } from './handler.js';
+import type { ServerOptions } from './options.js';
+import { SessionRegistry } from './registry.js';
+import { compileRoutes, type PlainRequests } from './routes.js';
+
+export interface HandleContext {
+  readonly opts: ServerOptions;
+  /** The one way from a request to its answer. */
+  readonly handle: RequestHandler;
+  /** What the application wrote that `handle` runs, for messages: 'handle()' or 'route()'. */
+  readonly decider: string;
+  readonly registry: SessionRegistry;
+  /** Loop responses running now; `shutdownLoops()` ends them. */
+  readonly loops: Set<(kind: LoopEnd['kind']) => void>;
+  readonly maxConnections: number;
+  /** Upgrades being decided: each holds a `maxConnections` slot until it is answered. */
+  pending: number;
+  closing: boolean;
+}
+
+/** A running server: its sessions, and how to stop it. */
+export interface AttachedServer {
+  readonly registry: SessionRegistry;
+  /** Stop serving WebSockets, close live sessions with 1001 (grace, then abort). */
+  close(): Promise<void>;
+}
+
+/**
+ * The context of one server. Without `handle`, `routes`/`route` compile into one, and
+ * `plain` says what that does with plain requests (see compileRoutes); `onPlain`, when
+ * given, gets every plain request instead.
+ */
+export function createHandleContext(
+  opts: ServerOptions,
+  plain: PlainRequests = 'decline',
+  onPlain?: RequestHandler,
+): HandleContext {
+  return {
+    opts,
+    handle: opts.handle ?? compileRoutes(opts, plain, onPlain),
+    decider: opts.handle ? 'handle()' : 'route()',
+    registry: new SessionRegistry(),
+    loops: new Set(),
+    maxConnections: opts.maxConnections ?? Number.POSITIVE_INFINITY,
+    pending: 0,
+    closing: false,
+  };
+}
+
+/** Refuse new upgrades and end running loop responses (their terminate sees 'shutdown'). */
+export function shutdownLoops(ctx: HandleContext): void {
+  ctx.closing = true;
+  for (const end of [...ctx.loops]) end('shutdown');
+}

@@ -1,0 +1,161 @@
+// HTTP/1.1 servers: `attach` to a user's node:http / node:https server, or `listen` on
+// a port of our own. Every request and upgrade goes the one way of src/server/exchange.ts
+// through the HTTP/1.1 adapter (src/server/h1.ts).
+
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
+import type { Socket } from 'node:net';
+import type { SecureContextOptions } from 'node:tls';
+import { bind, headTimeouts } from './bind.js';
+import { type AttachedServer, createHandleContext, shutdownLoops } from './context.js';
+import { serveH1Request, serveH1Upgrade } from './h1.js';
+import type { ServerOptions } from './options.js';
+import type { PlainRequests } from './routes.js';
+
+export type { AttachedServer } from './context.js';
+
+function noop(): void {}
+
+type EmitFn = (event: string | symbol, ...args: unknown[]) => boolean;
+const OUR_EMIT = Symbol('omniws.h1.emit');
+
+/**
+ * Serve WebSockets (and, with `handle`, every request) on an existing HTTP/1.1 server:
+ * node:http, node:https, or node:http2 with allowHTTP1. Every request and upgrade reaches
+ * the handler first (we wrap the server's `emit`, so listener order does not matter);
+ * what it declines (undefined) goes on to the server's other listeners, or gets 404.
+ * With `routes`/`route` only upgrades are decided; plain requests stay the server's.
+ */
+export function attach(
+  server: http.Server | https.Server,
+  opts: ServerOptions,
+  plain: PlainRequests = 'decline',
+): AttachedServer {
+  const ctx = createHandleContext(opts, plain);
+  const { registry } = ctx;
+  let detached = false;
+  const hadOwnEmit = Object.hasOwn(server, 'emit');
+  const baseEmit = server.emit as unknown as EmitFn;
+  const innerIsOurs = (baseEmit as EmitFn & { [OUR_EMIT]?: true })[OUR_EMIT] === true;
+  const onError = (err: unknown) => opts.onError?.(err as Error);
+
+  // node:http emits 'upgrade' only when someone listens; ours is a placeholder, the
+  // wrapper below does the work
+  const upgradeMarker = noop;
+  server.on('upgrade', upgradeMarker);
+
+  const emit: EmitFn = function (this: unknown, event, ...args) {
+    if (detached) return baseEmit.call(this, event, ...args);
+    if (event === 'request') {
+      const req = args[0] as IncomingMessage;
+      const res = args[1] as ServerResponse;
+      const decline = () => {
+        if (!innerIsOurs && server.listenerCount('request') === 0) return false;
+        baseEmit.call(server, 'request', req, res);
+        return true;
+      };
+      serveH1Request(req, res, ctx, decline).catch((err: unknown) => {
+        onError(err);
+        res.destroy();
+      });
+      return true;
+    }
+    if (event === 'upgrade') {
+      const req = args[0] as IncomingMessage;
+      const socket = args[1] as Socket;
+      const head = args[2] as Buffer;
+      const decline = () => {
+        if (!innerIsOurs && server.listenerCount('upgrade') <= 1) return false;
+        baseEmit.call(server, 'upgrade', req, socket, head);
+        return true;
+      };
+      serveH1Upgrade(req, socket, head, ctx, decline).catch((err: unknown) => {
+        onError(err);
+        socket.destroy();
+      });
+      return true;
+    }
+    return baseEmit.call(this, event, ...args);
+  };
+  (emit as EmitFn & { [OUR_EMIT]?: true })[OUR_EMIT] = true;
+  (server as unknown as { emit: EmitFn }).emit = emit;
+
+  return {
+    registry,
+    async close() {
+      if (ctx.closing) return;
+      shutdownLoops(ctx);
+      await registry.shutdown(opts.shutdownTimeout ?? 5000);
+      detached = true;
+      server.removeListener('upgrade', upgradeMarker);
+      if ((server as unknown as { emit: EmitFn }).emit === emit) {
+        if (hadOwnEmit) (server as unknown as { emit: EmitFn }).emit = baseEmit;
+        else delete (server as unknown as { emit?: EmitFn }).emit;
+      }
+    },
+  };
+}
+
+export interface ListenOptions extends ServerOptions {
+  port?: number;
+  host?: string;
+  /**
+   * A connection must complete its request head (and, for wss://, its TLS handshake)
+   * within this many ms, or it is answered 408 and closed: slow-loris peers that send
+   * the head a byte at a time are dropped (default 10 000).
+   */
+  handshakeTimeout?: number;
+  /** Largest request head in bytes; above it node:http answers 431 (default 16 KiB). */
+  maxHeaderSize?: number;
+  /** Header fields of a request beyond this count are ignored by node:http (default 2000). */
+  maxHeadersCount?: number;
+  /**
+   * Pending connections the kernel may queue for accept (default 4096, capped by the
+   * system's somaxconn). node's own default, 511, reset connections in bursts of ~1000.
+   */
+  backlog?: number;
+  /**
+   * Plain requests the handler declines; without `handle`, every plain request
+   * (default: 426 on WebSocket routes, else 404).
+   */
+  onRequest?: (req: IncomingMessage, res: http.ServerResponse) => void;
+  /** Serve wss:// with these certificate options. */
+  tls?: SecureContextOptions & { cert: string | Buffer; key: string | Buffer };
+}
+
+export interface Listener extends AttachedServer {
+  readonly port: number;
+  readonly host: string;
+  readonly url: string;
+  readonly server: http.Server | https.Server;
+}
+
+/**
+ * A standalone HTTP/1.1 server (wss:// with `tls`). Plain requests: `handle`, else
+ * `onRequest`, else 426 on a WebSocket route and 404 elsewhere.
+ */
+export async function listen(opts: ListenOptions): Promise<Listener> {
+  const handshakeTimeout = opts.handshakeTimeout ?? 10_000;
+  const httpOpts: http.ServerOptions = {
+    ...headTimeouts(handshakeTimeout),
+    ...(opts.maxHeaderSize !== undefined && { maxHeaderSize: opts.maxHeaderSize }),
+  };
+  // requests reach the handler through attach(); onRequest gets what it declines
+  const server = opts.tls
+    ? https.createServer({ ...opts.tls, ...httpOpts, handshakeTimeout }, opts.onRequest)
+    : http.createServer(httpOpts, opts.onRequest);
+  if (opts.maxHeadersCount !== undefined) server.maxHeadersCount = opts.maxHeadersCount;
+  const attached = attach(server, opts, opts.onRequest ? 'decline' : 'answer');
+  const bound = await bind(server, opts, opts.backlog ?? 4096);
+  return {
+    registry: attached.registry,
+    server,
+    ...bound,
+    async close() {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      await attached.close();
+      server.closeAllConnections?.();
+      await closed;
+    },
+  };
+}

@@ -1,0 +1,350 @@
+// HTTP/2 WebSocket server (RFC 8441): attach to a user's node:http2 server (TLS or
+// h2c, with or without allowHTTP1, with or without their own listeners), or run a
+// standalone one that serves HTTP/2 and HTTP/1.1 on one port. Validation is the pure
+// `validateH2Request`; this file turns its answer into HEADERS on the stream.
+//
+// How streams reach us (node#36977). Node's compatibility layer (the `request` API)
+// is a 'stream' listener that answers every CONNECT with 405 unless the server has a
+// 'connect' listener, and a user's own 'stream' listener may answer anything. Either
+// would break a WebSocket, whatever the listener order. So we take our streams before
+// any listener runs: `attachH2` wraps the server's `emit` and consumes the 'stream'
+// events of extended CONNECTs with `:protocol websocket`; everything else (plain
+// requests, plain CONNECT, other :protocol values) is emitted as before. A WebSocket
+// CONNECT whose path has no route is emitted on, after the route decision, when a
+// user listener can take it; else it gets 404. Another :protocol gets 501 when nobody
+// but Node's compatibility layer would see it.
+//
+// SETTINGS_ENABLE_CONNECT_PROTOCOL = 1 is advertised (for sessions that start after
+// `attachH2`) only when WebSockets can be served. With allowHTTP1, HTTP/1.1 requests and
+// Upgrades on the same port reach the same handler through the HTTP/1.1 adapter.
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import http2, {
+  constants,
+  type Http2SecureServer,
+  type Http2Server,
+  type Http2ServerRequest,
+  type Http2ServerResponse,
+  type Http2Session,
+  type IncomingHttpHeaders,
+  type ServerHttp2Stream,
+} from 'node:http2';
+import type { Socket } from 'node:net';
+import type { SecureContextOptions } from 'node:tls';
+import { classifyH2Request } from '../h2/upgrade.js';
+import { foreignProtocol } from './answers.js';
+import { bind, headTimeouts } from './bind.js';
+import { type AttachedServer, createHandleContext, shutdownLoops } from './context.js';
+import { writeAnswer } from './exchange.js';
+import { serveH1Request, serveH1Upgrade } from './h1.js';
+import { h2Exchange, serveH2Stream } from './h2.js';
+import { idleCloser } from './idle.js';
+import { type ServerOptions, servesWebSockets } from './options.js';
+import type { PlainRequests } from './routes.js';
+
+/**
+ * Flow-control defaults. Node gives the connection window back as soon as DATA
+ * arrives and a stream's window only as its bytes are read, so a WebSocket that is
+ * not read holds at most its stream window, never the connection. The stream window
+ * is also what a bulk sender may have in flight ahead of a small message on another
+ * stream of the same connection: measured on loopback with one WebSocket echoing
+ * 10 MB and another echoing 100 bytes, 256 KiB gave the best throughput (larger
+ * windows were no faster) while the small echo's median round trip stayed near 2 ms;
+ * at 4 MiB it rose to 9 ms, and at 16 MiB to 12 ms. The connection window (HTTP/2's
+ * default is 65 535) lets several streams run at full speed at once.
+ */
+export const DEFAULT_INITIAL_WINDOW_SIZE = 256 * 1024;
+export const DEFAULT_CONNECTION_WINDOW_SIZE = 4 * 1024 * 1024;
+
+export interface H2Options extends ServerOptions {
+  /**
+   * SETTINGS_INITIAL_WINDOW_SIZE: bytes a peer may send on one stream before we read
+   * them (default 256 KiB, max 2^31-1). `attachH2` changes the server's setting only when given.
+   */
+  initialWindowSize?: number;
+  /**
+   * Our connection-level receive window (default 4 MiB, HTTP/2's own default is 65 535).
+   * `attachH2` raises each new session's window to it only when given.
+   */
+  connectionWindowSize?: number;
+}
+
+type AnyH2Server = Http2Server | Http2SecureServer;
+type EmitFn = (event: string | symbol, ...args: unknown[]) => boolean;
+
+const { NGHTTP2_INTERNAL_ERROR } = constants;
+
+/** Node's compatibility layer adds its dispatcher as this bound function (lib/internal/http2/core.js setupCompat). */
+const COMPAT_LISTENER_NAME = 'bound onServerStream';
+
+/** Marks our emit wrappers: a second `attachH2` on the same server hands unrouted streams on to the first. */
+const OUR_EMIT = Symbol('omniws.h2.emit');
+
+/** Whether a listener other than Node's CONNECT-refusing compat dispatcher would see a stream. */
+function othersListen(server: AnyH2Server): boolean {
+  for (const l of server.listeners('stream')) {
+    if (l.name !== COMPAT_LISTENER_NAME) return true;
+    if (server.listenerCount('connect') > 0) return true;
+  }
+  return false;
+}
+
+/**
+ * Serve WebSockets (and, with `handle`, every request) on an existing node:http2 server
+ * (createSecureServer or createServer), leaving what the handler declines to its other
+ * listeners. With allowHTTP1 the HTTP/1.1 requests and Upgrades on the same port reach
+ * the same handler. `plain`: see compileRoutes (routes without `handle`).
+ */
+export function attachH2(
+  server: AnyH2Server,
+  opts: H2Options,
+  plain: PlainRequests = 'decline',
+): AttachedServer {
+  const ctx = createHandleContext(opts, plain);
+  const { registry } = ctx;
+  const enabled = servesWebSockets(opts);
+  let detached = false;
+  applySettings(server, opts, enabled);
+  const onSession = (session: Http2Session) => growConnectionWindow(session, opts);
+  if (opts.connectionWindowSize !== undefined) server.on('session', onSession);
+
+  const hadOwnEmit = Object.hasOwn(server, 'emit');
+  const baseEmit = server.emit as unknown as EmitFn;
+  const innerIsOurs = (baseEmit as EmitFn & { [OUR_EMIT]?: true })[OUR_EMIT] === true;
+  const onError = (err: unknown) => opts.onError?.(err as Error);
+
+  const onStream = (args: unknown[]): boolean => {
+    const stream = args[0] as ServerHttp2Stream;
+    const headers = args[1] as IncomingHttpHeaders;
+    const kind = classifyH2Request(headers);
+    // without our SETTINGS_ENABLE_CONNECT_PROTOCOL a :protocol is not ours to answer
+    if (kind === 'websocket' && !enabled) return false;
+    if (kind === 'other-protocol') {
+      if (innerIsOurs || othersListen(server)) return false;
+      writeAnswer(h2Exchange(stream, headers, ctx), ctx, foreignProtocol()).catch(onError);
+      return true;
+    }
+    const plainStream = kind !== 'websocket' && headers[':method'] !== 'CONNECT';
+    const decline = () => {
+      const others = plainStream ? server.listenerCount('stream') > 0 : othersListen(server);
+      if (!innerIsOurs && !others) return false;
+      baseEmit.call(server, 'stream', ...args);
+      return true;
+    };
+    serveH2Stream(stream, headers, ctx, decline).catch((err: unknown) => {
+      onError(err);
+      if (!stream.destroyed) stream.close(NGHTTP2_INTERNAL_ERROR);
+    });
+    return true;
+  };
+
+  // HTTP/1.1 requests (allowHTTP1) come as 'request' events; HTTP/2 ones come there
+  // from node's compatibility layer only after we declined their stream
+  const onH1Request = (args: unknown[]): boolean => {
+    const req = args[0] as IncomingMessage | Http2ServerRequest;
+    if (req.httpVersionMajor >= 2) return false;
+    const res = args[1] as ServerResponse;
+    const decline = () => {
+      if (!innerIsOurs && server.listenerCount('request') === 0) return false;
+      baseEmit.call(server, 'request', ...args);
+      return true;
+    };
+    serveH1Request(req as IncomingMessage, res, ctx, decline).catch((err: unknown) => {
+      onError(err);
+      res.destroy();
+    });
+    return true;
+  };
+
+  const emit: EmitFn = function (this: AnyH2Server, event, ...args) {
+    if (!detached) {
+      if (event === 'stream' && onStream(args)) return true;
+      if (event === 'request' && onH1Request(args)) return true;
+    }
+    return baseEmit.call(this, event, ...args);
+  };
+  (emit as EmitFn & { [OUR_EMIT]?: true })[OUR_EMIT] = true;
+  (server as unknown as { emit: EmitFn }).emit = emit;
+
+  // allowHTTP1: WebSockets over HTTP/1.1 Upgrade on the same port; other `upgrade`
+  // listeners see the request too: what we decline is theirs
+  const onUpgrade = (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    serveH1Upgrade(req, socket, head, ctx, () => server.listenerCount('upgrade') > 1).catch(
+      (err: unknown) => {
+        onError(err);
+        socket.destroy();
+      },
+    );
+  };
+  if (enabled) server.on('upgrade', onUpgrade);
+
+  return {
+    registry,
+    async close() {
+      if (ctx.closing) return;
+      shutdownLoops(ctx);
+      server.removeListener('upgrade', onUpgrade);
+      server.removeListener('session', onSession);
+      await registry.shutdown(opts.shutdownTimeout ?? 5000);
+      detached = true;
+      // unwrap when nobody wrapped after us; otherwise our wrapper stays, inert
+      if ((server as unknown as { emit: EmitFn }).emit === emit) {
+        if (hadOwnEmit) (server as unknown as { emit: EmitFn }).emit = baseEmit;
+        else delete (server as unknown as { emit?: EmitFn }).emit;
+      }
+    },
+  };
+}
+
+/** SETTINGS for sessions that start from now on. */
+function applySettings(server: AnyH2Server, opts: H2Options, enabled: boolean): void {
+  const settings: http2.Settings = {};
+  if (enabled) settings.enableConnectProtocol = true;
+  if (opts.initialWindowSize !== undefined) settings.initialWindowSize = opts.initialWindowSize;
+  if (Object.keys(settings).length > 0) server.updateSettings(settings);
+}
+
+function growConnectionWindow(session: Http2Session, opts: H2Options): void {
+  const size = opts.connectionWindowSize;
+  if (size === undefined) return;
+  try {
+    if ((session.state.localWindowSize ?? 0) < size) session.setLocalWindowSize(size);
+  } catch {
+    // the session is already gone
+  }
+}
+
+// ── standalone server ─────────────────────────────────────────────────────────
+
+export type H2RequestListener = (
+  req: Http2ServerRequest | IncomingMessage,
+  res: Http2ServerResponse | ServerResponse,
+) => void;
+
+export interface H2ListenOptions extends H2Options {
+  port?: number;
+  host?: string;
+  /** Serve TLS (h2 and, by default, HTTP/1.1 by ALPN). Without it: h2c with prior knowledge only. */
+  tls?: SecureContextOptions & { cert: string | Buffer; key: string | Buffer };
+  /** Accept HTTP/1.1 on the TLS port (default true): WebSockets by Upgrade, requests to `onRequest`. */
+  allowHTTP1?: boolean;
+  /**
+   * Plain HTTP requests (HTTP/2 and, with allowHTTP1, HTTP/1.1) the handler declines;
+   * without `handle`, every plain request (default: 404, or on a WebSocket route
+   * 426 + Upgrade on HTTP/1.1 and 405 + Allow: CONNECT on HTTP/2).
+   */
+  onRequest?: H2RequestListener;
+  /** Extra node:http2 server options (maxSessionMemory, …); `settings` are merged. */
+  http2?: http2.SecureServerOptions;
+  /**
+   * A connection must complete its TLS handshake and send its connection preface with
+   * SETTINGS within this many ms, or it is dropped; on the TLS port's HTTP/1.1 it bounds
+   * the request head too (408), as `listen()` does (default 10 000). A request whose
+   * HEADERS never complete holds a connection only until `keepAliveTimeout`.
+   */
+  handshakeTimeout?: number;
+  /**
+   * An HTTP/2 connection with no stream open for this many ms gets GOAWAY and closes
+   * (default 60 000; 0: never).
+   */
+  keepAliveTimeout?: number;
+}
+
+export interface H2Listener extends AttachedServer {
+  readonly port: number;
+  readonly host: string;
+  /** wss://host:port (TLS) or ws://host:port (h2c). */
+  readonly url: string;
+  readonly server: AnyH2Server;
+}
+
+/**
+ * A standalone WebSocket server over HTTP/2: with `tls`, HTTP/2 and HTTP/1.1 on one
+ * port (ALPN); without, h2c. `omniws serve --tls` is
+ * `listenH2({ port, host, tls: { cert, key }, routes })`.
+ */
+export async function listenH2(opts: H2ListenOptions): Promise<H2Listener> {
+  const settings: http2.Settings = {
+    ...opts.http2?.settings,
+    initialWindowSize: opts.initialWindowSize ?? DEFAULT_INITIAL_WINDOW_SIZE,
+  };
+  if (servesWebSockets(opts)) settings.enableConnectProtocol = true;
+  const base = { ...opts.http2, settings };
+  const handshakeTimeout = opts.handshakeTimeout ?? 10_000;
+  const server: AnyH2Server = opts.tls
+    ? http2.createSecureServer({
+        ...base,
+        ...opts.tls,
+        allowHTTP1: opts.allowHTTP1 ?? true,
+        handshakeTimeout,
+      })
+    : http2.createServer(base);
+  if (opts.tls) {
+    // HTTP/1.1 on the TLS port: node:http's slow-loris bounds, as listen() sets them
+    Object.assign(server, headTimeouts(handshakeTimeout));
+  }
+  const keepAliveTimeout = opts.keepAliveTimeout ?? 60_000;
+  // requests reach the handler through attachH2(); onRequest gets what it declines
+  if (opts.onRequest) server.on('request', opts.onRequest as (...args: unknown[]) => void);
+
+  const sessions = new Set<Http2Session>();
+  const sockets = new Set<Socket>();
+  server.on('session', (session: Http2Session) => {
+    sessions.add(session);
+    // the preface and SETTINGS within handshakeTimeout, or the connection goes
+    const handshake =
+      handshakeTimeout > 0 ? setTimeout(() => session.destroy(), handshakeTimeout) : undefined;
+    handshake?.unref();
+    session.once('remoteSettings', () => clearTimeout(handshake));
+    // no stream open for keepAliveTimeout: GOAWAY, and the connection closes
+    let open = 0;
+    const idle = idleCloser(keepAliveTimeout, () => {
+      if (open > 0 || session.closed || session.destroyed) return;
+      session.close();
+      // a stream whose HEADERS never completed keeps node's close waiting: not for long
+      setTimeout(() => session.destroy(), 1000).unref();
+    });
+    idle.start();
+    session.on('stream', (stream: ServerHttp2Stream) => {
+      open++;
+      stream.once('close', () => {
+        if (--open === 0) idle.start();
+      });
+    });
+    session.once('close', () => {
+      clearTimeout(handshake);
+      idle.stop();
+      sessions.delete(session);
+    });
+  });
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  const attached = attachH2(
+    server,
+    { ...opts, connectionWindowSize: opts.connectionWindowSize ?? DEFAULT_CONNECTION_WINDOW_SIZE },
+    opts.onRequest ? 'decline' : 'answer',
+  );
+
+  const bound = await bind(server, opts);
+  return {
+    registry: attached.registry,
+    server,
+    ...bound,
+    async close() {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // GOAWAY first, so clients open nothing new while the WebSockets close; each
+      // connection then goes once its last stream has (RFC 9113 §6.8)
+      for (const s of sessions) if (!s.closed) s.close();
+      await attached.close();
+      const grace = setTimeout(() => {
+        for (const s of sessions) s.destroy();
+        for (const s of sockets) s.destroy();
+      }, 1000);
+      grace.unref();
+      await closed;
+      clearTimeout(grace);
+    },
+  };
+}

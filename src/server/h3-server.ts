@@ -1,0 +1,256 @@
+// HTTP/3 WebSocket server (RFC 9220) on our own HTTP/3 (RFC 9114) over QUIC. One UDP
+// port on every listening address (by default 127.0.0.1 and ::1: Chromium tries ::1
+// first for localhost); the port number may be one a TCP server already uses.
+//
+// Every request stream is checked (a malformed one gets 400 and H3_MESSAGE_ERROR), then
+// classified: another `:protocol` or a plain CONNECT gets 501; everything else goes the
+// one way of src/server/exchange.ts through the HTTP/3 adapter (src/server/h3.ts): an
+// extended CONNECT with `:protocol websocket` may become a Session over an H3Transport.
+// Without `handle`, plain requests go to `onRequest` (read whole, up to
+// `maxRequestBody`), else 404, or 405 + Allow: CONNECT on a WebSocket path.
+//
+// Shutdown: `goaway()` sends GOAWAY on every connection (requests already received
+// finish; each connection closes with H3_NO_ERROR once it has no request left); `close()`
+// also refuses new connections, closes WebSockets with 1001 (then aborts after
+// `shutdownTimeout`), and closes the sockets.
+
+import { DEFAULT_MAX_FIELD_SECTION_SIZE, H3Connection, type H3Stream } from '../h3/connection.js';
+import { H3_MESSAGE_ERROR, H3_NO_ERROR } from '../h3/errors.js';
+import type { Header } from '../h3/qpack.js';
+import { listenQuic, type QuicConnection, type QuicSettings } from '../h3/quic.js';
+import { checkH3Request, classifyH3Request } from '../h3/upgrade.js';
+import { foreignProtocol } from './answers.js';
+import { createHandleContext, type HandleContext, shutdownLoops } from './context.js';
+import { writeAnswer } from './exchange.js';
+import { h3Exchange, serveH3Request } from './h3.js';
+import type { HttpResponse, RequestHandler, RequestInfo } from './handler.js';
+import { idleCloser } from './idle.js';
+import { type ServerOptions, servesWebSockets } from './options.js';
+import type { SessionRegistry } from './registry.js';
+import { fromHttpResponse } from './routes.js';
+
+/** A plain (non-CONNECT) HTTP/3 request with its body, as `onRequest` sees it. */
+export interface H3Request extends RequestInfo {
+  readonly body: Buffer;
+}
+
+export interface H3ListenOptions extends ServerOptions {
+  /** UDP port (default 0: any free one, the same on every host). */
+  port?: number;
+  /** One address to listen on; `hosts` for several. */
+  host?: string;
+  /** Addresses to listen on (default ['127.0.0.1', '::1']). */
+  hosts?: readonly string[];
+  /** PEM certificate (chain) and key. HTTP/3 is always TLS. */
+  cert: string | Buffer;
+  key: string | Buffer;
+  /** Plain HTTP/3 requests (GET, POST…): a buffered response. Not used with `handle`. */
+  onRequest?: (req: H3Request) => HttpResponse | Promise<HttpResponse>;
+  /** Largest request body `onRequest` gets (default 1 MiB; above: 413). */
+  maxRequestBody?: number;
+  /** Our SETTINGS_MAX_FIELD_SECTION_SIZE (default 64 KiB). */
+  maxFieldSectionSize?: number;
+  /** QUIC transport parameters and limits. */
+  quic?: QuicSettings;
+  /**
+   * Validate client addresses with a QUIC Retry before keeping any state for them:
+   * 'auto' (default) once `retryAbove` (64) handshakes are in progress, true always, false
+   * never. A Retry costs the client a round trip; spoofed Initials then cost us nothing.
+   */
+  retry?: boolean | 'auto';
+  retryAbove?: number;
+  /**
+   * A request stream must deliver its header section within this many ms of its first
+   * byte, or it is reset with H3_REQUEST_REJECTED: a slow-loris peer trickling HEADERS
+   * holds nothing for long (default 10 000). The QUIC handshake itself is bounded by the
+   * QUIC idle timeout (`quic.maxIdleTimeout`, 30 s).
+   */
+  handshakeTimeout?: number;
+  /**
+   * A connection with no request or WebSocket open for this many ms gets GOAWAY and
+   * closes (default 60 000; 0: never). QUIC's own idle timeout cannot do this for a peer
+   * that keeps the connection alive with PINGs.
+   */
+  keepAliveTimeout?: number;
+}
+
+export interface H3Listener {
+  readonly port: number;
+  readonly hosts: readonly string[];
+  /** wss://localhost:port (the generated certificates name localhost). */
+  readonly url: string;
+  readonly registry: SessionRegistry;
+  /** Live HTTP/3 connections. */
+  readonly connections: ReadonlySet<H3Connection>;
+  /** Send GOAWAY on every connection: they finish their requests and close. New ones are accepted. */
+  goaway(): void;
+  /** GOAWAY, close WebSockets with 1001 (grace, then abort), close connections and sockets. */
+  close(): Promise<void>;
+}
+
+/**
+ * Answer a malformed request stream (RFC 9114 §4.1.2: a stream error H3_MESSAGE_ERROR;
+ * "a response may go first"): 400 with `text`, then stop reading the request.
+ */
+function refuseMalformed(stream: H3Stream, text: string): void {
+  if (stream.closed || stream.writableEnded) return;
+  const body = Buffer.from(text, 'utf8');
+  stream.sendHeaders([
+    [':status', '400'],
+    ['content-type', 'text/plain; charset=utf-8'],
+    ['content-length', String(body.length)],
+  ]);
+  stream.sendData(body, true);
+  stream.stopReading(H3_MESSAGE_ERROR);
+}
+
+/** The legacy `onRequest` as a request handler: the body read whole, a buffered answer. */
+function bufferedOnRequest(onRequest: NonNullable<H3ListenOptions['onRequest']>): RequestHandler {
+  return async (req) => {
+    const body = await req.body.buffer();
+    return fromHttpResponse(await onRequest({ ...req, body }), '3');
+  };
+}
+
+/** What happens to each request stream of a connection. */
+function requestRouter(
+  ctx: HandleContext,
+  enableConnect: boolean,
+): (stream: H3Stream, fields: Header[]) => void {
+  const onError = (err: unknown) => ctx.opts.onError?.(err as Error);
+  return (stream, fields) => {
+    const check = checkH3Request(fields);
+    if (!check.ok) {
+      refuseMalformed(stream, `malformed request: ${check.error}\n`);
+      return;
+    }
+    const kind = classifyH3Request(check.headers);
+    if (kind === 'websocket' && !enableConnect) {
+      // RFC 8441 §3 (RFC 9220 §3): :protocol without our SETTINGS_ENABLE_CONNECT_PROTOCOL
+      // is a malformed request
+      refuseMalformed(stream, 'Bad Request\n');
+      return;
+    }
+    if (
+      kind === 'other-protocol' ||
+      (kind !== 'websocket' && check.headers[':method'] === 'CONNECT')
+    ) {
+      // another :protocol, or a plain CONNECT tunnel: we are not a proxy
+      const ex = h3Exchange(stream, check.headers, fields, ctx);
+      writeAnswer(ex, ctx, foreignProtocol()).catch(onError);
+      return;
+    }
+    serveH3Request(stream, check.headers, fields, ctx).catch((err: unknown) => {
+      onError(err);
+      stream.reset(H3_MESSAGE_ERROR);
+    });
+  };
+}
+
+/** The live connections of one server, and how each new one is set up. */
+class H3Connections {
+  readonly all = new Set<H3Connection>();
+  goingAway = false;
+  readonly #opts: H3ListenOptions;
+  readonly #enableConnect: boolean;
+  readonly #onRequest: (stream: H3Stream, fields: Header[]) => void;
+
+  constructor(ctx: HandleContext, opts: H3ListenOptions) {
+    this.#opts = opts;
+    this.#enableConnect = servesWebSockets(opts);
+    this.#onRequest = requestRouter(ctx, this.#enableConnect);
+  }
+
+  /** A new QUIC connection: HTTP/3 on it, sent away when idle for keepAliveTimeout. */
+  accept(q: QuicConnection): H3Connection {
+    const opts = this.#opts;
+    const idle = idleCloser(opts.keepAliveTimeout ?? 60_000, () => {
+      if (h3.streamCount === 0) h3.goaway();
+    });
+    const h3: H3Connection = new H3Connection(
+      q,
+      {
+        role: 'server',
+        enableConnectProtocol: this.#enableConnect,
+        maxFieldSectionSize: opts.maxFieldSectionSize ?? DEFAULT_MAX_FIELD_SECTION_SIZE,
+        requestHeadTimeout: opts.handshakeTimeout ?? 10_000,
+      },
+      {
+        onRequest: this.#onRequest,
+        onStreamError: (err) => opts.onError?.(err),
+        onIdle() {
+          // RFC 9114 §5.2: after GOAWAY, close once the requests in flight are done
+          if (h3.goingAway) h3.quic.closeWhenFlushed(H3_NO_ERROR);
+          else idle.start();
+        },
+        onClose: () => {
+          idle.stop();
+          this.all.delete(h3);
+        },
+      },
+    );
+    idle.start();
+    this.all.add(h3);
+    if (this.goingAway) h3.goaway();
+    return h3;
+  }
+
+  /** GOAWAY on every connection; with `forGood`, on every new one too (shutting down). */
+  goaway(forGood = false): void {
+    if (forGood) this.goingAway = true;
+    for (const c of this.all) c.goaway();
+  }
+
+  /** Resolves once every connection closed, or after `ms`. */
+  async settle(ms: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all([...this.all].map((c) => c.whenClosed())),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, ms);
+      }),
+    ]);
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * A standalone HTTP/3 server for WebSockets (RFC 9220) and HTTP/3 responses.
+ * `omniws serve --tls` runs it next to the TCP listener, on the same port number.
+ */
+export async function listenH3(opts: H3ListenOptions): Promise<H3Listener> {
+  const onPlain = opts.onRequest && !opts.handle ? bufferedOnRequest(opts.onRequest) : undefined;
+  const ctx = createHandleContext(opts, 'answer', onPlain);
+  const connections = new H3Connections(ctx, opts);
+  const hosts = opts.hosts ?? (opts.host !== undefined ? [opts.host] : undefined);
+  const quic = await listenQuic({
+    ...(hosts && { hosts }),
+    port: opts.port ?? 0,
+    cert: opts.cert,
+    key: opts.key,
+    alpn: ['h3'],
+    internalErrorCode: 0x0102, // H3_INTERNAL_ERROR
+    ...(opts.quic && { settings: opts.quic }),
+    ...(opts.retry !== undefined && { retry: opts.retry }),
+    ...(opts.retryAbove !== undefined && { retryAbove: opts.retryAbove }),
+    onConnection: (q) => connections.accept(q),
+  });
+  return {
+    port: quic.port,
+    hosts: quic.hosts,
+    url: `wss://localhost:${quic.port}`,
+    registry: ctx.registry,
+    connections: connections.all,
+    goaway: () => connections.goaway(false),
+    async close() {
+      if (ctx.closing) return;
+      shutdownLoops(ctx);
+      quic.stopAccepting();
+      connections.goaway(true);
+      await ctx.registry.shutdown(opts.shutdownTimeout ?? 5000);
+      // connections close themselves once idle (GOAWAY sent); wait a little for that
+      await connections.settle(1000);
+      await quic.close(H3_NO_ERROR, 500);
+    },
+  };
+}
