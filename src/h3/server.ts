@@ -32,10 +32,11 @@ import {
   SessionRegistry,
 } from '../route.js';
 import { isConnectionSpecific } from '../ws/extended-connect.js';
-import { DEFAULT_MAX_FIELD_SECTION_SIZE, H3Connection, type H3Stream } from './connection.js';
+import { DEFAULT_MAX_FIELD_SECTION_SIZE, H3Connection } from './connection.js';
 import { H3_MESSAGE_ERROR, H3_NO_ERROR } from './errors.js';
 import type { Header } from './qpack.js';
 import { listenQuic, type QuicServer, type QuicSettings } from './quic.js';
+import type { H3Stream } from './stream.js';
 import { H3Transport } from './transport.js';
 import { checkH3Request, classifyH3Request, type H3Headers, validateH3Request } from './upgrade.js';
 
