@@ -13,7 +13,7 @@ import { closeH2Sessions } from '../../src/h2/client.js';
 import { listenH2 } from '../../src/h2/server.js';
 import { closeH3Connections } from '../../src/h3/client.js';
 import { H3Connection } from '../../src/h3/connection.js';
-import { connectQuic } from '../../src/h3/quic.js';
+import { connectQuic } from '../../src/h3/quic-client.js';
 import { listenH3 } from '../../src/h3/server.js';
 import type { ServerOptions } from '../../src/route.js';
 import type { Handler } from '../../src/ws/handler.js';

@@ -10,7 +10,7 @@ import { listen } from '../../src/h1/server.js';
 import { listenH2 } from '../../src/h2/server.js';
 import { H3Connection } from '../../src/h3/connection.js';
 import { H3_NO_ERROR, type H3Error } from '../../src/h3/errors.js';
-import { connectQuic } from '../../src/h3/quic.js';
+import { connectQuic } from '../../src/h3/quic-client.js';
 import { listenH3 } from '../../src/h3/server.js';
 import { LINGER_MS, MAX_BODY_DRAIN } from '../../src/http/h1.js';
 import { buffered, type RequestHandler } from '../../src/http/handler.js';
