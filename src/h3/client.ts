@@ -19,9 +19,11 @@ import { type ClientOptions, type ParsedUrl, parseWsUrl } from '../h1/client.js'
 import { clientExtensions } from '../ws/deflate.js';
 import { handshakeTimeoutError, WebSocketError } from '../ws/errors.js';
 import { Session } from '../ws/session.js';
-import { H3Connection, type H3Stream } from './connection.js';
+import { H3Connection } from './connection.js';
 import { H3_INTERNAL_ERROR, H3_NO_ERROR, H3_REQUEST_CANCELLED } from './errors.js';
-import { connectQuic, type QuicSettings } from './quic.js';
+import type { QuicSettings } from './quic.js';
+import { connectQuic } from './quic-client.js';
+import type { H3Stream } from './stream.js';
 import { H3Transport } from './transport.js';
 import { buildH3Request, checkH3Response, validateH3Response } from './upgrade.js';
 

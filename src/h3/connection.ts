@@ -5,8 +5,8 @@
 // The caller creates an H3Connection as the QUIC connection's handler (it implements
 // QuicConnectionHandler) the moment the handshake completes, so it sees every stream.
 // A server learns of requests through `onRequest(stream, fields)`; a client opens them
-// with `request(fields)`. Either then reads the stream through an H3StreamSink; events
-// that arrive before a sink is set are kept (and the stream paused) until `setSink`.
+// with `request(fields)`. Either then reads the stream (an H3Stream, stream.ts) through
+// its sink.
 //
 // QPACK: we advertise a dynamic table capacity of 0 and never open an encoder or a
 // decoder stream (RFC 9204 §4.2: "An endpoint MAY avoid creating an encoder stream if
@@ -17,24 +17,19 @@ import { randomInt } from 'node:crypto';
 import { WebSocketError } from '../ws/errors.js';
 import {
   H3_CLOSED_CRITICAL_STREAM,
-  H3_FRAME_UNEXPECTED,
   H3_ID_ERROR,
   H3_INTERNAL_ERROR,
   H3_NO_ERROR,
-  H3_REQUEST_CANCELLED,
   H3_REQUEST_REJECTED,
   H3_STREAM_CREATION_ERROR,
   H3Error,
 } from './errors.js';
 import {
   ControlStreamValidator,
-  encodeDataHeader,
   encodeGoaway,
-  encodeHeadersFrame,
   encodeSettings,
   FrameDecoder,
   type FrameEvent,
-  RequestStreamValidator,
   type Role,
   SETTINGS_ENABLE_CONNECT_PROTOCOL,
   SETTINGS_MAX_FIELD_SECTION_SIZE,
@@ -46,15 +41,9 @@ import {
   STREAM_QPACK_DECODER,
   STREAM_QPACK_ENCODER,
 } from './frames.js';
-import {
-  DecoderStreamParser,
-  decodeFieldSection,
-  encodeFieldSection,
-  fieldSectionSize,
-  type Header,
-  parseEncoderStream,
-} from './qpack.js';
+import { DecoderStreamParser, fieldSectionSize, type Header, parseEncoderStream } from './qpack.js';
 import { describeClose, type QuicCloseInfo, type QuicConnection } from './quic.js';
+import { H3Stream, type H3StreamHost } from './stream.js';
 import { decodeVarintBig } from './varint.js';
 
 /** Our SETTINGS_MAX_FIELD_SECTION_SIZE unless told otherwise. */
@@ -99,310 +88,6 @@ export interface H3CloseInfo {
   readonly error?: Error;
 }
 
-/** What a request stream's reader receives. */
-export interface H3StreamSink {
-  /** A header section: a response (client; interim ones included) or trailers. */
-  onHeaders(fields: Header[], trailers: boolean): void;
-  /** DATA payload bytes (the chunk is the receiver's). */
-  onData(chunk: Uint8Array): void;
-  /** The peer finished its side (FIN). */
-  onEnd(): void;
-  /** The stream ended abruptly: the peer reset it or stopped reading, or the connection went. */
-  onAbort(err: H3Error): void;
-  /** Bytes queued by `sendData` have all been handed to QUIC. */
-  onDrain(): void;
-  /** The stream is done in both directions; nothing more will be delivered. */
-  onClose(): void;
-}
-
-type Pending =
-  | { t: 'headers'; fields: Header[]; trailers: boolean }
-  | { t: 'data'; chunk: Uint8Array }
-  | { t: 'end' }
-  | { t: 'abort'; err: H3Error }
-  | { t: 'close' };
-
-/** While no sink is set, a stream pauses reading once this much is waiting. */
-const PENDING_PAUSE_BYTES = 64 * 1024;
-
-/** A request stream (client-initiated bidirectional) from either side. */
-export class H3Stream {
-  readonly id: number;
-  readonly connection: H3Connection;
-  readonly #quic: QuicConnection;
-  readonly #decoder: FrameDecoder;
-  readonly #validator: RequestStreamValidator;
-  #sink: H3StreamSink | null = null;
-  #pending: Pending[] = [];
-  #pendingBytes = 0;
-  #pausedForSink = false;
-  #userPaused = false;
-  #headersSeen = false;
-  #headTimer: NodeJS.Timeout | null = null;
-  #tunnel = false;
-  #readDone = false;
-  #writeDone = false;
-  #closed = false;
-  #abortReported = false;
-
-  /** @internal */
-  constructor(connection: H3Connection, quic: QuicConnection, id: number, maxFrameSize: number) {
-    this.connection = connection;
-    this.#quic = quic;
-    this.id = id;
-    this.#validator = new RequestStreamValidator(connection.role);
-    this.#decoder = new FrameDecoder({ maxFrameSize, validator: this.#validator });
-  }
-
-  get closed(): boolean {
-    return this.#closed;
-  }
-
-  /** Whether our sending side is finished (FIN queued, or reset). */
-  get writableEnded(): boolean {
-    return this.#writeDone;
-  }
-
-  /**
-   * After a 2xx to CONNECT (RFC 9114 §4.4): "only DATA frames are permitted to be sent
-   * on the stream … Receipt of any other known frame type MUST be treated as a
-   * connection error of type H3_FRAME_UNEXPECTED."
-   */
-  becomeTunnel(): void {
-    this.#tunnel = true;
-  }
-
-  /** Start delivering events (those kept so far first). */
-  setSink(sink: H3StreamSink): void {
-    this.#sink = sink;
-    const pending = this.#pending;
-    this.#pending = [];
-    this.#pendingBytes = 0;
-    for (const p of pending) this.#deliver(p);
-    if (this.#pausedForSink) {
-      this.#pausedForSink = false;
-      if (!this.#userPaused && !this.#closed) this.#quic.resumeStream(this.id);
-    }
-  }
-
-  /** Send a header section; with `end`, our side ends with it. */
-  sendHeaders(fields: readonly Header[], end = false): void {
-    if (this.#writeDone || this.#closed) return;
-    this.connection.checkFieldSection(fields);
-    this.#quic.write(this.id, encodeHeadersFrame(encodeFieldSection(fields)), end);
-    if (end) this.#endWrite();
-  }
-
-  /** Send one DATA frame carrying `chunks` (nothing for no bytes); with `end`, then FIN. */
-  sendData(chunks: Uint8Array | readonly Uint8Array[], end = false): void {
-    if (this.#writeDone || this.#closed) return;
-    const list = chunks instanceof Uint8Array ? [chunks] : chunks;
-    let length = 0;
-    for (const c of list) length += c.length;
-    if (length > 0) this.#quic.write(this.id, [encodeDataHeader(length), ...list], end);
-    else if (end) this.#quic.write(this.id, [], true);
-    if (end) this.#endWrite();
-  }
-
-  /** FIN: our side is done. */
-  end(): void {
-    if (this.#writeDone || this.#closed) return;
-    this.#quic.write(this.id, [], true);
-    this.#endWrite();
-  }
-
-  /** Bytes queued and not yet handed to QUIC. */
-  bufferedAmount(): number {
-    return this.#quic.bufferedAmount(this.id);
-  }
-
-  /**
-   * Abort both directions with `code` (RESET_STREAM + STOP_SENDING, RFC 9114 §4.1.1):
-   * H3_REQUEST_CANCELLED for a cancelled request or WebSocket.
-   */
-  reset(code: number = H3_REQUEST_CANCELLED): void {
-    if (this.#closed) return;
-    if (!this.#writeDone) {
-      this.#writeDone = true;
-      this.#quic.resetStream(this.id, code);
-    }
-    if (!this.#readDone) {
-      this.#readDone = true;
-      this.#quic.stopSending(this.id, code);
-    }
-    this.#maybeClose();
-  }
-
-  /** Stop reading without aborting our response (RFC 9114 §4.1: a response ahead of a full request). */
-  stopReading(code: number = H3_NO_ERROR): void {
-    if (this.#readDone || this.#closed) return;
-    this.#readDone = true;
-    this.#quic.stopSending(this.id, code);
-    this.#maybeClose();
-  }
-
-  pause(): void {
-    this.#userPaused = true;
-    this.#quic.pauseStream(this.id);
-  }
-
-  resume(): void {
-    this.#userPaused = false;
-    if (!this.#pausedForSink) this.#quic.resumeStream(this.id);
-  }
-
-  /**
-   * @internal Server: reset the stream (H3_REQUEST_REJECTED) unless its request header
-   * section has arrived within `ms` — a peer trickling a HEADERS frame holds nothing for long.
-   */
-  expectHeadWithin(ms: number): void {
-    if (this.#headersSeen || this.#closed) return;
-    this.#headTimer = setTimeout(() => {
-      this.#headTimer = null;
-      if (!this.#headersSeen) this.reset(H3_REQUEST_REJECTED);
-    }, ms);
-    this.#headTimer.unref();
-  }
-
-  #clearHeadTimer(): void {
-    if (this.#headTimer === null) return;
-    clearTimeout(this.#headTimer);
-    this.#headTimer = null;
-  }
-
-  // ── from the connection ───────────────────────────────────────────────────
-
-  /** @internal Stream bytes from QUIC; throws H3Error on violations. */
-  receive(data: Uint8Array, fin: boolean): void {
-    if (this.#readDone) return;
-    const events = data.length > 0 ? this.#decoder.push(data) : [];
-    for (const e of events) this.#onFrame(e);
-    if (fin) {
-      this.#decoder.end();
-      this.#readDone = true;
-      this.#emit({ t: 'end' });
-      this.#maybeClose();
-    }
-  }
-
-  #onFrame(e: FrameEvent): void {
-    switch (e.type) {
-      case 'headers': {
-        if (this.#tunnel)
-          throw new H3Error(H3_FRAME_UNEXPECTED, 'HEADERS frame on a CONNECT tunnel');
-        const fields = decodeFieldSection(e.fieldSection, this.connection.maxFieldSectionSize);
-        const trailers = this.#headersSeen;
-        this.#headersSeen = true;
-        if (!trailers && this.connection.role === 'client') {
-          const status = fields.find(([n]) => n === ':status')?.[1] ?? '';
-          // RFC 9114 §4.1: interim (1xx) responses come before the final one
-          if (/^1\d\d$/.test(status)) {
-            this.#validator.interimResponse();
-            this.#headersSeen = false;
-          }
-        }
-        if (!trailers && this.connection.role === 'server') {
-          this.#clearHeadTimer();
-          this.connection.requestArrived(this, fields);
-          return;
-        }
-        this.#emit({ t: 'headers', fields, trailers });
-        return;
-      }
-      case 'data':
-        if (e.chunk.length > 0) this.#emit({ t: 'data', chunk: e.chunk });
-        return;
-      default:
-      // unknown and reserved frame types: RFC 9114 §9, ignored (the decoder skipped them)
-    }
-  }
-
-  /** @internal The peer reset its side (RESET_STREAM) or stopped reading ours (STOP_SENDING). */
-  peerAborted(code: number | null, direction: 'reset' | 'stopped'): void {
-    if (direction === 'reset') this.#readDone = true;
-    else this.#writeDone = true;
-    const what = direction === 'reset' ? 'reset the stream' : 'stopped reading the stream';
-    this.#abort(new H3Error(code ?? H3_REQUEST_CANCELLED, `the peer ${what}`, { scope: 'stream' }));
-    this.#maybeClose();
-  }
-
-  /** @internal The connection is gone. */
-  connectionClosed(err: H3Error): void {
-    if (this.#closed) return;
-    this.#readDone = true;
-    this.#writeDone = true;
-    this.#abort(err);
-    this.#maybeClose();
-  }
-
-  /** @internal */
-  drained(): void {
-    if (!this.#closed) this.#sink?.onDrain();
-  }
-
-  #abort(err: H3Error): void {
-    if (this.#abortReported || this.#closed) return;
-    this.#abortReported = true;
-    this.#emit({ t: 'abort', err });
-  }
-
-  #endWrite(): void {
-    this.#writeDone = true;
-    this.#maybeClose();
-  }
-
-  #maybeClose(): void {
-    if (this.#closed || !this.#readDone || !this.#writeDone) return;
-    this.#closed = true;
-    this.#clearHeadTimer();
-    this.#emit({ t: 'close' });
-    this.connection.streamClosed(this);
-  }
-
-  #emit(p: Pending): void {
-    if (this.#sink) {
-      this.#deliver(p);
-      return;
-    }
-    this.#pending.push(p);
-    if (p.t === 'data') {
-      this.#pendingBytes += p.chunk.length;
-      if (this.#pendingBytes > PENDING_PAUSE_BYTES && !this.#pausedForSink) {
-        this.#pausedForSink = true;
-        this.#quic.pauseStream(this.id);
-      }
-    }
-  }
-
-  #deliver(p: Pending): void {
-    try {
-      this.#dispatch(this.#sink!, p);
-    } catch (err) {
-      // a consumer that throws loses its stream, not the connection with everyone on it
-      this.connection.streamFailed(this, err);
-    }
-  }
-
-  #dispatch(s: H3StreamSink, p: Pending): void {
-    switch (p.t) {
-      case 'headers':
-        s.onHeaders(p.fields, p.trailers);
-        return;
-      case 'data':
-        s.onData(p.chunk);
-        return;
-      case 'end':
-        s.onEnd();
-        return;
-      case 'abort':
-        s.onAbort(p.err);
-        return;
-      case 'close':
-        s.onClose();
-    }
-  }
-}
-
 /** A peer's unidirectional stream (RFC 9114 §6.2). */
 interface UniStream {
   /** Stream type bytes while the varint is incomplete. */
@@ -414,7 +99,7 @@ interface UniStream {
 }
 
 /** An HTTP/3 connection; it is the QUIC connection's handler. */
-export class H3Connection {
+export class H3Connection implements H3StreamHost {
   readonly role: Role;
   readonly quic: QuicConnection;
   readonly maxFieldSectionSize: number;

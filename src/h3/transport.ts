@@ -10,8 +10,8 @@
 // the stream and closes the transport.
 
 import type { Transport, TransportInfo, TransportSink } from '../ws/transport.js';
-import type { H3Stream } from './connection.js';
 import { H3_GENERAL_PROTOCOL_ERROR, H3_REQUEST_CANCELLED } from './errors.js';
+import type { H3Stream } from './stream.js';
 
 /** Queued bytes above which `write` returns false. */
 export const HIGH_WATER_MARK = 256 * 1024;

@@ -14,10 +14,12 @@
 // also refuses new connections, closes WebSockets with 1001 (then aborts after
 // `shutdownTimeout`), and closes the sockets.
 
-import { DEFAULT_MAX_FIELD_SECTION_SIZE, H3Connection, type H3Stream } from '../h3/connection.js';
+import { DEFAULT_MAX_FIELD_SECTION_SIZE, H3Connection } from '../h3/connection.js';
 import { H3_MESSAGE_ERROR, H3_NO_ERROR } from '../h3/errors.js';
 import type { Header } from '../h3/qpack.js';
-import { listenQuic, type QuicConnection, type QuicSettings } from '../h3/quic.js';
+import type { QuicConnection, QuicSettings } from '../h3/quic.js';
+import { listenQuic } from '../h3/quic-server.js';
+import type { H3Stream } from '../h3/stream.js';
 import { checkH3Request, classifyH3Request } from '../h3/upgrade.js';
 import { foreignProtocol } from './answers.js';
 import { createHandleContext, type HandleContext, shutdownLoops } from './context.js';

@@ -14,9 +14,9 @@
 // cleanly close the sending part of the stream. The error code H3_NO_ERROR SHOULD be
 // used when requesting that the client stop sending on the request stream.").
 
-import type { H3Stream } from '../h3/connection.js';
 import { H3_INTERNAL_ERROR, H3_NO_ERROR, H3_REQUEST_CANCELLED } from '../h3/errors.js';
 import type { Header } from '../h3/qpack.js';
+import type { H3Stream } from '../h3/stream.js';
 import { H3Transport, HIGH_WATER_MARK } from '../h3/transport.js';
 import { classifyH3Request, type H3Headers, validateH3Request } from '../h3/upgrade.js';
 import { Body, type BodySink, contentLength } from './body.js';

@@ -25,12 +25,9 @@ import {
   SETTINGS_QPACK_MAX_TABLE_CAPACITY,
 } from '../../src/h3/frames.js';
 import { decodeFieldSection, encodeFieldSection, type Header } from '../../src/h3/qpack.js';
-import {
-  connectQuic,
-  listenQuic,
-  type QuicConnection,
-  type QuicConnectionHandler,
-} from '../../src/h3/quic.js';
+import type { QuicConnection, QuicConnectionHandler } from '../../src/h3/quic.js';
+import { connectQuic } from '../../src/h3/quic-client.js';
+import { listenQuic } from '../../src/h3/quic-server.js';
 import { listenH3 } from '../../src/server/h3-server.js';
 import { type Handler, reply } from '../../src/ws/handler.js';
 import { makeCerts, removeCerts, type TestCerts } from '../h3/helpers.js';

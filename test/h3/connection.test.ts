@@ -30,7 +30,8 @@ import {
   SETTINGS_QPACK_MAX_TABLE_CAPACITY,
 } from '../../src/h3/frames.js';
 import { encodeFieldSection, type Header } from '../../src/h3/qpack.js';
-import { listenQuic, type QuicConnection } from '../../src/h3/quic.js';
+import type { QuicConnection } from '../../src/h3/quic.js';
+import { listenQuic } from '../../src/h3/quic-server.js';
 import { encodeVarint } from '../../src/h3/varint.js';
 import { type H3Listener, listenH3 } from '../../src/server/h3-server.js';
 import { Opcode } from '../../src/ws/frame.js';

@@ -4,15 +4,12 @@
 
 import dgram from 'node:dgram';
 import { once } from 'node:events';
-import { H3Connection, type H3Stream } from '../../src/h3/connection.js';
+import { H3Connection } from '../../src/h3/connection.js';
 import { FrameDecoder, type FrameEvent } from '../../src/h3/frames.js';
 import { decodeFieldSection, type Header } from '../../src/h3/qpack.js';
-import {
-  connectQuic,
-  type QuicCloseInfo,
-  type QuicConnection,
-  type QuicConnectionHandler,
-} from '../../src/h3/quic.js';
+import type { QuicCloseInfo, QuicConnection, QuicConnectionHandler } from '../../src/h3/quic.js';
+import { connectQuic } from '../../src/h3/quic-client.js';
+import type { H3Stream } from '../../src/h3/stream.js';
 
 import type { TestCerts } from '../certs.js';
 

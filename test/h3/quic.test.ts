@@ -5,13 +5,9 @@
 import { readFileSync } from 'node:fs';
 import test from 'ava';
 import { ensureCerts } from '../../src/dev/certs.js';
-import {
-  connectQuic,
-  describeClose,
-  listenQuic,
-  type QuicConnection,
-  type QuicServer,
-} from '../../src/h3/quic.js';
+import { describeClose, type QuicConnection } from '../../src/h3/quic.js';
+import { connectQuic } from '../../src/h3/quic-client.js';
+import { listenQuic, type QuicServer } from '../../src/h3/quic-server.js';
 import { type Recorded, record, until } from './helpers.js';
 
 const certs = await ensureCerts();

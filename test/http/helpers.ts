@@ -11,7 +11,7 @@ import { connect } from '../../src/client/connect.js';
 import { closeH2Sessions } from '../../src/h2/client.js';
 import { closeH3Connections } from '../../src/h3/client.js';
 import { H3Connection } from '../../src/h3/connection.js';
-import { connectQuic } from '../../src/h3/quic.js';
+import { connectQuic } from '../../src/h3/quic-client.js';
 import { listen } from '../../src/server/h1-server.js';
 import { listenH2 } from '../../src/server/h2-server.js';
 import { listenH3 } from '../../src/server/h3-server.js';

@@ -8,7 +8,7 @@ import net from 'node:net';
 import test from 'ava';
 import { H3Connection } from '../../src/h3/connection.js';
 import { H3_NO_ERROR, type H3Error } from '../../src/h3/errors.js';
-import { connectQuic } from '../../src/h3/quic.js';
+import { connectQuic } from '../../src/h3/quic-client.js';
 import { LINGER_MS, MAX_BODY_DRAIN } from '../../src/server/h1.js';
 import { listen } from '../../src/server/h1-server.js';
 import { listenH2 } from '../../src/server/h2-server.js';

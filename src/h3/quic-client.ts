@@ -1,0 +1,180 @@
+// QUIC clients: a connection on a UDP socket of its own, resolved once the handshake
+// completed and the server's identity checked out (quiche checks DNS names; an IP
+// address is checked here against the certificate's IP SANs).
+
+import { randomBytes, X509Certificate } from 'node:crypto';
+import type dgram from 'node:dgram';
+import { isIP } from 'node:net';
+import {
+  buildClientConfig,
+  CID_LENGTH,
+  cidKey,
+  describeClose,
+  type Host,
+  openConnection,
+  type QuicConnection,
+  type QuicConnectionHandler,
+  type QuicheConnection,
+  type QuicSettings,
+  settingsFor,
+} from './quic.js';
+import { DriverConnection, type DriverInit, type Owner } from './quic-driver.js';
+import { bindSocket, closeSocket } from './quic-socket.js';
+
+export interface QuicClientOptions {
+  /** The server's IP address. */
+  host: string;
+  port: number;
+  /** SNI and the name the certificate must carry; null for an IP address (checked by IP). */
+  servername: string | null;
+  /** Trusted CAs (PEM); default: Node's bundled root certificates. */
+  ca?: string | Uint8Array | readonly (string | Uint8Array)[];
+  /** Verify the server's certificate (default true). */
+  verify?: boolean;
+  alpn: readonly string[];
+  settings?: QuicSettings;
+  internalErrorCode: number;
+  /** Handshake timeout (ms). */
+  timeout: number;
+  /** The handshake completed: return the handler (called before any stream is read). */
+  onEstablished(conn: QuicConnection): QuicConnectionHandler;
+}
+
+/**
+ * Open a QUIC connection on a socket of its own. Resolves once the handshake completed
+ * (the handler exists by then); rejects on a handshake failure or timeout.
+ */
+export async function connectQuic(opts: QuicClientOptions): Promise<QuicConnection> {
+  const settings = settingsFor(opts.settings, opts.host);
+  const config = buildClientConfig(opts.verify !== false, opts.ca, opts.alpn, settings);
+  const socket = await bindSocket(isIP(opts.host) === 6 ? '::' : '0.0.0.0', 0);
+  const a = socket.address();
+  const local: Host = { host: a.address, port: a.port };
+  const remote: Host = { host: opts.host, port: opts.port };
+  const scid = randomBytes(CID_LENGTH);
+  let qc: QuicheConnection;
+  try {
+    qc = openConnection(opts.servername, scid, local, remote, config);
+  } catch (err) {
+    await closeSocket(socket);
+    throw err;
+  }
+  const own = new ClientSocket(socket);
+  return handshake(opts, own, {
+    role: 'client',
+    conn: qc,
+    owner: own,
+    local,
+    remote,
+    cids: [cidKey(scid)],
+    internalErrorCode: opts.internalErrorCode,
+    settings,
+  }).catch((err: Error) => {
+    own.forget();
+    throw err;
+  });
+}
+
+/** A client connection's own socket, closed once, when the connection is gone or failed. */
+class ClientSocket implements Owner {
+  readonly #socket: dgram.Socket;
+  #closed = false;
+
+  constructor(socket: dgram.Socket) {
+    this.#socket = socket;
+  }
+
+  /** Hand the socket's datagrams to `conn`. */
+  deliverTo(conn: DriverConnection): void {
+    this.#socket.on('message', (msg, rinfo) =>
+      conn.receive(msg, { host: rinfo.address, port: rinfo.port }),
+    );
+    this.#socket.on('error', noop);
+  }
+
+  send(packet: Uint8Array, to: Host): void {
+    if (!this.#closed) this.#socket.send(packet, to.port, to.host, noop);
+  }
+
+  forget(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    void closeSocket(this.#socket);
+  }
+
+  ref(): void {
+    this.#socket.ref();
+  }
+
+  unref(): void {
+    this.#socket.unref();
+  }
+}
+
+/** Start the handshake; settles when it completed, failed or timed out. */
+function handshake(
+  opts: QuicClientOptions,
+  socket: ClientSocket,
+  init: Omit<DriverInit, 'onEstablished' | 'onFailed'>,
+): Promise<QuicConnection> {
+  return new Promise<QuicConnection>((resolve, reject) => {
+    let settled = false;
+    const timer = setTimeout(() => {
+      if (settled) return;
+      settled = true;
+      conn.destroy();
+      reject(new Error(`QUIC handshake timed out after ${opts.timeout} ms`));
+    }, opts.timeout);
+    const conn: DriverConnection = new DriverConnection({
+      ...init,
+      onEstablished: (c) => {
+        clearTimeout(timer);
+        const problem = checkPeer(c, opts);
+        if (problem !== undefined) {
+          settled = true;
+          queueMicrotask(() => c.close(opts.internalErrorCode, 'bad certificate'));
+          reject(new Error(problem));
+          return inertHandler;
+        }
+        settled = true;
+        resolve(c);
+        return opts.onEstablished(c);
+      },
+      onFailed: (info) => {
+        clearTimeout(timer);
+        if (settled) return;
+        settled = true;
+        reject(new Error(`QUIC handshake failed: ${describeClose(info)}`, { cause: info.error }));
+      },
+    });
+    socket.deliverTo(conn);
+    conn.start();
+  });
+}
+
+/** What is wrong with the server's identity beyond what quiche checked, if anything. */
+function checkPeer(c: DriverConnection, opts: QuicClientOptions): string | undefined {
+  if (opts.verify === false || opts.servername !== null) return undefined;
+  // quiche checks DNS names only; an IP address is checked against the leaf's IP SANs
+  const leaf = c.peerCertificates()[0];
+  if (!leaf) return 'the server sent no certificate';
+  try {
+    const cert = new X509Certificate(leaf);
+    if (cert.checkIP(opts.host) === undefined) {
+      return `the server's certificate is not valid for ${opts.host}`;
+    }
+  } catch (err) {
+    return `unreadable server certificate: ${(err as Error).message}`;
+  }
+  return undefined;
+}
+
+const inertHandler: QuicConnectionHandler = {
+  onStreamData: noop,
+  onStreamReset: noop,
+  onStreamStopped: noop,
+  onStreamDrain: noop,
+  onClose: noop,
+};
+
+function noop(): void {}

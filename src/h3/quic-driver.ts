@@ -1,0 +1,589 @@
+// The driver of one QUIC connection over quiche's native binding (through quic.ts):
+// the QuicConnection that src/h3 uses, fed datagrams by its socket (quic-server.ts,
+// quic-client.ts) and handing its packets back to it.
+//
+// The loop, per connection: a datagram is `recv`'d; a new connection's handler is
+// created the moment the handshake completes, before any stream is read, so no early
+// stream is lost; readable streams are read (unless paused: then quiche keeps the bytes
+// and flow control pushes back on the peer); queued writes are pushed into quiche as
+// capacity allows; `send` is drained into the socket; the timer is re-armed from
+// `timeout()`. Writes from the application are queued and flushed in a microtask, so a
+// burst of writes leaves in as few packets as possible.
+//
+// Callers' exceptions never escape into the event loop: a handler that throws closes
+// its connection with `internalErrorCode`. Every timer is cleared when its connection
+// is gone, and connection timers never keep the process alive (sockets do, while they
+// have work: see `QuicConnection.ref/unref`).
+
+import {
+  closeInfoOf,
+  type Host,
+  type QuicCloseInfo,
+  type QuicConnection,
+  type QuicConnectionHandler,
+  type QuicheConnection,
+  type QuicSettings,
+  type StreamKind,
+  shutdownStream,
+} from './quic.js';
+import { EMPTY, StreamTable, streamErrorCode } from './quic-streams.js';
+
+const READ_CHUNK = 64 * 1024;
+/** Datagrams up to this size are copied out of the send buffer (Node's pool serves them). */
+const SMALL_PACKET = 1500;
+
+/** The socket side of a connection: where its datagrams go and who forgets it. */
+export interface Owner {
+  send(packet: Uint8Array, to: Host): void;
+  forget(conn: DriverConnection): void;
+  ref(): void;
+  unref(): void;
+}
+
+/** What a driver starts from: a quiche connection, its socket side and its settings. */
+export interface DriverInit {
+  role: 'client' | 'server';
+  conn: QuicheConnection;
+  owner: Owner;
+  local: Host;
+  remote: Host;
+  cids: string[];
+  internalErrorCode: number;
+  settings: Required<QuicSettings>;
+  onEstablished: (conn: DriverConnection) => QuicConnectionHandler;
+  /** The connection ended before its handshake completed. */
+  onFailed?: (info: QuicCloseInfo) => void;
+}
+
+/** The quiche-backed QuicConnection, driven by its socket (quic-server.ts, quic-client.ts). */
+export class DriverConnection implements QuicConnection {
+  readonly role: 'client' | 'server';
+  readonly localAddress: string;
+  readonly localPort: number;
+  remoteAddress: string;
+  remotePort: number;
+  /** Source connection IDs under which the owner finds this connection. */
+  readonly cids: string[];
+  readonly #conn: QuicheConnection;
+  readonly #owner: Owner;
+  readonly #internalErrorCode: number;
+  readonly #maxUdpPayload: number;
+  readonly #maxIdle: number;
+  #handler: QuicConnectionHandler | null = null;
+  #onEstablished: ((conn: DriverConnection) => QuicConnectionHandler) | null;
+  #onFailed: ((info: QuicCloseInfo) => void) | null;
+  #established = false;
+  #closeReported = false;
+  #gone = false;
+  #timer: NodeJS.Timeout | null = null;
+  #keepAlive: NodeJS.Timeout | null = null;
+  #flushScheduled = false;
+  #batchScheduled = false;
+  #closeAfterFlush: (() => void) | null = null;
+  #processing = false;
+  readonly #streams: StreamTable;
+  #nextBidi: number;
+  #nextUni: number;
+  readonly #scratch = Buffer.allocUnsafe(READ_CHUNK);
+  #sendBuffer: Buffer | null = null;
+  readonly #closeWaiters: (() => void)[] = [];
+
+  constructor(init: DriverInit) {
+    this.role = init.role;
+    this.#conn = init.conn;
+    this.#owner = init.owner;
+    this.localAddress = init.local.host;
+    this.localPort = init.local.port;
+    this.remoteAddress = init.remote.host;
+    this.remotePort = init.remote.port;
+    this.cids = init.cids;
+    this.#internalErrorCode = init.internalErrorCode;
+    this.#maxUdpPayload = init.settings.maxUdpPayload;
+    this.#maxIdle = init.settings.maxIdleTimeout;
+    this.#onEstablished = init.onEstablished;
+    this.#onFailed = init.onFailed ?? null;
+    const server = init.role === 'server' ? 1 : 0;
+    this.#nextBidi = server;
+    this.#nextUni = 2 | server;
+    this.#streams = new StreamTable(init.conn, init.role, {
+      closed: () => this.#closeReported,
+      stopped: (id, code) => this.#handler?.onStreamStopped(id, code),
+      drained: (id) => this.#handler?.onStreamDrain(id),
+    });
+  }
+
+  /** Whether the handshake completed (and the handler exists). */
+  get established(): boolean {
+    return this.#established;
+  }
+
+  /** Whether the connection ended for the application (closing, draining or gone). */
+  get closed(): boolean {
+    return this.#closeReported;
+  }
+
+  /** The negotiated ALPN protocol ('' before the handshake). */
+  get alpn(): string {
+    try {
+      return Buffer.from(this.#conn.applicationProto()).toString('latin1');
+    } catch {
+      return '';
+    }
+  }
+
+  /** The peer's certificate chain (DER, leaf first), when it sent one. */
+  peerCertificates(): Uint8Array[] {
+    try {
+      return this.#conn.peerCertChain() ?? [];
+    } catch {
+      return [];
+    }
+  }
+
+  /** Streams of `kind` we may still open before the peer raises its limit. */
+  streamsLeft(kind: StreamKind): number {
+    if (this.#closeReported) return 0;
+    try {
+      const left =
+        kind === 'bidi' ? this.#conn.peerStreamsLeftBidi() : this.#conn.peerStreamsLeftUni();
+      // quiche creates a stream at its first send: IDs handed out since do not count yet
+      return Math.max(0, left - this.#streams.countUnborn(kind));
+    } catch {
+      return 0;
+    }
+  }
+
+  /** Allocates our next stream ID of `kind`, or returns null when the peer's limit is reached. */
+  openStream(kind: StreamKind): number | null {
+    if (this.#closeReported || this.streamsLeft(kind) <= 0) return null;
+    const id = kind === 'bidi' ? this.#nextBidi : this.#nextUni;
+    if (kind === 'bidi') this.#nextBidi += 4;
+    else this.#nextUni += 4;
+    this.#streams.createOurs(id, kind);
+    return id;
+  }
+
+  /** Bytes queued on the stream that quiche has not accepted yet. */
+  bufferedAmount(stream: number): number {
+    return this.#streams.get(stream)?.queued ?? 0;
+  }
+
+  /**
+   * Queue bytes on a stream, then a FIN if `fin`. Never partial: what quiche cannot take
+   * now is kept (the caller must not modify the buffers afterwards) and `onStreamDrain`
+   * reports when the queue is empty again.
+   */
+  write(stream: number, data: Uint8Array | readonly Uint8Array[], fin = false): void {
+    if (this.#closeReported) return;
+    const s = this.#streams.get(stream) ?? this.#streams.create(stream, false);
+    if (s.writeDone || s.finQueued) return;
+    if (this.#streams.enqueue(stream, s, data, fin)) this.#scheduleFlush();
+  }
+
+  /** Stop reading the stream: quiche keeps what arrives, and flow control stops the peer. */
+  pauseStream(stream: number): void {
+    const s = this.#streams.get(stream);
+    if (s) s.readPaused = true;
+  }
+
+  resumeStream(stream: number): void {
+    const s = this.#streams.get(stream);
+    if (!s?.readPaused) return;
+    s.readPaused = false;
+    if (this.#closeReported) return;
+    // bytes quiche held while we were paused: read them outside the caller's stack
+    queueMicrotask(() => {
+      if (this.#closeReported || s.readPaused || s.readDone) return;
+      this.#guard(() => this.#readStream(stream));
+      this.#scheduleFlush();
+    });
+  }
+
+  /** RESET_STREAM: abandon our sending side with an application error code. */
+  resetStream(stream: number, code: number): void {
+    const s = this.#streams.get(stream);
+    if (this.#closeReported || !s || s.writeDone) return;
+    this.#streams.reset(stream, s, code);
+    this.#scheduleFlush();
+  }
+
+  /** STOP_SENDING: ask the peer to stop sending on the stream; what arrives is discarded. */
+  stopSending(stream: number, code: number): void {
+    const s = this.#streams.get(stream) ?? this.#streams.create(stream, false);
+    if (this.#closeReported || s.readDone) return;
+    s.readDone = true;
+    try {
+      shutdownStream(this.#conn, stream, 'read', code);
+    } catch {
+      // already finished
+    }
+    this.#streams.retire(stream, s);
+    this.#scheduleFlush();
+  }
+
+  /** Keep the connection from idling out while the application has streams open. */
+  setKeepAlive(on: boolean): void {
+    if (!on || this.#closeReported || this.#maxIdle === 0) {
+      if (this.#keepAlive) clearInterval(this.#keepAlive);
+      this.#keepAlive = null;
+      return;
+    }
+    if (this.#keepAlive) return;
+    this.#keepAlive = setInterval(
+      () => {
+        if (this.#closeReported) return;
+        try {
+          this.#conn.sendAckEliciting();
+        } catch {
+          // closing
+        }
+        this.#scheduleFlush();
+      },
+      Math.max(1000, Math.floor(this.#maxIdle / 3)),
+    );
+    this.#keepAlive.unref();
+  }
+
+  /** Keep the process alive for this connection's socket (clients; servers always do). */
+  ref(): void {
+    this.#owner.ref();
+  }
+
+  unref(): void {
+    this.#owner.unref();
+  }
+
+  /**
+   * Close with an application error code (CONNECTION_CLOSE). The handler's onClose runs
+   * at once; the connection lingers (unref'd) for the draining period RFC 9000 §10.2 asks.
+   */
+  close(code: number, reason = ''): void {
+    if (this.#gone) return;
+    if (!this.#closeReported) {
+      try {
+        this.#conn.close(true, code, Buffer.from(reason, 'utf8'));
+      } catch {
+        // already closing
+      }
+      this.#reportClose({ by: 'local', app: true, code, reason });
+    }
+    this.#scheduleFlush();
+  }
+
+  /**
+   * Close once every queued stream byte has been handed to quiche (at most `wait` ms
+   * later): quiche stops sending stream data at CONNECTION_CLOSE, so a graceful close
+   * must not overtake the last FIN it has not taken yet.
+   */
+  closeWhenFlushed(code: number, reason = '', wait = 2000): void {
+    if (this.#closeReported || this.#gone) return;
+    if (!this.#streams.hasPending() && this.#streams.allAcked()) {
+      this.close(code, reason);
+      return;
+    }
+    if (this.#closeAfterFlush) return;
+    const timer = setTimeout(() => this.close(code, reason), wait);
+    timer.unref();
+    this.#closeAfterFlush = () => {
+      clearTimeout(timer);
+      this.close(code, reason);
+    };
+  }
+
+  /** Drop the connection at once, without CONNECTION_CLOSE (teardown of last resort). */
+  destroy(): void {
+    if (this.#gone) return;
+    if (!this.#closeReported) {
+      this.#reportClose({ by: 'local', app: true, code: 0, reason: 'destroyed' });
+    }
+    this.#finish();
+  }
+
+  /** Resolves once the connection is gone for good (after closing/draining). */
+  whenGone(): Promise<void> {
+    if (this.#gone) return Promise.resolve();
+    return new Promise((resolve) => this.#closeWaiters.push(resolve));
+  }
+
+  // ── driver side ───────────────────────────────────────────────────────────
+
+  /** @internal A datagram for this connection. */
+  receive(data: Buffer, from: Host): void {
+    if (this.#gone) return;
+    try {
+      this.#conn.recv(data, {
+        from,
+        to: { host: this.localAddress, port: this.localPort },
+      });
+    } catch (err) {
+      // quiche closed the connection itself (TLS failure, protocol violation): report it
+      // below from localError; anything else is ours to close
+      if (this.#conn.localError() === null && !this.#closeReported) {
+        this.#fail(err as Error);
+        return;
+      }
+      if (!this.#closeReported) {
+        const e = this.#conn.localError();
+        this.#reportClose({
+          by: 'error',
+          app: e?.isApp ?? false,
+          code: e?.errorCode ?? 0,
+          reason: e ? Buffer.from(e.reason).toString('utf8') : '',
+          error: err as Error,
+        });
+      }
+    }
+    if (from.host !== this.remoteAddress || from.port !== this.remotePort) {
+      this.remoteAddress = from.host;
+      this.remotePort = from.port;
+    }
+    // the datagrams of one poll phase are all received before streams are processed and
+    // answered: one ACK and one pass over the streams for the batch, not per datagram
+    if (!this.#batchScheduled) {
+      this.#batchScheduled = true;
+      setImmediate(() => {
+        this.#batchScheduled = false;
+        this.#process();
+        this.#flush();
+      });
+    }
+  }
+
+  /** @internal Send the first flight (client). */
+  start(): void {
+    this.#flush();
+  }
+
+  #process(): void {
+    if (this.#gone || this.#processing) return;
+    this.#processing = true;
+    try {
+      if (!this.#established && !this.#closeReported && this.#conn.isEstablished()) {
+        this.#established = true;
+        const make = this.#onEstablished;
+        this.#onEstablished = null;
+        if (make) this.#handler = make(this);
+      }
+      if (this.#established && !this.#closeReported) {
+        for (const id of this.#conn.readable()) {
+          if (this.#closeReported) break;
+          this.#readStream(id);
+        }
+        if (!this.#closeReported) this.#streams.checkStopped();
+      }
+    } catch (err) {
+      this.#fail(err as Error);
+    } finally {
+      this.#processing = false;
+    }
+    this.#checkClosed();
+  }
+
+  #readStream(id: number): void {
+    let s = this.#streams.get(id);
+    if (s === undefined) {
+      if (this.#streams.isRetired(id) || (id & 1) === (this.role === 'server' ? 1 : 0)) {
+        this.#discard(id);
+        return;
+      }
+      s = this.#streams.create(id, false);
+    }
+    if (s.readDone) {
+      this.#discard(id);
+      return;
+    }
+    while (!s.readPaused && !s.readDone && !this.#closeReported) {
+      let r: [number, boolean] | null;
+      try {
+        r = this.#conn.streamRecv(id, this.#scratch);
+      } catch (err) {
+        s.readDone = true;
+        const code = streamErrorCode(err, 'StreamReset');
+        if (code !== null) this.#handler?.onStreamReset(id, code);
+        this.#streams.retire(id, s);
+        return;
+      }
+      if (r === null) return;
+      const [n, fin] = r;
+      const chunk = n === 0 ? EMPTY : Buffer.from(this.#scratch.subarray(0, n));
+      if (fin) s.readDone = true;
+      if (n > 0 || fin) this.#handler?.onStreamData(id, chunk, fin);
+      if (fin) {
+        this.#streams.retire(id, s);
+        return;
+      }
+    }
+  }
+
+  /** Read and drop whatever quiche holds for a stream nobody reads any more. */
+  #discard(id: number): void {
+    for (let i = 0; i < 64; i++) {
+      try {
+        const r = this.#conn.streamRecv(id, this.#scratch);
+        if (r === null || r[1]) return;
+      } catch {
+        return;
+      }
+    }
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushScheduled || this.#gone) return;
+    this.#flushScheduled = true;
+    queueMicrotask(() => {
+      this.#flushScheduled = false;
+      this.#flush();
+    });
+  }
+
+  #flush(): void {
+    if (this.#gone) return;
+    try {
+      if (this.#established && !this.#closeReported && this.#streams.hasPending()) {
+        this.#streams.push();
+      }
+      this.#sendPackets();
+      // after the packets: stream data quiche has taken but not sent yet would be dropped
+      // by the CONNECTION_CLOSE (close() schedules the flush that sends it)
+      if (
+        this.#closeAfterFlush &&
+        !this.#streams.hasPending() &&
+        !this.#closeReported &&
+        this.#streams.allAcked()
+      ) {
+        const close = this.#closeAfterFlush;
+        this.#closeAfterFlush = null;
+        close();
+      }
+    } catch (err) {
+      this.#fail(err as Error);
+    }
+    this.#armTimer();
+    this.#checkClosed();
+  }
+
+  /** Hand every packet quiche has to the socket. */
+  #sendPackets(): void {
+    for (;;) {
+      if (this.#sendBuffer === null) this.#sendBuffer = Buffer.allocUnsafe(this.#maxUdpPayload);
+      const packet = this.#sendBuffer;
+      const r = this.#conn.send(packet);
+      if (r === null) break;
+      const [n, info] = r;
+      if (n <= SMALL_PACKET) {
+        // small (ACKs, short messages): a copy from Node's pool, the buffer stays ours
+        this.#owner.send(Buffer.from(packet.subarray(0, n)), info.to);
+      } else {
+        // the socket keeps the buffer until sent: hand it over, take a new one next time
+        this.#sendBuffer = null;
+        this.#owner.send(packet.subarray(0, n), info.to);
+      }
+    }
+  }
+
+  #armTimer(): void {
+    if (this.#gone) return;
+    let ms: number | null = null;
+    try {
+      ms = this.#conn.timeout();
+    } catch {
+      ms = null;
+    }
+    if (ms === null) {
+      if (this.#timer) clearTimeout(this.#timer);
+      this.#timer = null;
+      return;
+    }
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => this.#onTimeout(), ms);
+    this.#timer.unref();
+  }
+
+  #onTimeout(): void {
+    this.#timer = null;
+    if (this.#gone) return;
+    try {
+      this.#conn.onTimeout();
+    } catch (err) {
+      this.#fail(err as Error);
+    }
+    this.#process();
+    this.#flush();
+  }
+
+  #checkClosed(): void {
+    if (this.#gone) return;
+    let closed = false;
+    let draining = false;
+    try {
+      closed = this.#conn.isClosed();
+      draining = this.#conn.isDraining();
+    } catch {
+      closed = true;
+    }
+    if (!this.#closeReported && (closed || draining)) this.#reportClose(closeInfoOf(this.#conn));
+    if (closed) this.#finish();
+  }
+
+  #reportClose(info: QuicCloseInfo): void {
+    if (this.#closeReported) return;
+    this.#closeReported = true;
+    this.setKeepAlive(false);
+    this.#streams.clearPending();
+    if (this.role === 'client') this.#owner.unref();
+    const h = this.#handler;
+    const failed = this.#onFailed;
+    this.#onEstablished = null;
+    this.#onFailed = null;
+    if (!h && failed) {
+      try {
+        failed(info);
+      } catch {
+        // the caller's promise is settled already
+      }
+    }
+    if (h) {
+      try {
+        h.onClose(info);
+      } catch {
+        // nothing left to close
+      }
+    }
+  }
+
+  #fail(err: Error): void {
+    if (this.#closeReported) return;
+    try {
+      this.#conn.close(true, this.#internalErrorCode, Buffer.from('internal error'));
+    } catch {
+      // already closing
+    }
+    this.#reportClose({
+      by: 'error',
+      app: true,
+      code: this.#internalErrorCode,
+      reason: err.message,
+      error: err,
+    });
+  }
+
+  /** Run a piece of stream processing; an exception closes the connection. */
+  #guard(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.#fail(err as Error);
+    }
+  }
+
+  #finish(): void {
+    if (this.#gone) return;
+    this.#gone = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
+    this.setKeepAlive(false);
+    this.#streams.clear();
+    this.#owner.forget(this);
+    for (const w of this.#closeWaiters.splice(0)) w();
+  }
+}

@@ -1,0 +1,320 @@
+// QUIC servers: one UDP socket per host, all on one port, and the dispatch of their
+// datagrams. A datagram for a known connection goes to its driver (quic-driver.ts),
+// found by Destination Connection ID; a client's Initial is answered with Version
+// Negotiation, with a Retry (address validation, quic-retry.ts) or by a new connection,
+// whose handler `onConnection` makes once the handshake completes.
+
+import { randomBytes } from 'node:crypto';
+import type dgram from 'node:dgram';
+import type { RemoteInfo } from 'node:dgram';
+import {
+  acceptConnection,
+  buildServerConfig,
+  CID_LENGTH,
+  type Config,
+  cidKey,
+  DEFAULT_SETTINGS,
+  type Header,
+  type Host,
+  isVersionSupported,
+  MIN_CLIENT_INITIAL_LEN,
+  parseInitialHeader,
+  type QuicConnection,
+  type QuicConnectionHandler,
+  type QuicheConnection,
+  type QuicSettings,
+  settingsFor,
+  writeRetry,
+  writeVersionNegotiation,
+} from './quic.js';
+import { DriverConnection, type Owner } from './quic-driver.js';
+import { RetryTokens } from './quic-retry.js';
+import { bindAll, closeSocket } from './quic-socket.js';
+
+export interface QuicServerOptions {
+  /**
+   * Addresses to listen on, all on one port (default 127.0.0.1 and ::1, or 127.0.0.1
+   * alone on a machine without IPv6).
+   */
+  hosts?: readonly string[];
+  /** UDP port (0: pick one free on every host). */
+  port?: number;
+  /** PEM certificate chain and private key. */
+  cert: string | Uint8Array;
+  key: string | Uint8Array;
+  alpn: readonly string[];
+  settings?: QuicSettings;
+  /** Application code for closing a connection whose handler threw. */
+  internalErrorCode: number;
+  /** A handshake completed: return the connection's handler (called before any stream is read). */
+  onConnection(conn: QuicConnection): QuicConnectionHandler;
+  /**
+   * Address validation with Retry (RFC 9000 §8.1.2) before any connection state exists:
+   * true for every new connection, false never, 'auto' (default) once `retryAbove`
+   * handshakes are in progress, so a flood of Initials from spoofed addresses costs one
+   * stateless Retry each instead of a connection each. A Retry costs a client one round trip.
+   */
+  retry?: boolean | 'auto';
+  /** For retry 'auto': handshakes in progress from which new ones must validate (default 64). */
+  retryAbove?: number;
+}
+
+export interface QuicServer {
+  readonly port: number;
+  readonly hosts: readonly string[];
+  readonly connections: ReadonlySet<QuicConnection>;
+  /** Refuse new connections (their Initial packets are dropped). */
+  stopAccepting(): void;
+  /**
+   * Stop: new connections are refused; connections still open are closed with `code`;
+   * waits for their draining (at most `grace` ms), then closes the sockets.
+   */
+  close(code: number, grace?: number): Promise<void>;
+}
+
+/** Where a server listens unless told: both loopbacks (Chromium tries ::1 first for localhost). */
+const DEFAULT_HOSTS = ['127.0.0.1', '::1'];
+
+/** Listen for QUIC on every host on one UDP port. */
+export async function listenQuic(opts: QuicServerOptions): Promise<QuicServer> {
+  const settings = { ...DEFAULT_SETTINGS, ...opts.settings };
+  const configFor = cacheConfigs(opts);
+  configFor(settings); // a bad certificate or key fails here, not at the first packet
+  const sockets = await bindHosts(opts);
+  const listener = new Listener(opts, settings, configFor);
+  for (const socket of sockets) listener.attach(socket);
+  return {
+    port: sockets[0]!.address().port,
+    hosts: sockets.map((s) => s.address().address),
+    connections: listener.connections,
+    stopAccepting() {
+      listener.accepting = false;
+    },
+    close: (code: number, grace = 1000) => listener.close(code, grace, sockets),
+  };
+}
+
+/** One quiche config per datagram size: loopback peers get larger datagrams. */
+function cacheConfigs(opts: QuicServerOptions): (s: Required<QuicSettings>) => Config {
+  const configs = new Map<number, Config>();
+  return (s) => {
+    let c = configs.get(s.maxUdpPayload);
+    if (c === undefined) {
+      c = buildServerConfig(opts, s);
+      configs.set(s.maxUdpPayload, c);
+    }
+    return c;
+  };
+}
+
+/** The sockets for `opts.hosts`, or for those of DEFAULT_HOSTS the machine has. */
+function bindHosts(opts: QuicServerOptions): Promise<dgram.Socket[]> {
+  const explicit = opts.hosts !== undefined && opts.hosts.length > 0;
+  return bindAll(explicit ? opts.hosts! : DEFAULT_HOSTS, opts.port ?? 0, !explicit);
+}
+
+/**
+ * Whether a new connection must first prove its address with a Retry (RFC 9000 §8.1.2),
+ * given the handshakes in progress.
+ */
+function retryPolicy(opts: QuicServerOptions): (handshakes: number) => boolean {
+  const retry = opts.retry ?? 'auto';
+  const retryAbove = opts.retryAbove ?? 64;
+  return (handshakes) => retry === true || (retry === 'auto' && handshakes >= retryAbove);
+}
+
+/**
+ * The Destination Connection ID of a datagram's first packet, as a map key (RFC 9000
+ * §17.2: long header, length-prefixed at byte 5; §17.3: short header, ours are 20 bytes
+ * at byte 1), or null when the datagram is too short.
+ */
+function peekDcid(msg: Buffer): string | null {
+  if (msg.length < 1 + CID_LENGTH) return null;
+  if ((msg[0]! & 0x80) === 0) return msg.toString('hex', 1, 1 + CID_LENGTH);
+  const len = msg[5] ?? 0xff;
+  if (len > CID_LENGTH || msg.length < 6 + len) return null;
+  return msg.toString('hex', 6, 6 + len);
+}
+
+/** The connection IDs a new server connection starts with. */
+interface NewIds {
+  scid: Uint8Array;
+  /** The client's original DCID, when it comes back after our Retry. */
+  odcid: Uint8Array | null;
+}
+
+/** One server's connections and the dispatch of its sockets' datagrams. */
+class Listener {
+  readonly connections = new Set<QuicConnection>();
+  accepting = true;
+  readonly #opts: QuicServerOptions;
+  readonly #settings: Required<QuicSettings>;
+  readonly #configFor: (s: Required<QuicSettings>) => Config;
+  readonly #mustRetry: (handshakes: number) => boolean;
+  readonly #byCid = new Map<string, DriverConnection>();
+  /** Connections whose handshake has not completed (for retry 'auto'). */
+  readonly #handshaking = new Set<DriverConnection>();
+  readonly #tokens = new RetryTokens();
+
+  constructor(
+    opts: QuicServerOptions,
+    settings: Required<QuicSettings>,
+    configFor: (s: Required<QuicSettings>) => Config,
+  ) {
+    this.#opts = opts;
+    this.#settings = settings;
+    this.#configFor = configFor;
+    this.#mustRetry = retryPolicy(opts);
+  }
+
+  /** Take the datagrams of `socket`. */
+  attach(socket: dgram.Socket): void {
+    const a = socket.address();
+    const local: Host = { host: a.address, port: a.port };
+    socket.on('message', (msg: Buffer, rinfo: RemoteInfo) =>
+      this.#dispatch(socket, local, msg, { host: rinfo.address, port: rinfo.port }),
+    );
+    socket.on('error', noop); // ICMP errors and the like: QUIC's own timers recover
+  }
+
+  #dispatch(socket: dgram.Socket, local: Host, msg: Buffer, from: Host): void {
+    const dcid = peekDcid(msg);
+    const known = dcid === null ? undefined : this.#byCid.get(dcid);
+    if (known) {
+      known.receive(msg, from);
+      return;
+    }
+    if (!this.accepting) return;
+    const header = parseInitialHeader(msg);
+    if (header === null) return;
+    if (!isVersionSupported(header)) {
+      this.#negotiateVersion(socket, header, from);
+      return;
+    }
+    // RFC 9000 §14.1: a client Initial is padded to at least 1200 bytes
+    if (msg.length < MIN_CLIENT_INITIAL_LEN) return;
+    const ids = this.#validateAddress(socket, header, from);
+    if (ids !== null) this.#accept(socket, local, msg, from, header, ids);
+  }
+
+  #negotiateVersion(socket: dgram.Socket, header: Header, from: Host): void {
+    const out = Buffer.allocUnsafe(this.#settings.maxUdpPayload);
+    try {
+      const n = writeVersionNegotiation(header, out);
+      socket.send(out.subarray(0, n), from.port, from.host, noop);
+    } catch {
+      // malformed
+    }
+  }
+
+  /**
+   * The connection IDs to accept the Initial with, or null when it is dropped (a bad
+   * token) or answered with a Retry.
+   */
+  #validateAddress(socket: dgram.Socket, header: Header, from: Host): NewIds | null {
+    const token = header.token;
+    if (token !== undefined && this.#tokens.ours(token)) {
+      // RFC 9000 §8.1.3: an invalid Retry token means the client will take no other;
+      // discarding the packet is allowed (and costs us nothing)
+      const odcid = this.#tokens.check(token, from);
+      if (odcid === null) return null;
+      return { scid: header.dcid, odcid }; // the connection ID our Retry gave the client
+    }
+    if (this.#mustRetry(this.#handshaking.size)) {
+      this.#sendRetry(socket, header, from);
+      return null;
+    }
+    return { scid: randomBytes(CID_LENGTH), odcid: null };
+  }
+
+  #sendRetry(socket: dgram.Socket, header: Header, from: Host): void {
+    const newScid = randomBytes(CID_LENGTH);
+    const out = Buffer.allocUnsafe(MIN_CLIENT_INITIAL_LEN);
+    try {
+      const token = this.#tokens.mint(from, header.dcid);
+      const n = writeRetry(header, newScid, token, out);
+      socket.send(out.subarray(0, n), from.port, from.host, noop);
+    } catch {
+      // malformed
+    }
+  }
+
+  #accept(
+    socket: dgram.Socket,
+    local: Host,
+    msg: Buffer,
+    from: Host,
+    header: Header,
+    { scid, odcid }: NewIds,
+  ): void {
+    const connSettings = settingsFor(this.#opts.settings, from.host);
+    let qc: QuicheConnection;
+    try {
+      qc = acceptConnection(scid, odcid, local, from, this.#configFor(connSettings));
+    } catch {
+      return;
+    }
+    // the client's retransmitted Initials still carry its original DCID: map both (after
+    // a Retry they carry the one the Retry gave)
+    const cids = odcid === null ? [cidKey(scid), cidKey(header.dcid)] : [cidKey(scid)];
+    const conn = new DriverConnection({
+      role: 'server',
+      conn: qc,
+      owner: this.#ownerFor(socket),
+      local,
+      remote: from,
+      cids,
+      internalErrorCode: this.#opts.internalErrorCode,
+      settings: connSettings,
+      onEstablished: (c) => {
+        this.#handshaking.delete(c);
+        this.connections.add(c);
+        return this.#opts.onConnection(c);
+      },
+    });
+    this.#handshaking.add(conn);
+    for (const k of cids) this.#byCid.set(k, conn);
+    conn.receive(msg, from);
+  }
+
+  #ownerFor(socket: dgram.Socket): Owner {
+    return {
+      send: (packet, to) => socket.send(packet, to.port, to.host, noop),
+      forget: (c) => {
+        for (const k of c.cids) if (this.#byCid.get(k) === c) this.#byCid.delete(k);
+        this.connections.delete(c);
+        this.#handshaking.delete(c);
+      },
+      ref: noop,
+      unref: noop,
+    };
+  }
+
+  /** Close every connection, wait for their draining (at most `grace` ms), close the sockets. */
+  async close(code: number, grace: number, sockets: readonly dgram.Socket[]): Promise<void> {
+    this.accepting = false;
+    const all = new Set<DriverConnection>();
+    for (const c of new Set(this.#byCid.values())) {
+      // a handshake that never completed has no RTT sample: its closing period would
+      // last seconds (3 × an initial PTO of ~1 s), for a peer that has nothing to lose
+      if (c.established) {
+        c.close(code);
+        all.add(c);
+      } else {
+        c.destroy();
+      }
+    }
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all([...all].map((c) => c.whenGone())),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, grace);
+      }),
+    ]);
+    clearTimeout(timer);
+    for (const c of new Set(this.#byCid.values())) c.destroy();
+    await Promise.all(sockets.map(closeSocket));
+  }
+}
+
+function noop(): void {}
