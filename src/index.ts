@@ -3,23 +3,21 @@
 export type { ConnectOptions, HttpChoice } from './client/connect.js';
 export { connect } from './client/connect.js';
 export type { HeartbeatOptions } from './client/heartbeat.js';
+export type { ClientConnectOptions, ClientHandler } from './client/lifecycle.js';
+export { ClientConnection, connectClient } from './client/lifecycle.js';
+export type { ReconnectOptions, RetryDecision, RetryReason } from './client/reconnect.js';
+export { defaultShouldRetry, ReconnectPolicy } from './client/reconnect.js';
+export type { DataFrame, QueueOptions } from './client/send-queue.js';
 export type {
   AttemptInfo,
-  ClientConnectOptions,
-  ClientHandler,
   ClientState,
   ClientStatus,
   ConnectedInfo,
   ConnectionInfo,
-  DataFrame,
   DisconnectReason,
   Pong,
-  QueueOptions,
   TimeoutInfo,
-} from './client/lifecycle.js';
-export { ClientConnection, connectClient } from './client/lifecycle.js';
-export type { ReconnectOptions, RetryDecision, RetryReason } from './client/reconnect.js';
-export { defaultShouldRetry, ReconnectPolicy } from './client/reconnect.js';
+} from './client/types.js';
 export type {
   BinaryType,
   CloseEventInit,

@@ -7,6 +7,8 @@
 //
 // The owner must call `stop()` when the connection ends. Timers are unref'd.
 
+import { WebSocketError } from '../ws/errors.js';
+
 export interface HeartbeatOptions {
   /** Ping every this many ms (default 30 000). */
   interval?: number;
@@ -14,6 +16,25 @@ export interface HeartbeatOptions {
   timeout?: number;
   /** The ping payload for ping number `seq` (at most 125 bytes); default: seq as 4 bytes. */
   payload?: (seq: number) => Uint8Array | string;
+}
+
+/**
+ * The heartbeat options a connection was given (true: the defaults; false or none: off).
+ * Throws WS_ERR_INVALID_ARGUMENT for an interval or timeout that is not > 0.
+ */
+export function heartbeatOptions(
+  hb: HeartbeatOptions | boolean | undefined,
+): HeartbeatOptions | null {
+  const opts = hb === true ? {} : hb ? hb : null;
+  if (opts) {
+    for (const k of ['interval', 'timeout'] as const) {
+      const v = opts[k];
+      if (v !== undefined && !(typeof v === 'number' && v > 0)) {
+        throw new WebSocketError('WS_ERR_INVALID_ARGUMENT', `heartbeat.${k} must be > 0`);
+      }
+    }
+  }
+  return opts;
 }
 
 export interface HeartbeatHooks {

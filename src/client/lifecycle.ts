@@ -14,87 +14,45 @@
 import { parseWsUrl } from '../h1/client.js';
 import { validateClose } from '../ws/close.js';
 import { WebSocketError } from '../ws/errors.js';
-import type {
-  Awaitable,
-  CloseReason,
-  Control,
-  Handler,
-  Message,
-  OutFrame,
-  Result,
-  UpgradeRequest,
+import {
+  type Awaitable,
+  type CloseReason,
+  type Control,
+  type Handler,
+  isPromise,
+  type Message,
+  type OutFrame,
+  ok,
+  type Result,
+  type UpgradeRequest,
 } from '../ws/handler.js';
-import { ok } from '../ws/handler.js';
 import type { Session } from '../ws/session.js';
 import type { HttpVersion } from '../ws/transport.js';
+import {
+  attemptOptions,
+  attemptUrl,
+  callbackError,
+  type DisconnectBase,
+  defaultConnectionInfo,
+  handshakeFailure,
+  sessionEnd,
+} from './attempt.js';
 import { type ConnectOptions, connect, type HttpChoice } from './connect.js';
-import { Heartbeat, type HeartbeatOptions } from './heartbeat.js';
-import { ReconnectPolicy, type RetryReason } from './reconnect.js';
-
-/** Where and how one attempt connects. */
-export interface ConnectionInfo {
-  host: string;
-  port: number;
-  /** Path and query. */
-  path: string;
-  transport: 'tcp' | 'tls';
-  /** TLS options for 'tls' (ca, cert, key, servername…). */
-  tls?: ConnectOptions<null>['tls'];
-  /** Opening handshake timeout in ms. */
-  timeout?: number | undefined;
-  /** Subprotocols to offer. */
-  protocols?: readonly string[] | undefined;
-  headers?: Readonly<Record<string, string>> | undefined;
-  http?: HttpChoice | undefined;
-}
-
-export interface AttemptInfo {
-  /** 1 for the first attempt, then 2, 3… (every attempt, successful or not). */
-  readonly attempt: number;
-  /** Consecutive failures before this attempt (0: first try, or after a stable connection). */
-  readonly failures: number;
-  /** The connection info from the URL and options; return changes to it. */
-  readonly defaults: Readonly<ConnectionInfo>;
-  readonly lastDisconnect: DisconnectReason | undefined;
-}
-
-export interface ConnectedInfo {
-  /** The upgrade as the session saw it: HTTP version, subprotocol, extensions, response. */
-  readonly request: UpgradeRequest;
-  readonly attempt: number;
-  /** False for the first connection, true for every reconnection. */
-  readonly reconnected: boolean;
-}
-
-export interface DisconnectReason extends RetryReason {
-  readonly reason: string;
-  readonly wasClean: boolean;
-  /** The attempt whose handshake or connection ended. */
-  readonly attempt: number;
-  /** The HTTP version of the session that ended (undefined for a failed handshake). */
-  readonly http: HttpVersion | undefined;
-  /** The policy's decision: the next attempt and its delay, or null. */
-  readonly retry: { readonly attempt: number; readonly delay: number } | null;
-  /** Why there is no retry. */
-  readonly why?: 'closed' | 'not-retryable' | 'max-attempts' | 'no-policy';
-}
-
-export type TimeoutInfo =
-  | { readonly kind: 'heartbeat'; readonly interval: number; readonly timeout: number }
-  | { readonly kind: 'handshake'; readonly timeout: number };
-
-export interface Pong {
-  /** Round trip of our heartbeat ping in ms; undefined for a pong that answers none. */
-  readonly latency: number | undefined;
-  readonly payload: Buffer;
-}
-
-/** An outgoing data frame, as prepareFrame receives and returns it. */
-export type DataFrame =
-  | string
-  | Uint8Array
-  | { type: 'text'; data: string }
-  | { type: 'binary'; data: Uint8Array };
+import { deferred } from './deferred.js';
+import { Heartbeat, type HeartbeatOptions, heartbeatOptions } from './heartbeat.js';
+import { ReconnectPolicy } from './reconnect.js';
+import { byteLength, type DataFrame, dataOf, type QueueOptions, SendQueue } from './send-queue.js';
+import { Turns } from './turns.js';
+import type {
+  AttemptInfo,
+  ClientState,
+  ClientStatus,
+  ConnectedInfo,
+  ConnectionInfo,
+  DisconnectReason,
+  Pong,
+  TimeoutInfo,
+} from './types.js';
 
 export interface ClientHandler<S> {
   /** Per attempt: change the host, port, path, TLS, timeout, protocols, headers or HTTP version. */
@@ -121,13 +79,6 @@ export interface ClientHandler<S> {
   terminate?(reason: CloseReason, state: S): void | Promise<void>;
 }
 
-export interface QueueOptions {
-  /** Data frames kept while no session is open (default 1024; 0: none). */
-  max?: number;
-  /** When full: 'reject' (default) throws WS_ERR_QUEUE_FULL from send; 'drop-oldest' makes room. */
-  whenFull?: 'reject' | 'drop-oldest';
-}
-
 export interface ClientConnectOptions<S>
   extends Omit<ConnectOptions<null>, 'handler' | 'state' | 'http'> {
   handler: ClientHandler<S>;
@@ -139,68 +90,6 @@ export interface ClientConnectOptions<S>
   /** Ping and watch for silence (default off); true for the defaults. */
   heartbeat?: HeartbeatOptions | boolean;
   queue?: QueueOptions;
-}
-
-export type ClientState = 'connecting' | 'open' | 'reconnecting' | 'closing' | 'closed';
-
-export interface ClientStatus {
-  readonly state: ClientState;
-  /** The HTTP version of the open (or last) session. */
-  readonly http: HttpVersion | undefined;
-  /** The last heartbeat round trip in ms. */
-  readonly latency: number | undefined;
-  /** Consecutive failed attempts or short-lived connections (reset by a stable connection). */
-  readonly attempts: number;
-  /** Sessions opened so far. */
-  readonly connects: number;
-  /** Payload bytes of data messages received / sent (after prepareFrame). */
-  readonly bytesIn: number;
-  readonly bytesOut: number;
-  readonly messagesIn: number;
-  readonly messagesOut: number;
-  /** Frames waiting for a session. */
-  readonly queued: number;
-  /** Frames dropped by 'drop-oldest', or left in the queue when the connection ended. */
-  readonly dropped: number;
-  /** Bytes the open session's transport still buffers. */
-  readonly bufferedAmount: number;
-  readonly lastDisconnect: DisconnectReason | undefined;
-}
-
-const DEFAULT_QUEUE = 1024;
-
-function isPromise<T>(x: unknown): x is Promise<T> {
-  return (
-    typeof x === 'object' && x !== null && typeof (x as { then?: unknown }).then === 'function'
-  );
-}
-
-function dataOf(f: DataFrame): { binary: boolean; data: string | Uint8Array } {
-  if (typeof f === 'string') return { binary: false, data: f };
-  if (f instanceof Uint8Array) return { binary: true, data: f };
-  return { binary: f.type === 'binary', data: f.data };
-}
-
-function byteLength(d: string | Uint8Array): number {
-  return typeof d === 'string' ? Buffer.byteLength(d, 'utf8') : d.byteLength;
-}
-
-interface Deferred<T> {
-  promise: Promise<T>;
-  resolve(v: T): void;
-  reject(e: unknown): void;
-}
-
-function deferred<T>(): Deferred<T> {
-  let resolve!: (v: T) => void;
-  let reject!: (e: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  // whoever never looks at it must not get an unhandled rejection
-  promise.catch(() => {});
-  return { promise, resolve, reject };
 }
 
 /**
@@ -221,8 +110,8 @@ export class ClientConnection<S = unknown> {
   readonly #handler: ClientHandler<S>;
   readonly #policy: ReconnectPolicy | null;
   readonly #hbOpts: HeartbeatOptions | null;
-  readonly #queueMax: number;
-  readonly #whenFull: 'reject' | 'drop-oldest';
+  readonly #queue: SendQueue;
+  readonly #turns: Turns;
   readonly #defaults: ConnectionInfo;
   #state: S;
 
@@ -239,8 +128,6 @@ export class ClientConnection<S = unknown> {
   #heartbeatLost = false;
   #latency: number | undefined;
   #lastDisconnect: DisconnectReason | undefined;
-  #queue: DataFrame[] = [];
-  #dropped = 0;
   #bytesIn = 0;
   #bytesOut = 0;
   #messagesIn = 0;
@@ -249,12 +136,6 @@ export class ClientConnection<S = unknown> {
   // the session is open but handleConnect has not finished: sends queue behind the waiting ones
   #flushed = false;
   #attemptTimeout = 15_000;
-
-  // one callback at a time
-  #busy = false;
-  /** The heartbeat paused while a callback is pending. */
-  #busyPaused: Heartbeat | null = null;
-  #waiting: (() => void)[] = [];
 
   readonly #opened = deferred<void>();
   readonly #closed = deferred<CloseReason>();
@@ -270,35 +151,10 @@ export class ClientConnection<S = unknown> {
     }
     this.#state = opts.state as S;
     this.#policy = opts.policy === false ? null : (opts.policy ?? new ReconnectPolicy());
-    const hb = opts.heartbeat;
-    this.#hbOpts = hb === true ? {} : hb ? hb : null;
-    if (this.#hbOpts) {
-      for (const k of ['interval', 'timeout'] as const) {
-        const v = this.#hbOpts[k];
-        if (v !== undefined && !(typeof v === 'number' && v > 0)) {
-          throw new WebSocketError('WS_ERR_INVALID_ARGUMENT', `heartbeat.${k} must be > 0`);
-        }
-      }
-    }
-    this.#queueMax = opts.queue?.max ?? DEFAULT_QUEUE;
-    this.#whenFull = opts.queue?.whenFull ?? 'reject';
-    if (
-      !(this.#queueMax >= 0) ||
-      (this.#whenFull !== 'reject' && this.#whenFull !== 'drop-oldest')
-    ) {
-      throw new WebSocketError('WS_ERR_INVALID_ARGUMENT', 'invalid queue options');
-    }
-    this.#defaults = {
-      host: u.host,
-      port: u.port,
-      path: u.path,
-      transport: u.secure ? 'tls' : 'tcp',
-      tls: opts.tls,
-      timeout: opts.timeout,
-      protocols: opts.subprotocols,
-      headers: opts.headers,
-      http: opts.http ?? 1,
-    };
+    this.#hbOpts = heartbeatOptions(opts.heartbeat);
+    this.#queue = new SendQueue(opts.queue);
+    this.#turns = new Turns(() => this.#heartbeat, opts);
+    this.#defaults = defaultConnectionInfo(u, opts);
     queueMicrotask(() => this.#attemptNow());
   }
 
@@ -343,7 +199,7 @@ export class ClientConnection<S = unknown> {
       messagesIn: this.#messagesIn,
       messagesOut: this.#messagesOut,
       queued: this.#queue.length,
-      dropped: this.#dropped,
+      dropped: this.#queue.dropped,
       bufferedAmount: this.#session?.bufferedAmount ?? 0,
       lastDisconnect: this.#lastDisconnect,
     };
@@ -379,7 +235,9 @@ export class ClientConnection<S = unknown> {
       s.post(info);
       return;
     }
-    this.#detached(() => this.#callback(() => this.#handler.handleInfo?.(info, this.#state, this)));
+    this.#turns.detached(() =>
+      this.#callback(() => this.#handler.handleInfo?.(info, this.#state, this)),
+    );
   }
 
   /**
@@ -420,7 +278,7 @@ export class ClientConnection<S = unknown> {
     const h = this.#handler;
     let info: Awaitable<Partial<ConnectionInfo> | undefined>;
     try {
-      info = this.#serial(
+      info = this.#turns.run(
         () =>
           h.connectionInfo?.(
             {
@@ -433,13 +291,13 @@ export class ClientConnection<S = unknown> {
           ) as Awaitable<Partial<ConnectionInfo> | undefined>,
       );
     } catch (err) {
-      this.#attemptFailed(attempt, this.#callbackError('connectionInfo', err));
+      this.#attemptFailed(attempt, callbackError('connectionInfo', err));
       return;
     }
     if (isPromise<Partial<ConnectionInfo> | undefined>(info)) {
       info.then(
         (i) => this.#open(attempt, i),
-        (err) => this.#attemptFailed(attempt, this.#callbackError('connectionInfo', err)),
+        (err) => this.#attemptFailed(attempt, callbackError('connectionInfo', err)),
       );
     } else {
       this.#open(attempt, info);
@@ -453,24 +311,11 @@ export class ClientConnection<S = unknown> {
       return;
     }
     const ci: ConnectionInfo = { ...this.#defaults, ...(change ?? {}) };
-    const host = ci.host.includes(':') ? `[${ci.host}]` : ci.host;
-    const path = ci.path.startsWith('/') ? ci.path : `/${ci.path}`;
-    const url = `${ci.transport === 'tls' ? 'wss' : 'ws'}://${host}:${ci.port}${path}`;
     this.#attemptTimeout = ci.timeout ?? 15_000;
     const { handler: _h, state: _s, policy: _p, heartbeat: _b, queue: _q, ...rest } = this.#opts;
-    const connectOpts: ConnectOptions<null> = {
-      ...rest,
-      handler: this.#sessionHandler(attempt),
-      state: null,
-      http: ci.http ?? 1,
-      tls: ci.tls,
-      timeout: ci.timeout,
-      subprotocols: ci.protocols,
-      headers: ci.headers,
-    };
     let p: Promise<Session<null>>;
     try {
-      p = connect(url, connectOpts);
+      p = connect(attemptUrl(ci), attemptOptions(rest, ci, this.#sessionHandler(attempt)));
     } catch (err) {
       this.#attemptFailed(attempt, err);
       return;
@@ -558,23 +403,10 @@ export class ClientConnection<S = unknown> {
   }
 
   #attemptFailed(attempt: number, err: unknown): void {
-    const error = err instanceof Error ? err : new WebSocketError('WS_ERR_HANDSHAKE', String(err));
-    const status = error instanceof WebSocketError ? error.status : undefined;
-    const base = {
-      phase: 'handshake' as const,
-      code: 1006,
-      kind: 'error' as const,
-      status,
-      error,
-      reason: '',
-      wasClean: false,
-      attempt,
-      http: undefined,
-    };
-    const final: CloseReason = { kind: 'error', code: 1006, reason: '', wasClean: false, error };
+    const { base, final, error } = handshakeFailure(attempt, err);
     if (error instanceof WebSocketError && error.code === 'WS_ERR_HANDSHAKE_TIMEOUT') {
       const timeout = this.#attemptTimeout;
-      this.#detached(
+      this.#turns.detached(
         () =>
           this.#callback(() =>
             this.#handler.handleTimeout?.({ kind: 'handshake', timeout }, this.#state, this),
@@ -597,32 +429,16 @@ export class ClientConnection<S = unknown> {
       clearTimeout(this.#stableTimer);
       this.#stableTimer = null;
     }
-    let final = reason;
-    if (this.#heartbeatLost) {
-      const error = new WebSocketError(
-        'WS_ERR_HEARTBEAT_TIMEOUT',
-        'no answer to the heartbeat ping in time',
-        { closeCode: 1006 },
-      );
-      final = { kind: 'timeout', code: 1006, reason: '', wasClean: false, error };
-    }
-    this.#afterDisconnect(
-      {
-        phase: 'open',
-        code: final.code,
-        kind: final.kind,
-        status: undefined,
-        error: final.error,
-        reason: final.reason,
-        wasClean: final.wasClean,
-        attempt,
-        http: session?.http ?? this.#http,
-      },
-      final,
+    const { base, final } = sessionEnd(
+      attempt,
+      reason,
+      this.#heartbeatLost,
+      session?.http ?? this.#http,
     );
+    this.#afterDisconnect(base, final);
   }
 
-  #afterDisconnect(base: Omit<DisconnectReason, 'retry' | 'why'>, final: CloseReason): void {
+  #afterDisconnect(base: DisconnectBase, final: CloseReason): void {
     if (this.#phase === 'closed') return;
     let dr: DisconnectReason;
     if (this.#closing) {
@@ -637,7 +453,7 @@ export class ClientConnection<S = unknown> {
     }
     this.#lastDisconnect = dr;
     this.#phase = dr.retry ? 'reconnecting' : 'closing';
-    this.#detached(
+    this.#turns.detached(
       () => this.#callback(() => this.#handler.handleDisconnect?.(dr, this.#state, this)),
       () => {
         if (this.#closing || !dr.retry) {
@@ -662,8 +478,7 @@ export class ClientConnection<S = unknown> {
     this.#stableTimer = null;
     this.#heartbeat?.stop();
     this.#heartbeat = null;
-    this.#dropped += this.#queue.length;
-    this.#queue = [];
+    this.#queue.clear();
     if (!this.#everOpened) {
       this.#opened.reject(
         reason.error ??
@@ -673,15 +488,15 @@ export class ClientConnection<S = unknown> {
     const done = () => this.#closed.resolve(reason);
     let r: Awaitable<void>;
     try {
-      r = this.#serial(() => this.#handler.terminate?.(reason, this.#state));
+      r = this.#turns.run(() => this.#handler.terminate?.(reason, this.#state));
     } catch (err) {
-      this.#report(err);
+      this.#turns.report(err);
       done();
       return;
     }
     if (isPromise<void>(r)) {
       r.then(done, (err) => {
-        this.#report(err);
+        this.#turns.report(err);
         done();
       });
     } else {
@@ -700,24 +515,21 @@ export class ClientConnection<S = unknown> {
         } catch (err) {
           // a payload above 125 bytes, or the session is closing: no heartbeat then
           hb.stop();
-          this.#report(err);
+          this.#turns.report(err);
         }
       },
       lost: () => {
         if (this.#session !== session) return;
         this.#heartbeatLost = true;
         const t: TimeoutInfo = { kind: 'heartbeat', interval: hb.interval, timeout: hb.timeout };
-        this.#detached(
+        this.#turns.detached(
           () => this.#callback(() => this.#handler.handleTimeout?.(t, this.#state, this)),
           // RFC 6455 §7.1.7: a dead peer gets no closing handshake; 1006 locally
           () => session.abort(),
         );
       },
     });
-    if (this.#busy) {
-      hb.pause();
-      this.#busyPaused = hb;
-    }
+    this.#turns.holdIfBusy(hb);
     this.#heartbeat = hb;
     hb.start();
   }
@@ -751,7 +563,7 @@ export class ClientConnection<S = unknown> {
       if (fromHandler) return false;
       throw new WebSocketError('WS_ERR_INVALID_STATE', 'the connection is closing or closed');
     }
-    this.#enqueue(prepared);
+    this.#queue.push(prepared);
     return true;
   }
 
@@ -760,21 +572,6 @@ export class ClientConnection<S = unknown> {
     if (!p) return f;
     const { binary, data } = dataOf(f);
     return p.call(this.#handler, data, binary ? 'binary' : 'text', this.#state);
-  }
-
-  #enqueue(f: DataFrame): void {
-    if (this.#queue.length >= this.#queueMax) {
-      if (this.#whenFull === 'reject') {
-        throw new WebSocketError(
-          'WS_ERR_QUEUE_FULL',
-          `no open connection and ${this.#queueMax} frames already queued`,
-        );
-      }
-      this.#dropped++;
-      if (this.#queueMax === 0) return;
-      this.#queue.shift();
-    }
-    this.#queue.push(f);
   }
 
   #write(session: Session<null>, f: OutFrame): boolean {
@@ -806,7 +603,7 @@ export class ClientConnection<S = unknown> {
   /** Run a handler callback in turn; apply its Result (state, replies, stop). */
   #callback(fn: () => Awaitable<Result<S>> | undefined): Awaitable<Result<null>> {
     // the result is applied inside the turn: the next callback sees the new state
-    return this.#serial(() => {
+    return this.#turns.run(() => {
       const r = fn();
       if (isPromise<Result<S> | undefined>(r)) return r.then((res) => this.#apply(res));
       return this.#apply(r);
@@ -826,84 +623,5 @@ export class ClientConnection<S = unknown> {
       return ok(null);
     }
     return r.hibernate ? ok(null, { hibernate: true }) : ok(null);
-  }
-
-  /** A callback outside any session: errors go to onError, then `then` runs regardless. */
-  #detached(fn: () => Awaitable<Result<null>>, then?: () => void): void {
-    let r: Awaitable<Result<null>>;
-    try {
-      r = fn();
-    } catch (err) {
-      this.#report(err);
-      then?.();
-      return;
-    }
-    if (isPromise<Result<null>>(r)) {
-      r.then(
-        () => then?.(),
-        (err) => {
-          this.#report(err);
-          then?.();
-        },
-      );
-    } else {
-      then?.();
-    }
-  }
-
-  #serial<T>(fn: () => Awaitable<T>): Awaitable<T> {
-    if (!this.#busy && this.#waiting.length === 0) return this.#runNow(fn);
-    return new Promise<T>((resolve, reject) => {
-      this.#waiting.push(() => {
-        let r: Awaitable<T>;
-        try {
-          r = this.#runNow(fn);
-        } catch (err) {
-          reject(err);
-          return;
-        }
-        if (isPromise<T>(r)) r.then(resolve, reject);
-        else resolve(r);
-      });
-    });
-  }
-
-  #runNow<T>(fn: () => Awaitable<T>): Awaitable<T> {
-    const r = fn();
-    if (!isPromise<T>(r)) return r;
-    this.#busy = true;
-    // the handler holds delivery back: its time is not the peer's silence
-    this.#busyPaused = this.#heartbeat;
-    this.#busyPaused?.pause();
-    const settle = () => {
-      this.#busy = false;
-      this.#busyPaused?.resume();
-      this.#busyPaused = null;
-      while (!this.#busy && this.#waiting.length > 0) this.#waiting.shift()!();
-    };
-    return r.then(
-      (v) => {
-        settle();
-        return v;
-      },
-      (err) => {
-        settle();
-        throw err;
-      },
-    );
-  }
-
-  #callbackError(name: string, err: unknown): WebSocketError {
-    return new WebSocketError(
-      'WS_ERR_HANDLER',
-      `${name} failed: ${err instanceof Error ? err.message : String(err)}`,
-      { cause: err },
-    );
-  }
-
-  #report(err: unknown): void {
-    const e = err instanceof Error ? err : new Error(String(err));
-    if (this.#opts.onError) this.#opts.onError(e);
-    else process.emitWarning(e);
   }
 }

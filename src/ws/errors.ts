@@ -82,3 +82,30 @@ export function handshakeTimeoutError(ms: number): WebSocketError {
     `opening handshake timed out after ${ms} ms`,
   );
 }
+
+/**
+ * A 1006 error about the connection (the peer vanished, the socket failed). Its stack
+ * would show only the session's event handling, and capturing it was a visible part of
+ * the cost of a connection that ends in a reset: none is captured.
+ */
+export function connectionError(code: ErrorCode, message: string, cause?: Error): WebSocketError {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return new WebSocketError(code, message, {
+      closeCode: 1006,
+      ...(cause !== undefined && { cause }),
+    });
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}
+
+/** A message extension (permessage-deflate) failed to decode: 1007, unless it said otherwise. */
+export function extensionError(err: unknown): WebSocketError {
+  if (err instanceof WebSocketError) return err;
+  return new WebSocketError('WS_ERR_DECOMPRESSION', `extension failed: ${(err as Error).message}`, {
+    closeCode: 1007,
+    cause: err,
+  });
+}

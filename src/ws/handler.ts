@@ -117,6 +117,13 @@ export interface SessionApi {
 
 export type Awaitable<T> = T | Promise<T>;
 
+/** Whether a callback's result is to be awaited (any thenable). */
+export function isPromise<T>(x: unknown): x is Promise<T> {
+  return (
+    typeof x === 'object' && x !== null && typeof (x as { then?: unknown }).then === 'function'
+  );
+}
+
 export interface Handler<S> {
   init?(req: UpgradeRequest, state: S, session: SessionApi): Awaitable<Result<S>>;
   /** A complete text or binary message. */

@@ -1,72 +1,32 @@
 // A session binds one Protocol, one Transport and one Handler: it owns the timers
-// (close and idle timeouts), backpressure both ways, and the strictly ordered
-// handler calls. It never asks which HTTP version carries it.
-//
-// Ordering: init, then each message/control/info in arrival order, then
-// terminate exactly once. A callback that returns a Promise is awaited before the
-// next one runs; while it is pending, arrivals queue, and past `maxQueued` (or
-// `maxQueuedBytes`) the
-// session stops reading from the transport until the queue drains.
+// (close and idle timeouts), backpressure both ways, hibernation and shutdown, and
+// never asks which HTTP version carries it. The strictly ordered handler calls are
+// ./handler-calls.ts, the outgoing frames ./outbound.ts; both ask the session what
+// they need through its one long-lived events object.
 
-import { isAscii } from 'node:buffer';
 import { isValidWireCloseCode } from './close.js';
-import { type ErrorCode, WebSocketError } from './errors.js';
-import type { EncodedMessage, MessageExtension } from './extensions.js';
-import type { MaskSource, Role } from './frame.js';
-import type {
-  CloseKind,
-  CloseReason,
-  Control,
-  Handler,
-  Message,
-  OutFrame,
-  Result,
-  SessionApi,
-  UpgradeRequest,
+import { connectionError, extensionError, WebSocketError } from './errors.js';
+import type { Role } from './frame.js';
+import {
+  type CloseKind,
+  type CloseReason,
+  type Control,
+  type Handler,
+  isPromise,
+  type Message,
+  type OutFrame,
+  type SessionApi,
+  type UpgradeRequest,
 } from './handler.js';
+import { type CallsHost, HandlerCalls, Task } from './handler-calls.js';
+import { Outbound, type OutboundHost } from './outbound.js';
 import { Protocol, type ProtocolSink } from './protocol.js';
+import type { SessionOptions } from './session-options.js';
+import { decodeText, handledText } from './text.js';
 import type { HttpVersion, Transport, TransportSink } from './transport.js';
 import { isValidUtf8 } from './utf8.js';
 
-export interface Limits {
-  /** Largest frame payload accepted (default 16 MiB); above it: close 1009. */
-  maxFrame?: number;
-  /** Largest message accepted (default 64 MiB); above it: close 1009. */
-  maxMessage?: number;
-}
-
-export interface SessionOptions extends Limits {
-  /** Wait this long for the peer's close frame / for the transport to close (default 10 s). */
-  closeTimeout?: number;
-  /** Close with 1001 after this long without receiving anything (default 0: never). */
-  idleTimeout?: number;
-  /** Messages queued to a busy handler before reading pauses (default 64). */
-  maxQueued?: number;
-  /**
-   * Bytes of messages queued to a busy handler before reading pauses (default 1 MiB):
-   * with `maxQueued` alone, 64 queued messages of up to `maxMessage` each could be held.
-   */
-  maxQueuedBytes?: number;
-  /** Split outgoing data messages into frames of at most this many bytes (default 0: never). */
-  fragmentSize?: number;
-  /**
-   * Slow consumers: once this many bytes wait unsent (the peer does not read), a further
-   * data message is refused as `onSlowConsumer` says (default 16 MiB; Infinity: never).
-   */
-  maxBuffered?: number;
-  /**
-   * What `send` does with a data message while `maxBuffered` is exceeded: 'close' (default)
-   * closes with 1008 "slow consumer" (WS_ERR_SLOW_CONSUMER); 'drop' drops the message.
-   * Either way the message is not sent and `send` returns false.
-   */
-  onSlowConsumer?: 'close' | 'drop';
-  /** Client role: the mask key source (tests inject a fixed one). */
-  mask?: MaskSource;
-  /** Errors that cannot be returned to anyone (a throwing terminate, a failed handler). */
-  onError?: (err: Error) => void;
-  /** The negotiated message extension (permessage-deflate), if any. */
-  extension?: MessageExtension | undefined;
-}
+export type { Limits, SessionOptions } from './session-options.js';
 
 export interface SessionInit<S> extends SessionOptions {
   role: Role;
@@ -81,86 +41,18 @@ export interface SessionInit<S> extends SessionOptions {
   onEnded?: (session: Session<any>) => void;
 }
 
-enum Task {
-  Init,
-  In,
-  Control,
-  Info,
-  Terminate,
-}
-
-/** `n`: bytes of a queued message (0 for anything else). */
-type Queued = { t: Task; v: unknown; n: number };
-
-const DEFAULT_MAX_QUEUED_BYTES = 1024 * 1024;
-/** The queue of every session that never queued: an idle session owns no array. */
-const NO_QUEUE: Queued[] = Object.freeze([]) as unknown as Queued[];
-
-function queuedSize(t: Task, v: unknown): number {
-  if (t !== Task.In || isPromise(v)) return 0;
-  return (v as Message).data.length;
-}
-
-const DEFAULT_MAX_BUFFERED = 16 * 1024 * 1024;
-
-/** Text at least this long is checked for ASCII first (SIMD), which decodes as latin1: a copy. */
-const ASCII_CHECK_MIN = 1024;
-
-/** The string of a message's bytes, which are valid UTF-8. */
-function decodeText(b: Buffer): string {
-  // ASCII is the same string read as latin1, and V8 decodes that far faster than UTF-8
-  return b.length >= ASCII_CHECK_MIN && isAscii(b) ? b.toString('latin1') : b.toString('utf8');
-}
-
-// The text message being handled (synchronously, by any session) and its UTF-8 bytes:
-// sending that string back (an echo) reuses the bytes instead of encoding it again.
-// Any equal string has the same UTF-8, so the pair is right for whoever sends it.
-let inText: string | null = null;
-let inTextBytes: Buffer | null = null;
-
-/** UTF-8 of a string to send; the received bytes when it is the text being handled. */
-function utf8Of(text: string): Buffer {
-  return text === inText ? inTextBytes! : Buffer.from(text, 'utf8');
-}
-
-/**
- * A 1006 error about the connection (the peer vanished, the socket failed). Its stack
- * would show only this file's event handling, and capturing it was a visible part of
- * the cost of a connection that ends in a reset: none is captured.
- */
-function connectionError(code: ErrorCode, message: string, cause?: Error): WebSocketError {
-  const limit = Error.stackTraceLimit;
-  Error.stackTraceLimit = 0;
-  try {
-    return new WebSocketError(code, message, {
-      closeCode: 1006,
-      ...(cause !== undefined && { cause }),
-    });
-  } finally {
-    Error.stackTraceLimit = limit;
-  }
-}
-
-function isPromise<T>(x: unknown): x is Promise<T> {
-  return (
-    typeof x === 'object' && x !== null && typeof (x as { then?: unknown }).then === 'function'
-  );
-}
+/** The session's one long-lived events object, as each of its users sees it. */
+interface SessionEvents extends TransportSink, CallsHost, OutboundHost {}
 
 export class Session<S = unknown> implements SessionApi {
   readonly role: Role;
   readonly request: UpgradeRequest;
   readonly #transport: Transport;
-  readonly #handler: Handler<S>;
-  #state: S;
   readonly #opts: SessionInit<S>;
+  readonly #events: SessionEvents;
+  readonly #calls: HandlerCalls<S>;
+  readonly #out: Outbound;
   #protocol: Protocol | null = null;
-
-  // handler calls
-  #queue: Queued[] = NO_QUEUE;
-  #queuedBytes = 0;
-  #busy = false;
-  #paused = false;
 
   // closing
   #closeKind: CloseKind | null = null;
@@ -176,12 +68,8 @@ export class Session<S = unknown> implements SessionApi {
   #final: CloseReason | null = null;
   #drainWaiters: (() => void)[] | null = null;
   #writable = true;
-  // outbound messages waiting for an asynchronous extension encode, in order
-  #outPending = 0;
-  #outChain: Promise<void> | null = null;
+  // a close waits for the messages still being encoded
   #closeDeferred = false;
-  // hibernation asked for while a compressed reply was still being encoded
-  #hibernateWanted = false;
 
   // The protocol's and the transport's callbacks into this session: one small object
   // each, with the methods on a shared prototype. (Closures would cost ~60 bytes per
@@ -215,7 +103,9 @@ export class Session<S = unknown> implements SessionApi {
     }
   };
 
-  static readonly #TransportEvents = class implements TransportSink {
+  // The transport's events, and what the handler calls and the outgoing side ask of
+  // the session: one object for the session's lifetime.
+  static readonly #Events = class implements SessionEvents {
     readonly #s: Session<any>;
     constructor(s: Session<any>) {
       this.#s = s;
@@ -235,15 +125,74 @@ export class Session<S = unknown> implements SessionApi {
     onClose(): void {
       this.#s.#onTransportClose();
     }
+    transportClosed(): boolean {
+      return this.#s.#transportClosed;
+    }
+    terminated(): boolean {
+      return this.#s.#terminated;
+    }
+    pauseReading(): void {
+      this.#s.#transport.pause();
+    }
+    resumeReading(): void {
+      this.#s.#transport.resume();
+    }
+    canSend(): boolean {
+      return this.#s.#canSend();
+    }
+    closing(): boolean {
+      return this.#s.#closeKind !== null;
+    }
+    currentProtocol(): Protocol | null {
+      return this.#s.#protocol;
+    }
+    close(code?: number, reason?: string): void {
+      this.#s.close(code, reason);
+    }
+    stop(code: number, reason: string): void {
+      this.#s.#startClose('normal', code, reason);
+    }
+    closeOnError(code: number, reason: string, err: WebSocketError): void {
+      this.#s.#closeOnError(code, reason, err);
+    }
+    hibernate(): boolean {
+      return this.#s.#hibernate();
+    }
+    encodesDone(): void {
+      this.#s.#calls.hibernateIfWanted();
+    }
+    encodeFailed(err: unknown): void {
+      this.#s.#handlerFailed(err);
+    }
+    handlerFailed(err: unknown): void {
+      this.#s.#handlerFailed(err);
+    }
+    extensionFailed(err: unknown): void {
+      this.#s.#extensionFailed(err);
+    }
+    acceptsDecoded(): boolean {
+      const s = this.#s;
+      const closed = s.#protocol === null || s.#protocol.state === 'closed';
+      return !(closed && s.#closeKind === 'error');
+    }
+    end(): CloseReason {
+      return this.#s.#end();
+    }
+    ended(final: CloseReason): void {
+      const s = this.#s;
+      s.#opts.onEnded?.(s);
+      s.#resolveClosed?.(final);
+    }
   };
 
   constructor(init: SessionInit<S>) {
     this.role = init.role;
     this.request = init.request;
     this.#transport = init.transport;
-    this.#handler = init.handler;
-    this.#state = init.state;
     this.#opts = init;
+    this.#events = new Session.#Events(this);
+    this.#calls = new HandlerCalls(this.#events, init.handler, init.state, this, init);
+    this.#out = new Outbound(this.#events, init, init.transport);
   }
 
   get http(): HttpVersion {
@@ -274,13 +223,13 @@ export class Session<S = unknown> implements SessionApi {
 
   /** Start: run init and begin reading. Bytes buffered by the transport arrive after init. */
   start(): void {
-    this.#enqueue(Task.Init, undefined);
+    this.#calls.enqueue(Task.Init, this.request);
     const idle = this.#opts.idleTimeout ?? 0;
     if (idle > 0) {
       this.#idleTimer = setTimeout(() => this.#onIdle(), idle);
       this.#idleTimer.unref?.();
     }
-    this.#transport.attach(new Session.#TransportEvents(this));
+    this.#transport.attach(this.#events);
   }
 
   #proto(): Protocol {
@@ -354,7 +303,7 @@ export class Session<S = unknown> implements SessionApi {
       );
     }
     this.#onDrain();
-    this.#enqueue(Task.Terminate, undefined);
+    this.#calls.enqueue(Task.Terminate, undefined);
   }
 
   // ── protocol events ────────────────────────────────────────────────────────
@@ -371,29 +320,29 @@ export class Session<S = unknown> implements SessionApi {
       }
       if (isPromise<Buffer>(decoded)) {
         // keeps its place in the queue; the handler sees it once inflated
-        this.#enqueue(
+        this.#calls.enqueue(
           Task.In,
           decoded.then((d) => this.#decodedMessage(binary, d)),
         );
         return;
       }
       const msg = this.#decodedMessage(binary, decoded);
-      if (msg) this.#enqueue(Task.In, msg);
+      if (msg) this.#calls.enqueue(Task.In, msg);
       return;
     }
     if (binary) {
-      this.#enqueue(Task.In, { type: 'binary', data } satisfies Message);
+      this.#calls.enqueue(Task.In, { type: 'binary', data } satisfies Message);
       return;
     }
     const text = decodeText(data);
-    inText = text;
-    inTextBytes = data;
+    handledText.text = text;
+    handledText.bytes = data;
     try {
-      this.#enqueue(Task.In, { type: 'text', data: text } satisfies Message);
+      this.#calls.enqueue(Task.In, { type: 'text', data: text } satisfies Message);
     } finally {
       // handled (or queued behind a busy handler): the bytes are not kept while idle
-      inText = null;
-      inTextBytes = null;
+      handledText.text = null;
+      handledText.bytes = null;
     }
   }
 
@@ -412,22 +361,13 @@ export class Session<S = unknown> implements SessionApi {
   }
 
   #extensionFailed(err: unknown): void {
-    const e =
-      err instanceof WebSocketError
-        ? err
-        : new WebSocketError(
-            'WS_ERR_DECOMPRESSION',
-            `extension failed: ${(err as Error).message}`,
-            {
-              closeCode: 1007,
-              cause: err,
-            },
-          );
-    this.#proto().fail(e);
+    this.#proto().fail(extensionError(err));
   }
 
   #onControl(type: 'ping' | 'pong', data: Buffer): void {
-    if (this.#handler.handleControl) this.#enqueue(Task.Control, { type, data } satisfies Control);
+    if (this.#opts.handler.handleControl) {
+      this.#calls.enqueue(Task.Control, { type, data } satisfies Control);
+    }
   }
 
   #onCloseFrame(code: number, reason: string): void {
@@ -500,136 +440,6 @@ export class Session<S = unknown> implements SessionApi {
     this.#idleTimer = null;
   }
 
-  // ── handler calls ──────────────────────────────────────────────────────────
-
-  #enqueue(t: Task, v: unknown): void {
-    if (this.#terminated) return;
-    if (this.#busy || this.#queue.length > 0) {
-      const n = queuedSize(t, v);
-      if (this.#queue === NO_QUEUE) this.#queue = [];
-      this.#queue.push({ t, v, n });
-      this.#queuedBytes += n;
-      const max = this.#opts.maxQueued ?? 64;
-      const maxBytes = this.#opts.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES;
-      if (
-        !this.#paused &&
-        (this.#queue.length > max || this.#queuedBytes > maxBytes) &&
-        !this.#transportClosed
-      ) {
-        this.#paused = true;
-        this.#transport.pause();
-      }
-      return;
-    }
-    this.#run(t, v);
-  }
-
-  #drain(): void {
-    while (!this.#busy && this.#queue.length > 0 && !this.#terminated) {
-      const q = this.#queue.shift()!;
-      this.#queuedBytes -= q.n;
-      this.#run(q.t, q.v);
-    }
-    if (
-      this.#paused &&
-      this.#queue.length <= (this.#opts.maxQueued ?? 64) >> 1 &&
-      this.#queuedBytes <= (this.#opts.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES) / 2
-    ) {
-      this.#paused = false;
-      if (!this.#transportClosed) this.#transport.resume();
-    }
-  }
-
-  #run(t: Task, v: unknown): void {
-    const h = this.#handler;
-    let r: Result<S> | Promise<Result<S>> | undefined;
-    try {
-      switch (t) {
-        case Task.Init:
-          if (!h.init) return;
-          r = h.init(this.request, this.#state, this);
-          break;
-        case Task.In:
-          if (isPromise<Message | null>(v)) {
-            this.#awaitMessage(v);
-            return;
-          }
-          r = h.handleIn(v as Message, this.#state, this);
-          break;
-        case Task.Control:
-          r = h.handleControl!(v as Control, this.#state, this);
-          break;
-        case Task.Info:
-          if (!h.handleInfo) return;
-          r = h.handleInfo(v, this.#state, this);
-          break;
-        case Task.Terminate:
-          this.#terminate();
-          return;
-      }
-    } catch (err) {
-      this.#handlerFailed(err);
-      return;
-    }
-    if (isPromise<Result<S>>(r)) {
-      this.#busy = true;
-      r.then(
-        (res) => {
-          this.#busy = false;
-          this.#apply(res);
-          this.#drain();
-        },
-        (err) => {
-          this.#busy = false;
-          this.#handlerFailed(err);
-          this.#drain();
-        },
-      );
-    } else {
-      this.#apply(r);
-    }
-  }
-
-  /** An asynchronously decoded message: nothing after it runs until it is delivered. */
-  #awaitMessage(p: Promise<Message | null>): void {
-    this.#busy = true;
-    p.then(
-      (msg) => {
-        this.#busy = false;
-        const closed = this.#protocol === null || this.#protocol.state === 'closed';
-        if (msg && !(closed && this.#closeKind === 'error')) this.#run(Task.In, msg);
-        this.#drain();
-      },
-      (err) => {
-        this.#busy = false;
-        this.#extensionFailed(err);
-        this.#drain();
-      },
-    );
-  }
-
-  #apply(r: Result<S> | undefined): void {
-    if (typeof r !== 'object' || r === null || !('result' in r)) {
-      this.#handlerFailed(
-        new WebSocketError('WS_ERR_HANDLER', 'handler returned no result (use ok/reply/stop)'),
-      );
-      return;
-    }
-    this.#state = r.state;
-    try {
-      if (r.result === 'reply') {
-        if (this.#canSend()) this.send(r.frames);
-      } else if (r.result === 'stop') {
-        this.#startClose('normal', r.code ?? 1000, r.reason ?? '');
-      }
-    } catch (err) {
-      this.#handlerFailed(err);
-      return;
-    }
-    if (r.result !== 'stop' && r.hibernate) this.#hibernate();
-    else this.#hibernateWanted = false;
-  }
-
   #handlerFailed(err: unknown): void {
     const e = err instanceof Error ? err : new Error(`handler threw a non-error: ${String(err)}`);
     const wrapped = new WebSocketError('WS_ERR_HANDLER', `handler failed: ${e.message}`, {
@@ -637,18 +447,20 @@ export class Session<S = unknown> implements SessionApi {
       cause: e,
     });
     this.#opts.onError?.(wrapped);
-    if (this.#closeKind !== null) return;
-    this.#setReason('error', 1011, '', wrapped);
     // RFC 6455 §7.4.1: 1011 "encountered an unexpected condition"; no detail is leaked.
-    const p = this.#proto();
-    if (p.close(1011)) this.#armCloseTimer();
+    this.#closeOnError(1011, '', wrapped);
   }
 
-  #terminate(): void {
-    if (this.#terminated) return;
+  /** Close with `code` after a failure, unless a close reason is set already. */
+  #closeOnError(code: number, reason: string, err: Error): void {
+    if (this.#closeKind !== null) return;
+    this.#setReason('error', code, reason, err);
+    if (this.#proto().close(code, reason)) this.#armCloseTimer();
+  }
+
+  /** The session has ended: its final reason; the protocol and the extension are let go. */
+  #end(): CloseReason {
     this.#terminated = true;
-    this.#queue = NO_QUEUE;
-    this.#queuedBytes = 0;
     const p = this.#protocol;
     const final: CloseReason = {
       kind: this.#closeKind ?? 'error',
@@ -664,37 +476,18 @@ export class Session<S = unknown> implements SessionApi {
     } catch (err) {
       this.#opts.onError?.(err as Error);
     }
-    const done = () => {
-      this.#opts.onEnded?.(this);
-      this.#resolveClosed?.(final);
-    };
-    if (!this.#handler.terminate) {
-      done();
-      return;
-    }
-    try {
-      const r = this.#handler.terminate(final, this.#state);
-      if (isPromise(r)) {
-        r.then(done, (err) => {
-          this.#opts.onError?.(err as Error);
-          done();
-        });
-        return;
-      }
-    } catch (err) {
-      this.#opts.onError?.(err as Error);
-    }
-    done();
+    return final;
   }
 
-  #hibernate(): void {
-    // an asynchronous encode (permessage-deflate) is still running: hibernate after it
-    this.#hibernateWanted = this.#outPending > 0;
+  /** Let the protocol go while idle; false while an encode is pending (hibernate after it). */
+  #hibernate(): boolean {
+    if (this.#out.pending > 0) return false;
     const p = this.#protocol;
-    if (p && p.state === 'open' && p.idle && !this.#closeKind && this.#outPending === 0) {
+    if (p && p.state === 'open' && p.idle && !this.#closeKind) {
       this.#protocol = null;
       this.#opts.extension?.release?.();
     }
+    return true;
   }
 
   // ── API for handlers and the outside world ─────────────────────────────────
@@ -718,99 +511,13 @@ export class Session<S = unknown> implements SessionApi {
     if (Array.isArray(frames)) {
       let sent = true;
       for (const f of frames as readonly OutFrame[]) {
-        if (this.#sendOne(p, f)) continue;
+        if (this.#out.sendOne(p, f)) continue;
         sent = false;
         if (!this.#canSend()) break; // closed as a slow consumer: the rest is not sent either
       }
       return sent && this.#writable;
     }
-    return this.#sendOne(p, frames as OutFrame) && this.#writable;
-  }
-
-  /** Whether a data message may be queued now; applies the slow-consumer policy if not. */
-  #admitData(): boolean {
-    const max = this.#opts.maxBuffered ?? DEFAULT_MAX_BUFFERED;
-    if (this.#transport.bufferedAmount() < max) return true;
-    if ((this.#opts.onSlowConsumer ?? 'close') === 'close' && this.#closeKind === null) {
-      const err = new WebSocketError(
-        'WS_ERR_SLOW_CONSUMER',
-        `more than ${max} bytes wait unsent: the peer does not read`,
-        { closeCode: 1008 },
-      );
-      this.#setReason('error', 1008, 'slow consumer', err);
-      // RFC 6455 §7.4.1: 1008 "a message that violates its policy"
-      if (this.#proto().close(1008, 'slow consumer')) this.#armCloseTimer();
-    }
-    return false;
-  }
-
-  /** False when a data message was refused (slow consumer). */
-  #sendOne(p: Protocol, f: OutFrame): boolean {
-    const isData =
-      typeof f === 'string' || f instanceof Uint8Array || f.type === 'text' || f.type === 'binary';
-    if (isData && !this.#admitData()) return false;
-    this.#sendFrame(p, f);
-    return true;
-  }
-
-  #sendFrame(p: Protocol, f: OutFrame): void {
-    const frag = this.#opts.fragmentSize ?? 0;
-    if (typeof f === 'string') {
-      this.#sendData(p, false, utf8Of(f), frag);
-    } else if (f instanceof Uint8Array) {
-      this.#sendData(p, true, f, frag);
-    } else if (f.type === 'text') {
-      this.#sendData(p, false, utf8Of(f.data), frag);
-    } else if (f.type === 'binary') {
-      this.#sendData(p, true, f.data, frag);
-    } else if (f.type === 'ping' || f.type === 'pong') {
-      const d = typeof f.data === 'string' ? Buffer.from(f.data, 'utf8') : f.data;
-      if (f.type === 'ping') p.ping(d);
-      else p.pong(d);
-    } else if (f.type === 'close') {
-      this.close(f.code, f.reason);
-    } else {
-      throw new WebSocketError('WS_ERR_INVALID_ARGUMENT', 'unknown frame type');
-    }
-  }
-
-  #sendData(p: Protocol, binary: boolean, data: Uint8Array, frag: number): void {
-    const ext = this.#opts.extension;
-    if (ext === undefined) {
-      this.#writeData(p, binary, data, 0, frag);
-      return;
-    }
-    const enc = ext.encode(data, binary);
-    if (!isPromise<EncodedMessage>(enc) && this.#outPending === 0) {
-      this.#writeData(p, binary, enc.data, enc.rsv, frag);
-      return;
-    }
-    // asynchronous encode: later frames (and our close) wait their turn
-    this.#outPending++;
-    const pending = Promise.resolve(enc);
-    this.#outChain = (this.#outChain ?? Promise.resolve())
-      .then(() => pending)
-      .then(
-        (m) => {
-          this.#outPending--;
-          if (this.#transportClosed) return;
-          const proto = this.#protocol;
-          if (proto && !proto.closeSent) this.#writeData(proto, binary, m.data, m.rsv, frag);
-          if (this.#outPending === 0 && this.#hibernateWanted) this.#hibernate();
-        },
-        (err) => {
-          this.#outPending--;
-          // the session ended meanwhile and closed the extension: nothing is lost
-          if (this.#transportClosed || this.#terminated) return;
-          this.#opts.onError?.(err as Error);
-          this.#handlerFailed(err);
-        },
-      );
-  }
-
-  #writeData(p: Protocol, binary: boolean, data: Uint8Array, rsv: number, frag: number): void {
-    if (frag > 0 && data.length > frag) p.sendFragmented(binary, data, frag, rsv);
-    else p.sendData(binary, data, { rsv });
+    return this.#out.sendOne(p, frames as OutFrame) && this.#writable;
   }
 
   /** Resolves when buffered outbound bytes drop below the low-water mark (or the session ends). */
@@ -842,11 +549,11 @@ export class Session<S = unknown> implements SessionApi {
 
   #startClose(kind: CloseKind, code: number, reason: string): void {
     if (this.#transportClosed || this.#terminated || this.#closeDeferred) return;
-    if (this.#outPending > 0) {
+    if (this.#out.pending > 0) {
       // messages still being encoded go first; the close frame follows them
       this.#closeDeferred = true;
       if (this.#closeKind === null) this.#setReason(kind, code, reason);
-      this.#outChain = (this.#outChain ?? Promise.resolve()).then(() => {
+      this.#out.afterPending(() => {
         this.#closeDeferred = false;
         if (this.#transportClosed || this.#terminated) return;
         if (this.#proto().close(code, reason)) this.#armCloseTimer();
@@ -863,7 +570,7 @@ export class Session<S = unknown> implements SessionApi {
   /** Deliver `info` to handleInfo, in order with the messages. */
   post(info: unknown): void {
     if (this.#terminated || this.#closeKind !== null) return;
-    this.#enqueue(Task.Info, info);
+    this.#calls.enqueue(Task.Info, info);
   }
 
   /** Close the transport at once, without a close handshake. */

@@ -8,10 +8,9 @@ import {
   type ClientConnection,
   type ClientHandler,
   connectClient,
-  type DisconnectReason,
-  type TimeoutInfo,
 } from '../../src/client/lifecycle.js';
 import { ReconnectPolicy } from '../../src/client/reconnect.js';
+import type { DisconnectReason, TimeoutInfo } from '../../src/client/types.js';
 import type { RequestInfo, WebSocketRoute } from '../../src/server/handler.js';
 import type { ServerOptions } from '../../src/server/options.js';
 import type { WebSocketError } from '../../src/ws/errors.js';
