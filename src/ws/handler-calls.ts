@@ -61,51 +61,59 @@ function queuedSize(t: Task, v: unknown): number {
   return (v as Message).data.length;
 }
 
-export class HandlerCalls<S> {
-  readonly #host: CallsHost;
+/**
+ * The session's events object extends this (one object per session for its transport's,
+ * its outgoing side's and its handler's callbacks: an idle connection pays for one).
+ */
+export abstract class HandlerCalls<S> implements CallsHost {
   readonly #handler: Handler<S>;
-  readonly #api: SessionApi;
-  readonly #opts: SessionOptions;
   #state: S;
   #queue: Queued[] = NO_QUEUE;
   #queuedBytes = 0;
   #busy = false;
   #paused = false;
-  #done = false;
   // hibernation asked for while a compressed reply was still being encoded
   #hibernateWanted = false;
 
-  constructor(
-    host: CallsHost,
-    handler: Handler<S>,
-    state: S,
-    api: SessionApi,
-    opts: SessionOptions,
-  ) {
-    this.#host = host;
+  constructor(handler: Handler<S>, state: S) {
     this.#handler = handler;
     this.#state = state;
-    this.#api = api;
-    this.#opts = opts;
   }
+
+  /** The session, as the handler sees it. */
+  abstract api(): SessionApi;
+  abstract options(): SessionOptions;
+  /** The session has ended (terminate was called). */
+  abstract terminated(): boolean;
+  abstract transportClosed(): boolean;
+  abstract pauseReading(): void;
+  abstract resumeReading(): void;
+  abstract canSend(): boolean;
+  abstract stop(code: number, reason: string): void;
+  abstract hibernate(): boolean;
+  abstract handlerFailed(err: unknown): void;
+  abstract extensionFailed(err: unknown): void;
+  abstract acceptsDecoded(): boolean;
+  abstract end(): CloseReason;
+  abstract ended(final: CloseReason): void;
 
   /** Call the handler for `v` now, or queue it behind a busy handler. */
   enqueue(t: Task, v: unknown): void {
-    if (this.#done) return;
+    if (this.terminated()) return;
     if (this.#busy || this.#queue.length > 0) {
       const n = queuedSize(t, v);
       if (this.#queue === NO_QUEUE) this.#queue = [];
       this.#queue.push({ t, v, n });
       this.#queuedBytes += n;
-      const max = this.#opts.maxQueued ?? DEFAULT_MAX_QUEUED;
-      const maxBytes = this.#opts.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES;
+      const max = this.options().maxQueued ?? DEFAULT_MAX_QUEUED;
+      const maxBytes = this.options().maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES;
       if (
         !this.#paused &&
         (this.#queue.length > max || this.#queuedBytes > maxBytes) &&
-        !this.#host.transportClosed()
+        !this.transportClosed()
       ) {
         this.#paused = true;
-        this.#host.pauseReading();
+        this.pauseReading();
       }
       return;
     }
@@ -114,22 +122,22 @@ export class HandlerCalls<S> {
 
   /** Hibernate now if a handler asked while an encode was pending. */
   hibernateIfWanted(): void {
-    if (this.#hibernateWanted) this.#hibernateWanted = !this.#host.hibernate();
+    if (this.#hibernateWanted) this.#hibernateWanted = !this.hibernate();
   }
 
   #drain(): void {
-    while (!this.#busy && this.#queue.length > 0 && !this.#done) {
+    while (!this.#busy && this.#queue.length > 0 && !this.terminated()) {
       const q = this.#queue.shift()!;
       this.#queuedBytes -= q.n;
       this.#run(q.t, q.v);
     }
     if (
       this.#paused &&
-      this.#queue.length <= (this.#opts.maxQueued ?? DEFAULT_MAX_QUEUED) >> 1 &&
-      this.#queuedBytes <= (this.#opts.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES) / 2
+      this.#queue.length <= (this.options().maxQueued ?? DEFAULT_MAX_QUEUED) >> 1 &&
+      this.#queuedBytes <= (this.options().maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES) / 2
     ) {
       this.#paused = false;
-      if (!this.#host.transportClosed()) this.#host.resumeReading();
+      if (!this.transportClosed()) this.resumeReading();
     }
   }
 
@@ -140,28 +148,28 @@ export class HandlerCalls<S> {
       switch (t) {
         case Task.Init:
           if (!h.init) return;
-          r = h.init(v as UpgradeRequest, this.#state, this.#api);
+          r = h.init(v as UpgradeRequest, this.#state, this.api());
           break;
         case Task.In:
           if (isPromise<Message | null>(v)) {
             this.#awaitMessage(v);
             return;
           }
-          r = h.handleIn(v as Message, this.#state, this.#api);
+          r = h.handleIn(v as Message, this.#state, this.api());
           break;
         case Task.Control:
-          r = h.handleControl!(v as Control, this.#state, this.#api);
+          r = h.handleControl!(v as Control, this.#state, this.api());
           break;
         case Task.Info:
           if (!h.handleInfo) return;
-          r = h.handleInfo(v, this.#state, this.#api);
+          r = h.handleInfo(v, this.#state, this.api());
           break;
         case Task.Terminate:
           this.#terminate();
           return;
       }
     } catch (err) {
-      this.#host.handlerFailed(err);
+      this.handlerFailed(err);
       return;
     }
     if (isPromise<Result<S>>(r)) {
@@ -174,7 +182,7 @@ export class HandlerCalls<S> {
         },
         (err) => {
           this.#busy = false;
-          this.#host.handlerFailed(err);
+          this.handlerFailed(err);
           this.#drain();
         },
       );
@@ -189,21 +197,20 @@ export class HandlerCalls<S> {
     p.then(
       (msg) => {
         this.#busy = false;
-        if (msg && this.#host.acceptsDecoded()) this.#run(Task.In, msg);
+        if (msg && this.acceptsDecoded()) this.#run(Task.In, msg);
         this.#drain();
       },
       (err) => {
         this.#busy = false;
-        this.#host.extensionFailed(err);
+        this.extensionFailed(err);
         this.#drain();
       },
     );
   }
 
   #apply(r: Result<S> | undefined): void {
-    const host = this.#host;
     if (typeof r !== 'object' || r === null || !('result' in r)) {
-      host.handlerFailed(
+      this.handlerFailed(
         new WebSocketError('WS_ERR_HANDLER', 'handler returned no result (use ok/reply/stop)'),
       );
       return;
@@ -211,25 +218,24 @@ export class HandlerCalls<S> {
     this.#state = r.state;
     try {
       if (r.result === 'reply') {
-        if (host.canSend()) this.#api.send(r.frames);
+        if (this.canSend()) this.api().send(r.frames);
       } else if (r.result === 'stop') {
-        host.stop(r.code ?? 1000, r.reason ?? '');
+        this.stop(r.code ?? 1000, r.reason ?? '');
       }
     } catch (err) {
-      host.handlerFailed(err);
+      this.handlerFailed(err);
       return;
     }
-    if (r.result !== 'stop' && r.hibernate) this.#hibernateWanted = !host.hibernate();
+    if (r.result !== 'stop' && r.hibernate) this.#hibernateWanted = !this.hibernate();
     else this.#hibernateWanted = false;
   }
 
   #terminate(): void {
-    if (this.#done) return;
-    this.#done = true;
+    if (this.terminated()) return;
     this.#queue = NO_QUEUE;
     this.#queuedBytes = 0;
-    const final = this.#host.end();
-    const done = () => this.#host.ended(final);
+    const final = this.end();
+    const done = () => this.ended(final);
     if (!this.#handler.terminate) {
       done();
       return;
@@ -238,13 +244,13 @@ export class HandlerCalls<S> {
       const r = this.#handler.terminate(final, this.#state);
       if (isPromise(r)) {
         r.then(done, (err) => {
-          this.#opts.onError?.(err as Error);
+          this.options().onError?.(err as Error);
           done();
         });
         return;
       }
     } catch (err) {
-      this.#opts.onError?.(err as Error);
+      this.options().onError?.(err as Error);
     }
     done();
   }

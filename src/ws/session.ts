@@ -18,7 +18,7 @@ import {
   type SessionApi,
   type UpgradeRequest,
 } from './handler.js';
-import { type CallsHost, HandlerCalls, Task } from './handler-calls.js';
+import { HandlerCalls, Task } from './handler-calls.js';
 import { Outbound, type OutboundHost } from './outbound.js';
 import { Protocol, type ProtocolSink } from './protocol.js';
 import type { SessionOptions } from './session-options.js';
@@ -42,16 +42,17 @@ export interface SessionInit<S> extends SessionOptions {
 }
 
 /** The session's one long-lived events object, as each of its users sees it. */
-interface SessionEvents extends TransportSink, CallsHost, OutboundHost {}
+type SessionEvents = HandlerCalls<any> & TransportSink & OutboundHost;
 
 export class Session<S = unknown> implements SessionApi {
   readonly role: Role;
   readonly request: UpgradeRequest;
   readonly #transport: Transport;
   readonly #opts: SessionInit<S>;
+  /** The callbacks of the transport and the outgoing side, and the handler calls. */
   readonly #events: SessionEvents;
-  readonly #calls: HandlerCalls<S>;
-  readonly #out: Outbound;
+  /** Created on first send; let go while hibernating. */
+  #out: Outbound | null = null;
   #protocol: Protocol | null = null;
 
   // closing
@@ -105,10 +106,17 @@ export class Session<S = unknown> implements SessionApi {
 
   // The transport's events, and what the handler calls and the outgoing side ask of
   // the session: one object for the session's lifetime.
-  static readonly #Events = class implements SessionEvents {
+  static readonly #Events = class extends HandlerCalls<any> implements TransportSink, OutboundHost {
     readonly #s: Session<any>;
-    constructor(s: Session<any>) {
+    constructor(s: Session<any>, init: SessionInit<any>) {
+      super(init.handler, init.state);
       this.#s = s;
+    }
+    api(): SessionApi {
+      return this.#s;
+    }
+    options(): SessionOptions {
+      return this.#s.#opts;
     }
     onData(chunk: Uint8Array): void {
       this.#s.#onData(chunk);
@@ -159,7 +167,7 @@ export class Session<S = unknown> implements SessionApi {
       return this.#s.#hibernate();
     }
     encodesDone(): void {
-      this.#s.#calls.hibernateIfWanted();
+      this.#s.#events.hibernateIfWanted();
     }
     encodeFailed(err: unknown): void {
       this.#s.#handlerFailed(err);
@@ -190,9 +198,7 @@ export class Session<S = unknown> implements SessionApi {
     this.request = init.request;
     this.#transport = init.transport;
     this.#opts = init;
-    this.#events = new Session.#Events(this);
-    this.#calls = new HandlerCalls(this.#events, init.handler, init.state, this, init);
-    this.#out = new Outbound(this.#events, init, init.transport);
+    this.#events = new Session.#Events(this, init);
   }
 
   get http(): HttpVersion {
@@ -223,7 +229,7 @@ export class Session<S = unknown> implements SessionApi {
 
   /** Start: run init and begin reading. Bytes buffered by the transport arrive after init. */
   start(): void {
-    this.#calls.enqueue(Task.Init, this.request);
+    this.#events.enqueue(Task.Init, this.request);
     const idle = this.#opts.idleTimeout ?? 0;
     if (idle > 0) {
       this.#idleTimer = setTimeout(() => this.#onIdle(), idle);
@@ -303,7 +309,7 @@ export class Session<S = unknown> implements SessionApi {
       );
     }
     this.#onDrain();
-    this.#calls.enqueue(Task.Terminate, undefined);
+    this.#events.enqueue(Task.Terminate, undefined);
   }
 
   // ── protocol events ────────────────────────────────────────────────────────
@@ -320,25 +326,25 @@ export class Session<S = unknown> implements SessionApi {
       }
       if (isPromise<Buffer>(decoded)) {
         // keeps its place in the queue; the handler sees it once inflated
-        this.#calls.enqueue(
+        this.#events.enqueue(
           Task.In,
           decoded.then((d) => this.#decodedMessage(binary, d)),
         );
         return;
       }
       const msg = this.#decodedMessage(binary, decoded);
-      if (msg) this.#calls.enqueue(Task.In, msg);
+      if (msg) this.#events.enqueue(Task.In, msg);
       return;
     }
     if (binary) {
-      this.#calls.enqueue(Task.In, { type: 'binary', data } satisfies Message);
+      this.#events.enqueue(Task.In, { type: 'binary', data } satisfies Message);
       return;
     }
     const text = decodeText(data);
     handledText.text = text;
     handledText.bytes = data;
     try {
-      this.#calls.enqueue(Task.In, { type: 'text', data: text } satisfies Message);
+      this.#events.enqueue(Task.In, { type: 'text', data: text } satisfies Message);
     } finally {
       // handled (or queued behind a busy handler): the bytes are not kept while idle
       handledText.text = null;
@@ -366,7 +372,7 @@ export class Session<S = unknown> implements SessionApi {
 
   #onControl(type: 'ping' | 'pong', data: Buffer): void {
     if (this.#opts.handler.handleControl) {
-      this.#calls.enqueue(Task.Control, { type, data } satisfies Control);
+      this.#events.enqueue(Task.Control, { type, data } satisfies Control);
     }
   }
 
@@ -481,13 +487,24 @@ export class Session<S = unknown> implements SessionApi {
 
   /** Let the protocol go while idle; false while an encode is pending (hibernate after it). */
   #hibernate(): boolean {
-    if (this.#out.pending > 0) return false;
+    if (this.#encoding()) return false;
     const p = this.#protocol;
     if (p && p.state === 'open' && p.idle && !this.#closeKind) {
       this.#protocol = null;
+      this.#out = null;
       this.#opts.extension?.release?.();
     }
     return true;
+  }
+
+  /** Whether messages are still being encoded (asynchronously: permessage-deflate). */
+  #encoding(): boolean {
+    return this.#out !== null && this.#out.pending > 0;
+  }
+
+  #outbound(): Outbound {
+    if (this.#out === null) this.#out = new Outbound(this.#events, this.#opts, this.#transport);
+    return this.#out;
   }
 
   // ── API for handlers and the outside world ─────────────────────────────────
@@ -511,13 +528,13 @@ export class Session<S = unknown> implements SessionApi {
     if (Array.isArray(frames)) {
       let sent = true;
       for (const f of frames as readonly OutFrame[]) {
-        if (this.#out.sendOne(p, f)) continue;
+        if (this.#outbound().sendOne(p, f)) continue;
         sent = false;
         if (!this.#canSend()) break; // closed as a slow consumer: the rest is not sent either
       }
       return sent && this.#writable;
     }
-    return this.#out.sendOne(p, frames as OutFrame) && this.#writable;
+    return this.#outbound().sendOne(p, frames as OutFrame) && this.#writable;
   }
 
   /** Resolves when buffered outbound bytes drop below the low-water mark (or the session ends). */
@@ -549,11 +566,11 @@ export class Session<S = unknown> implements SessionApi {
 
   #startClose(kind: CloseKind, code: number, reason: string): void {
     if (this.#transportClosed || this.#terminated || this.#closeDeferred) return;
-    if (this.#out.pending > 0) {
+    if (this.#encoding()) {
       // messages still being encoded go first; the close frame follows them
       this.#closeDeferred = true;
       if (this.#closeKind === null) this.#setReason(kind, code, reason);
-      this.#out.afterPending(() => {
+      this.#out!.afterPending(() => {
         this.#closeDeferred = false;
         if (this.#transportClosed || this.#terminated) return;
         if (this.#proto().close(code, reason)) this.#armCloseTimer();
@@ -570,7 +587,7 @@ export class Session<S = unknown> implements SessionApi {
   /** Deliver `info` to handleInfo, in order with the messages. */
   post(info: unknown): void {
     if (this.#terminated || this.#closeKind !== null) return;
-    this.#calls.enqueue(Task.Info, info);
+    this.#events.enqueue(Task.Info, info);
   }
 
   /** Close the transport at once, without a close handshake. */
