@@ -7,17 +7,18 @@
 //   server  src/server    request handler, routes, listen/attach per version
 //   client  src/client    connect, the reconnecting client, the WHATWG WebSocket
 //   dev     src/dev       certificates, the interop server and page
-//   face    src/index.ts, src/cli.ts
+//   face    src/index.ts, src/cli.ts, src/exports/ (the package's entry points)
 //
 // server and client are siblings: neither imports the other.
 // The parser is swc: TypeScript 7 ships no JS API for dependency-cruiser's tsc parser.
 
+const face = '^src/(index|cli)\\.ts$|^src/exports/';
 const above = {
-  ws: '^src/(h[123]|server|client|dev)/|^src/(index|cli)\\.ts$',
-  wire: '^src/(server|client|dev)/|^src/(index|cli)\\.ts$',
-  server: '^src/(client|dev)/|^src/(index|cli)\\.ts$',
-  client: '^src/(server|dev)/|^src/(index|cli)\\.ts$',
-  dev: '^src/(index|cli)\\.ts$',
+  ws: `^src/(h[123]|server|client|dev)/|${face}`,
+  wire: `^src/(server|client|dev)/|${face}`,
+  server: `^src/(client|dev)/|${face}`,
+  client: `^src/(server|dev)/|${face}`,
+  dev: face,
 };
 
 module.exports = {

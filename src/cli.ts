@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { connect, type HttpChoice } from './client/connect.js';
-import { describeServed, type ServeOptions, serve } from './dev/serve.js';
+import { describeServed, type InteropOptions, serveInterop } from './dev/interop.js';
 import type { WebSocketError } from './ws/errors.js';
 import { ok } from './ws/handler.js';
 
@@ -50,7 +50,7 @@ async function serveCmd(argv: string[]): Promise<number> {
   const named = values.port !== undefined || values['tls-port'] !== undefined;
   const port = values.port === undefined ? undefined : Number(values.port);
   const tlsPort = values['tls-port'] === undefined ? undefined : Number(values['tls-port']);
-  const opts: ServeOptions = {
+  const opts: InteropOptions = {
     host: values.host ?? '127.0.0.1',
     port: named ? (values.tls ? null : (port ?? null)) : 8080,
     tlsPort: named ? (values.tls ? (port ?? tlsPort ?? 8443) : (tlsPort ?? null)) : 8443,
@@ -65,7 +65,7 @@ async function serveCmd(argv: string[]): Promise<number> {
     opts.cert = readFileSync(values.cert);
     opts.key = readFileSync(values.key);
   }
-  const served = await serve(opts);
+  const served = await serveInterop(opts);
   for (const line of describeServed(served)) console.log(line);
   await new Promise<void>((resolve) => {
     process.once('SIGINT', () => resolve());

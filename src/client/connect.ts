@@ -3,11 +3,13 @@
 // on a pooled HTTP/2 session (wss:// by ALPN h2, ws:// as h2c with prior knowledge).
 // 'auto': what browsers do: HTTP/2 when the origin's TLS handshake selects h2 and its
 // SETTINGS allow extended CONNECT, else HTTP/1.1 (ws:// always HTTP/1.1). 3: RFC 9220
-// extended CONNECT on a pooled HTTP/3 (QUIC) connection; wss:// only.
+// extended CONNECT on a pooled HTTP/3 (QUIC) connection; wss:// only. HTTP/3 code, and
+// with it quiche's native binding, is loaded only when asked for (src/h3/load.ts).
 
-import { connectH1 } from '../h1/client.js';
+import { connectH1, parseWsUrl } from '../h1/client.js';
 import { connectH2, connectH2IfOffered, type H2ClientOptions } from '../h2/client.js';
-import { connectH3, type H3ClientOptions } from '../h3/client.js';
+import type { H3ClientOptions } from '../h3/client.js';
+import { loadHttp3 } from '../h3/load.js';
 import { WebSocketError } from '../ws/errors.js';
 import type { Session } from '../ws/session.js';
 
@@ -42,4 +44,28 @@ export function connect<S>(url: string | URL, opts: ConnectOptions<S>): Promise<
         `http must be 1, 2, 3 or 'auto', not ${String(http)}`,
       );
   }
+}
+
+let h3: typeof import('../h3/client.js') | undefined;
+
+/**
+ * A WebSocket over HTTP/3 (RFC 9220), on a pooled QUIC connection. HTTP/3 (and quiche's
+ * native binding) loads on the first call; bad arguments throw at once.
+ */
+export function connectH3<S>(url: string | URL, opts: H3ClientOptions<S>): Promise<Session<S>> {
+  if (!parseWsUrl(url).secure) {
+    throw new WebSocketError(
+      'WS_ERR_INVALID_URL',
+      'HTTP/3 always runs over TLS (QUIC): use wss:// for a WebSocket over HTTP/3',
+    );
+  }
+  return loadHttp3(() => import('../h3/client.js')).then((m) => {
+    h3 = m;
+    return m.connectH3(url, opts);
+  });
+}
+
+/** Close the pooled HTTP/3 connections (nothing to do while HTTP/3 was never used). */
+export function closeH3Connections(): void {
+  h3?.closeH3Connections();
 }

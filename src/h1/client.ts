@@ -117,8 +117,12 @@ export function connectH1<S>(input: string | URL, opts: ClientOptions<S>): Promi
         new WebSocketError(
           'WS_ERR_HANDSHAKE_STATUS',
           `server answered ${res.statusCode} instead of 101`,
-          // the response rides along as the cause: a 401's www-authenticate, a 503's retry-after
-          { status: res.statusCode ?? 0, cause: { status: res.statusCode, headers: res.headers } },
+          // the response rides along: a 401's www-authenticate, a 503's retry-after
+          {
+            status: res.statusCode ?? 0,
+            response: { status: res.statusCode ?? 0, headers: res.headers },
+            cause: { status: res.statusCode, headers: res.headers },
+          },
         ),
       );
       req.destroy();

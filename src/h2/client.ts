@@ -424,8 +424,8 @@ function open<S>(
             new WebSocketError(
               'WS_ERR_HANDSHAKE_STATUS',
               `server answered ${status} instead of 200`,
-              // the response rides along as the cause: a 401's www-authenticate, a 503's retry-after
-              { status, cause: { status, headers: fields } },
+              // the response rides along: a 401's www-authenticate, a 503's retry-after
+              { status, response: { status, headers: fields }, cause: { status, headers: fields } },
             ),
           );
           return;

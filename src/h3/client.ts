@@ -325,8 +325,8 @@ export function connectH3<S>(input: string | URL, opts: H3ClientOptions<S>): Pro
               new WebSocketError(
                 'WS_ERR_HANDSHAKE_STATUS',
                 `server answered ${status} instead of 200`,
-                // the response rides along as the cause: a 401's www-authenticate, a 503's retry-after
-                { status, cause: { status, headers } },
+                // the response rides along: a 401's www-authenticate, a 503's retry-after
+                { status, response: { status, headers }, cause: { status, headers } },
               ),
             );
             return;

@@ -36,6 +36,10 @@ export async function bind(
     });
   });
   const port = (server.address() as AddressInfo).port;
-  const hostInUrl = host.includes(':') ? `[${host}]` : host;
-  return { port, host, url: `${opts.tls ? 'wss' : 'ws'}://${hostInUrl}:${port}` };
+  return { port, host, url: urlOf(opts.tls ? 'wss' : 'ws', host, port) };
+}
+
+/** ws(s)://host:port, with an IPv6 address in brackets. */
+export function urlOf(scheme: 'ws' | 'wss', host: string, port: number): string {
+  return `${scheme}://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }

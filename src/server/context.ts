@@ -2,6 +2,7 @@
 // user's `handle`, or `routes`/`route` compiled into one), the registry of live sessions,
 // running loop responses, and the count of upgrades being decided.
 
+import type { HttpVersion } from '../ws/transport.js';
 import type { LoopEnd, RequestHandler } from './handler.js';
 import type { ServerOptions } from './options.js';
 import { SessionRegistry } from './registry.js';
@@ -27,6 +28,16 @@ export interface AttachedServer {
   readonly registry: SessionRegistry;
   /** Stop serving WebSockets, close live sessions with 1001 (grace, then abort). */
   close(): Promise<void>;
+}
+
+/** Every listening server: where it listens, the HTTP versions it serves, its sessions. */
+export interface Server extends AttachedServer {
+  /** ws(s)://host:port. */
+  readonly url: string;
+  readonly port: number;
+  readonly host: string;
+  /** The HTTP versions served: '1.1', '2', '3'. */
+  readonly versions: readonly HttpVersion[];
 }
 
 /**

@@ -38,7 +38,7 @@ export interface Exchange {
 
 /**
  * Run the application's upgrade decision, bounded by `decisionTimeout`: past it, reject
- * with WS_ERR_HANDSHAKE_TIMEOUT (status 503). A synchronous answer costs no timer.
+ * with WS_ERR_DECISION_TIMEOUT (status 503). A synchronous answer costs no timer.
  */
 export function decideWithin<T>(
   opts: ServerOptions,
@@ -61,7 +61,7 @@ export function decideWithin<T>(
     timer = setTimeout(
       () =>
         reject(
-          new WebSocketError('WS_ERR_HANDSHAKE_TIMEOUT', `${what} did not decide within ${ms} ms`, {
+          new WebSocketError('WS_ERR_DECISION_TIMEOUT', `${what} did not decide within ${ms} ms`, {
             status: 503,
           }),
         ),
@@ -105,7 +105,7 @@ async function decide(ex: Exchange, ctx: HandleContext, decline: () => boolean):
       ? await decideWithin(ctx.opts, ctx.decider, () => ctx.handle(req))
       : await ctx.handle(req);
   } catch (err) {
-    if ((err as WebSocketError)?.code === 'WS_ERR_HANDSHAKE_TIMEOUT') report(err as Error);
+    if ((err as WebSocketError)?.code === 'WS_ERR_DECISION_TIMEOUT') report(err as Error);
     res = errorResponse(err, report);
   }
   if (res === undefined) {

@@ -7,7 +7,13 @@ import https from 'node:https';
 import type { Socket } from 'node:net';
 import type { SecureContextOptions } from 'node:tls';
 import { bind, headTimeouts } from './bind.js';
-import { type AttachedServer, createHandleContext, shutdownLoops } from './context.js';
+import {
+  type AttachedServer,
+  createHandleContext,
+  type HandleContext,
+  type Server,
+  shutdownLoops,
+} from './context.js';
 import { serveH1Request, serveH1Upgrade } from './h1.js';
 import type { ServerOptions } from './options.js';
 import type { PlainRequests } from './routes.js';
@@ -26,14 +32,16 @@ const OUR_EMIT = Symbol('omniws.h1.emit');
  * what it declines (undefined) goes on to the server's other listeners, or gets 404.
  * With `routes`/`route` only upgrades are decided; plain requests stay the server's.
  */
-export function attach(
+export function attachH1(
   server: http.Server | https.Server,
   opts: ServerOptions,
   plain: PlainRequests = 'decline',
+  shared?: HandleContext,
 ): AttachedServer {
-  const ctx = createHandleContext(opts, plain);
+  const ctx = shared ?? createHandleContext(opts, plain);
   const { registry } = ctx;
   let detached = false;
+  let closed = false;
   const hadOwnEmit = Object.hasOwn(server, 'emit');
   const baseEmit = server.emit as unknown as EmitFn;
   const innerIsOurs = (baseEmit as EmitFn & { [OUR_EMIT]?: true })[OUR_EMIT] === true;
@@ -83,7 +91,8 @@ export function attach(
   return {
     registry,
     async close() {
-      if (ctx.closing) return;
+      if (closed) return;
+      closed = true;
       shutdownLoops(ctx);
       await registry.shutdown(opts.shutdownTimeout ?? 5000);
       detached = true;
@@ -123,10 +132,7 @@ export interface ListenOptions extends ServerOptions {
   tls?: SecureContextOptions & { cert: string | Buffer; key: string | Buffer };
 }
 
-export interface Listener extends AttachedServer {
-  readonly port: number;
-  readonly host: string;
-  readonly url: string;
+export interface Listener extends Server {
   readonly server: http.Server | https.Server;
 }
 
@@ -134,7 +140,7 @@ export interface Listener extends AttachedServer {
  * A standalone HTTP/1.1 server (wss:// with `tls`). Plain requests: `handle`, else
  * `onRequest`, else 426 on a WebSocket route and 404 elsewhere.
  */
-export async function listen(opts: ListenOptions): Promise<Listener> {
+export async function listen(opts: ListenOptions, shared?: HandleContext): Promise<Listener> {
   const handshakeTimeout = opts.handshakeTimeout ?? 10_000;
   const httpOpts: http.ServerOptions = {
     ...headTimeouts(handshakeTimeout),
@@ -145,12 +151,13 @@ export async function listen(opts: ListenOptions): Promise<Listener> {
     ? https.createServer({ ...opts.tls, ...httpOpts, handshakeTimeout }, opts.onRequest)
     : http.createServer(httpOpts, opts.onRequest);
   if (opts.maxHeadersCount !== undefined) server.maxHeadersCount = opts.maxHeadersCount;
-  const attached = attach(server, opts, opts.onRequest ? 'decline' : 'answer');
+  const attached = attachH1(server, opts, opts.onRequest ? 'decline' : 'answer', shared);
   const bound = await bind(server, opts, opts.backlog ?? 4096);
   return {
     registry: attached.registry,
     server,
     ...bound,
+    versions: ['1.1'],
     async close() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       await attached.close();

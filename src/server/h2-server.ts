@@ -34,7 +34,13 @@ import type { SecureContextOptions } from 'node:tls';
 import { classifyH2Request } from '../h2/upgrade.js';
 import { foreignProtocol } from './answers.js';
 import { bind, headTimeouts } from './bind.js';
-import { type AttachedServer, createHandleContext, shutdownLoops } from './context.js';
+import {
+  type AttachedServer,
+  createHandleContext,
+  type HandleContext,
+  type Server,
+  shutdownLoops,
+} from './context.js';
 import { writeAnswer } from './exchange.js';
 import { serveH1Request, serveH1Upgrade } from './h1.js';
 import { h2Exchange, serveH2Stream } from './h2.js';
@@ -99,8 +105,10 @@ export function attachH2(
   server: AnyH2Server,
   opts: H2Options,
   plain: PlainRequests = 'decline',
+  shared?: HandleContext,
 ): AttachedServer {
-  const ctx = createHandleContext(opts, plain);
+  const ctx = shared ?? createHandleContext(opts, plain);
+  let closed = false;
   const { registry } = ctx;
   const enabled = servesWebSockets(opts);
   let detached = false;
@@ -181,7 +189,8 @@ export function attachH2(
   return {
     registry,
     async close() {
-      if (ctx.closing) return;
+      if (closed) return;
+      closed = true;
       shutdownLoops(ctx);
       server.removeListener('upgrade', onUpgrade);
       server.removeListener('session', onSession);
@@ -226,6 +235,11 @@ export interface H2ListenOptions extends H2Options {
   host?: string;
   /** Serve TLS (h2 and, by default, HTTP/1.1 by ALPN). Without it: h2c with prior knowledge only. */
   tls?: SecureContextOptions & { cert: string | Buffer; key: string | Buffer };
+  /**
+   * Pending connections the kernel may queue for accept (default 4096, capped by the
+   * system's somaxconn; node's 511 resets connections in bursts), as on `listen()`.
+   */
+  backlog?: number;
   /** Accept HTTP/1.1 on the TLS port (default true): WebSockets by Upgrade, requests to `onRequest`. */
   allowHTTP1?: boolean;
   /**
@@ -250,11 +264,7 @@ export interface H2ListenOptions extends H2Options {
   keepAliveTimeout?: number;
 }
 
-export interface H2Listener extends AttachedServer {
-  readonly port: number;
-  readonly host: string;
-  /** wss://host:port (TLS) or ws://host:port (h2c). */
-  readonly url: string;
+export interface H2Listener extends Server {
   readonly server: AnyH2Server;
 }
 
@@ -263,7 +273,7 @@ export interface H2Listener extends AttachedServer {
  * port (ALPN); without, h2c. `omniws serve --tls` is
  * `listenH2({ port, host, tls: { cert, key }, routes })`.
  */
-export async function listenH2(opts: H2ListenOptions): Promise<H2Listener> {
+export async function listenH2(opts: H2ListenOptions, shared?: HandleContext): Promise<H2Listener> {
   const settings: http2.Settings = {
     ...opts.http2?.settings,
     initialWindowSize: opts.initialWindowSize ?? DEFAULT_INITIAL_WINDOW_SIZE,
@@ -325,13 +335,15 @@ export async function listenH2(opts: H2ListenOptions): Promise<H2Listener> {
     server,
     { ...opts, connectionWindowSize: opts.connectionWindowSize ?? DEFAULT_CONNECTION_WINDOW_SIZE },
     opts.onRequest ? 'decline' : 'answer',
+    shared,
   );
 
-  const bound = await bind(server, opts);
+  const bound = await bind(server, opts, opts.backlog ?? 4096);
   return {
     registry: attached.registry,
     server,
     ...bound,
+    versions: opts.tls && opts.allowHTTP1 !== false ? ['2', '1.1'] : ['2'],
     async close() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       // GOAWAY first, so clients open nothing new while the WebSockets close; each

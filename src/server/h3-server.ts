@@ -21,8 +21,10 @@ import type { QuicConnection, QuicSettings } from '../h3/quic.js';
 import { listenQuic } from '../h3/quic-server.js';
 import type { H3Stream } from '../h3/stream.js';
 import { checkH3Request, classifyH3Request } from '../h3/upgrade.js';
+import { WebSocketError } from '../ws/errors.js';
 import { foreignProtocol } from './answers.js';
-import { createHandleContext, type HandleContext, shutdownLoops } from './context.js';
+import { urlOf } from './bind.js';
+import { createHandleContext, type HandleContext, type Server, shutdownLoops } from './context.js';
 import { writeAnswer } from './exchange.js';
 import { h3Exchange, serveH3Request } from './h3.js';
 import type { HttpResponse, RequestHandler, RequestInfo } from './handler.js';
@@ -39,13 +41,16 @@ export interface H3Request extends RequestInfo {
 export interface H3ListenOptions extends ServerOptions {
   /** UDP port (default 0: any free one, the same on every host). */
   port?: number;
-  /** One address to listen on; `hosts` for several. */
-  host?: string;
-  /** Addresses to listen on (default ['127.0.0.1', '::1']). */
+  /** Address(es) to listen on (default ['127.0.0.1', '::1']). */
+  host?: string | readonly string[];
+  /** @deprecated use `host` with a list. */
   hosts?: readonly string[];
-  /** PEM certificate (chain) and key. HTTP/3 is always TLS. */
-  cert: string | Buffer;
-  key: string | Buffer;
+  /** PEM certificate (chain) and key, as on every server: HTTP/3 is always TLS. */
+  tls?: { cert: string | Buffer; key: string | Buffer };
+  /** @deprecated use `tls: { cert, key }`. */
+  cert?: string | Buffer;
+  /** @deprecated use `tls: { cert, key }`. */
+  key?: string | Buffer;
   /** Plain HTTP/3 requests (GET, POST…): a buffered response. Not used with `handle`. */
   onRequest?: (req: H3Request) => HttpResponse | Promise<HttpResponse>;
   /** Largest request body `onRequest` gets (default 1 MiB; above: 413). */
@@ -76,12 +81,9 @@ export interface H3ListenOptions extends ServerOptions {
   keepAliveTimeout?: number;
 }
 
-export interface H3Listener {
-  readonly port: number;
+export interface H3Listener extends Server {
+  /** Every address listened on (`host` is the first). */
   readonly hosts: readonly string[];
-  /** wss://localhost:port (the generated certificates name localhost). */
-  readonly url: string;
-  readonly registry: SessionRegistry;
   /** Live HTTP/3 connections. */
   readonly connections: ReadonlySet<H3Connection>;
   /** Send GOAWAY on every connection: they finish their requests and close. New ones are accepted. */
@@ -220,16 +222,22 @@ class H3Connections {
  * A standalone HTTP/3 server for WebSockets (RFC 9220) and HTTP/3 responses.
  * `omniws serve --tls` runs it next to the TCP listener, on the same port number.
  */
-export async function listenH3(opts: H3ListenOptions): Promise<H3Listener> {
+export async function listenH3(opts: H3ListenOptions, shared?: HandleContext): Promise<H3Listener> {
   const onPlain = opts.onRequest && !opts.handle ? bufferedOnRequest(opts.onRequest) : undefined;
-  const ctx = createHandleContext(opts, 'answer', onPlain);
+  const ctx = shared ?? createHandleContext(opts, 'answer', onPlain);
+  let closed = false;
   const connections = new H3Connections(ctx, opts);
-  const hosts = opts.hosts ?? (opts.host !== undefined ? [opts.host] : undefined);
+  const hosts = opts.hosts ?? (typeof opts.host === 'string' ? [opts.host] : opts.host?.slice());
+  const cert = opts.tls?.cert ?? opts.cert;
+  const key = opts.tls?.key ?? opts.key;
+  if (cert === undefined || key === undefined) {
+    throw new WebSocketError('WS_ERR_INVALID_ARGUMENT', 'listenH3 needs tls: { cert, key }');
+  }
   const quic = await listenQuic({
     ...(hosts && { hosts }),
     port: opts.port ?? 0,
-    cert: opts.cert,
-    key: opts.key,
+    cert,
+    key,
     alpn: ['h3'],
     internalErrorCode: 0x0102, // H3_INTERNAL_ERROR
     ...(opts.quic && { settings: opts.quic }),
@@ -240,12 +248,15 @@ export async function listenH3(opts: H3ListenOptions): Promise<H3Listener> {
   return {
     port: quic.port,
     hosts: quic.hosts,
-    url: `wss://localhost:${quic.port}`,
+    host: quic.hosts[0]!,
+    url: urlOf('wss', quic.hosts[0]!, quic.port),
+    versions: ['3'],
     registry: ctx.registry,
     connections: connections.all,
     goaway: () => connections.goaway(false),
     async close() {
-      if (ctx.closing) return;
+      if (closed) return;
+      closed = true;
       shutdownLoops(ctx);
       quic.stopAccepting();
       connections.goaway(true);

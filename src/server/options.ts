@@ -28,7 +28,7 @@ export interface ServerOptions extends NegotiationOptions, SessionOptions {
   /**
    * How long `route()`, or `handle()` for an upgrade request, may take to decide (default
    * 10 000 ms). A decision still pending then is answered 503 and reported to `onError`
-   * (WS_ERR_HANDSHAKE_TIMEOUT); its late answer is ignored, so a route that never resolves
+   * (WS_ERR_DECISION_TIMEOUT); its late answer is ignored, so a route that never resolves
    * holds neither the connection nor a `maxConnections` slot. Plain requests to `handle()`
    * are not limited (a long poll is an answer that takes its time). 0: no limit.
    */
@@ -39,6 +39,11 @@ export interface ServerOptions extends NegotiationOptions, SessionOptions {
    * CONNECT of HTTP/2 and HTTP/3 (counted per server, over all its connections).
    */
   maxConnections?: number;
+  /**
+   * Alt-Svc (RFC 7838) added to the HTTP answers of TLS connections on HTTP/1.1 and HTTP/2
+   * (not on HTTP/3, nor where the handler set one). `serve()` sets it to its HTTP/3 port.
+   */
+  altSvc?: string | (() => string | undefined);
 }
 
 /** Whether WebSockets can be served (h2 and h3 advertise extended CONNECT only then). */

@@ -170,6 +170,11 @@ export async function respond(
   checkStatus(res.status);
   const headers = checkHeaders(res.headers, w.http);
   if (headers.date === undefined) headers.date = httpDate();
+  const altSvc = req.secure && req.http !== '3' ? ctx.opts.altSvc : undefined;
+  if (altSvc !== undefined && headers['alt-svc'] === undefined) {
+    const value = typeof altSvc === 'function' ? altSvc() : altSvc;
+    if (value !== undefined) headers['alt-svc'] = value;
+  }
   const noBody = hasNoBody(req.method, res.status);
   switch (res.type) {
     case undefined:

@@ -29,7 +29,6 @@ export type ErrorCode =
   // session
   | 'WS_ERR_HANDLER'
   | 'WS_ERR_CLOSE_TIMEOUT'
-  | 'WS_ERR_IDLE_TIMEOUT'
   | 'WS_ERR_CONNECTION_LOST'
   | 'WS_ERR_TRANSPORT'
   | 'WS_ERR_SLOW_CONSUMER'
@@ -39,10 +38,12 @@ export type ErrorCode =
   // handshake
   | 'WS_ERR_HANDSHAKE'
   | 'WS_ERR_HANDSHAKE_TIMEOUT'
+  | 'WS_ERR_DECISION_TIMEOUT'
   | 'WS_ERR_HANDSHAKE_STATUS'
   | 'WS_ERR_EXTENDED_CONNECT_UNSUPPORTED'
   | 'WS_ERR_INVALID_URL'
   // HTTP/3 and QPACK
+  | 'WS_ERR_HTTP3_UNAVAILABLE'
   | 'H3_ERR'
   | 'QPACK_ERR'
   // the request handler (src/http)
@@ -50,23 +51,38 @@ export type ErrorCode =
   | 'HTTP_ERR_BODY_TOO_LARGE'
   | 'HTTP_ERR_ABORTED';
 
+/** What a client saw of a response that refused its handshake. */
+export interface HandshakeResponse {
+  readonly status: number;
+  /** Lower-case names; repeated fields joined with ", ". */
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+}
+
 export class WebSocketError extends Error {
   readonly code: ErrorCode;
   /** Close code this error maps to when it ends a WebSocket (1002, 1007, 1009, 1011…). */
   readonly closeCode: number | undefined;
   /** HTTP status for handshake errors. */
   readonly status: number | undefined;
+  /** The response of a refused handshake (WS_ERR_HANDSHAKE_STATUS): a 401's www-authenticate, a 503's retry-after. */
+  readonly response: HandshakeResponse | undefined;
 
   constructor(
     code: ErrorCode,
     message: string,
-    opts: { closeCode?: number; status?: number; cause?: unknown } = {},
+    opts: {
+      closeCode?: number;
+      status?: number;
+      cause?: unknown;
+      response?: HandshakeResponse;
+    } = {},
   ) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'WebSocketError';
     this.code = code;
     this.closeCode = opts.closeCode;
     this.status = opts.status;
+    this.response = opts.response;
   }
 }
 

@@ -12,7 +12,7 @@ import {
   closeH2Sessions,
   connectH2,
 } from '../../src/h2/client.js';
-import { attach as attachH1 } from '../../src/server/h1-server.js';
+import { attachH1 } from '../../src/server/h1-server.js';
 import { type H2Listener, listenH2 } from '../../src/server/h2-server.js';
 import type { WebSocketRoute } from '../../src/server/handler.js';
 import { WebSocketError } from '../../src/ws/errors.js';

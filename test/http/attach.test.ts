@@ -11,7 +11,7 @@ import test from 'ava';
 import WebSocket, { WebSocketServer } from 'ws';
 import { connect } from '../../src/client/connect.js';
 import { closeH2Sessions } from '../../src/h2/client.js';
-import { attach } from '../../src/server/h1-server.js';
+import { attach } from '../../src/server/attach.js';
 import { attachH2 } from '../../src/server/h2-server.js';
 import { buffered, type RequestHandler, websocket } from '../../src/server/handler.js';
 import { type Handler, reply, stop } from '../../src/ws/handler.js';

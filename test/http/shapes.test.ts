@@ -364,6 +364,9 @@ const cases: Record<string, Case> = {
     });
     t.is(err?.code, 'WS_ERR_HANDSHAKE_STATUS');
     t.is(err?.status, 401);
+    t.is(err?.response?.status, 401);
+    t.is(err?.response?.headers['www-authenticate'], 'Bearer realm="omniws"');
+    // the same rides along as the cause, as before `response` existed
     const cause = err?.cause as { headers: Record<string, string | string[]> };
     t.is(cause.headers['www-authenticate'], 'Bearer realm="omniws"');
     const session = await s.websocket('/auth', echo, null, { authorization: 'Bearer letmein' });

@@ -6,7 +6,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import { serve } from '../../src/dev/serve.js';
+import { serveInterop } from '../../src/dev/interop.js';
 import { relay } from '../h3/helpers.js';
 import { chromiumMissing, launchChromium } from './browser.js';
 
@@ -25,7 +25,7 @@ test.serial(
       t.fail(missing);
       return;
     }
-    const served = await serve({
+    const served = await serveInterop({
       port: 0,
       tlsPort: 0,
       certsDir: await mkdtemp(join(tmpdir(), 'omniws-interop-')),
@@ -70,7 +70,7 @@ test.serial('interop page passes in Chromium over HTTP/3 (RFC 9220)', async (t) 
     t.fail(missing);
     return;
   }
-  const served = await serve({
+  const served = await serveInterop({
     port: null,
     tlsPort: 0,
     certsDir: await mkdtemp(join(tmpdir(), 'omniws-interop-h3-')),
@@ -110,7 +110,7 @@ test.serial(
       t.fail(missing);
       return;
     }
-    const served = await serve({
+    const served = await serveInterop({
       port: null,
       tlsPort: 0,
       quicRetry: true,

@@ -3,7 +3,7 @@
 // stream open, and the upgrade kept its `maxConnections` slot, so a route stuck on a
 // dead backend locked every client out once the slots were gone. Now the decision is
 // bounded by `decisionTimeout`: past it the upgrade is answered 503 + Retry-After, the
-// application hears WS_ERR_HANDSHAKE_TIMEOUT through `onError`, the slot is free again,
+// application hears WS_ERR_DECISION_TIMEOUT through `onError`, the slot is free again,
 // and an answer that arrives late starts no session. Plain requests to `handle()` are
 // not limited (a long poll is an answer that takes its time).
 
@@ -91,7 +91,7 @@ for (const v of versions() as Version[]) {
       // maxConnections is 1: the hanging decision holds the only slot until it times out
       t.is(await refusedWith(open('/hang')), 503);
       await until(() => p.errors.length === 1);
-      t.is((p.errors[0] as WebSocketError).code, 'WS_ERR_HANDSHAKE_TIMEOUT');
+      t.is((p.errors[0] as WebSocketError).code, 'WS_ERR_DECISION_TIMEOUT');
       t.regex(
         p.errors[0]!.message,
         new RegExp(`${kind}\\(\\) did not decide within ${DECISION_MS} ms`),

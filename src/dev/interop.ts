@@ -1,18 +1,16 @@
-// The interop server behind `npm start` / `omniws serve`: the echo and info
-// routes plus the interop page, on a plain ws:// port and a TLS port, with
-// certificates generated on first run. Prints what a person needs to point a
-// browser at it. One request handler (src/http) serves all three HTTP versions.
+// The interop server behind `npm start` / `omniws serve`: the echo and info routes
+// plus the interop page, on a plain ws:// port and a TLS port (HTTP/1.1, HTTP/2 and
+// HTTP/3), with certificates generated on first run. Prints what a person needs to
+// point a browser at it. It is two calls of `serve()` with one request handler.
 
 import { readFileSync } from 'node:fs';
-import { listen } from '../server/h1-server.js';
-import { listenH2 } from '../server/h2-server.js';
-import { listenH3 } from '../server/h3-server.js';
 import { buffered, type RequestHandler, websocket } from '../server/handler.js';
+import { serve } from '../server/serve.js';
 import { type CertPaths, ensureCerts } from './certs.js';
 import { echoRoutes } from './echo.js';
 import { INTEROP_PAGE } from './page.js';
 
-export interface ServeOptions {
+export interface InteropOptions {
   host?: string;
   /** Plain ws:// + http:// port; null for none. */
   port?: number | null;
@@ -50,11 +48,8 @@ export interface Served {
  * The interop server's one request handler, the same on HTTP/1.1, HTTP/2 and HTTP/3:
  * /echo and /info are WebSockets (asked for without an upgrade: 426 + Upgrade on
  * HTTP/1.1, 405 + Allow: CONNECT on h2/h3, which forbid Upgrade), the page is at `/`.
- * `altSvc()` is advertised on the TLS port's HTTP/1.1 and HTTP/2 answers (RFC 7838).
  */
-export function interopHandler(
-  opts: { perMessageDeflate?: boolean; altSvc?: () => string | undefined } = {},
-): RequestHandler {
+export function interopHandler(opts: { perMessageDeflate?: boolean } = {}): RequestHandler {
   // browsers offer permessage-deflate on every WebSocket: the interop server accepts it
   const routes = echoRoutes({ perMessageDeflate: opts.perMessageDeflate ?? true });
   return (req) => {
@@ -63,34 +58,31 @@ export function interopHandler(
       const { handler, state, ...settings } = route;
       return websocket(handler, state, settings);
     }
-    const altSvc = req.secure && req.http !== '3' ? opts.altSvc?.() : undefined;
-    const extra: Record<string, string> = altSvc === undefined ? {} : { 'alt-svc': altSvc };
     const page = req.pathname === '/' || req.pathname === '/index.html';
     if (page && (req.method === 'GET' || req.method === 'HEAD')) {
       return buffered(
         200,
-        { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', ...extra },
+        { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' },
         INTEROP_PAGE,
       );
     }
-    return buffered(404, { 'content-type': 'text/plain; charset=utf-8', ...extra }, 'not found\n');
+    return buffered(404, { 'content-type': 'text/plain; charset=utf-8' }, 'not found\n');
   };
 }
 
-export async function serve(opts: ServeOptions = {}): Promise<Served> {
+/** The interop server: a plain port and a TLS port, certificates generated when none are given. */
+export async function serveInterop(opts: InteropOptions = {}): Promise<Served> {
   const host = opts.host ?? '127.0.0.1';
   const log = opts.log ?? (() => {});
-  let altSvc: string | undefined;
   const handle = interopHandler({
     ...(opts.perMessageDeflate !== undefined && { perMessageDeflate: opts.perMessageDeflate }),
-    altSvc: () => altSvc,
   });
   const listeners: { close(): Promise<void> }[] = [];
   const endpoints: Endpoint[] = [];
   let certs: CertPaths | undefined;
   try {
     if (opts.port !== null) {
-      const l = await listen({ port: opts.port ?? 8080, host, handle });
+      const l = await serve({ port: opts.port ?? 8080, host, handle });
       listeners.push(l);
       endpoints.push({
         url: `${l.url}/echo`,
@@ -108,43 +100,23 @@ export async function serve(opts: ServeOptions = {}): Promise<Served> {
         cert = readFileSync(certs.cert);
         key = readFileSync(certs.key);
       }
-      // HTTP/2 and HTTP/1.1 on one port by ALPN: browsers open WebSockets over h2 (RFC 8441)
-      const l = await listenH2({ port: opts.tlsPort, host, tls: { cert, key }, handle });
+      // HTTP/2 and HTTP/1.1 on one port by ALPN (browsers open WebSockets over h2, RFC
+      // 8441), and HTTP/3 on the same port number over UDP, advertised with Alt-Svc
+      const http3 = opts.http3 !== false;
+      const l = await serve({
+        port: opts.tlsPort,
+        host,
+        tls: { cert, key },
+        http: http3 ? [1, 2, 3] : [1, 2],
+        handle,
+        ...(opts.quicRetry !== undefined && { retry: opts.quicRetry }),
+      });
       listeners.push(l);
-      if (opts.http3 !== false) {
-        // HTTP/3 on the same port number over UDP (RFC 9220 WebSockets, the page too),
-        // on both loopback families when serving loopback: Chromium tries ::1 first
-        const loopback = host === '127.0.0.1' || host === 'localhost' || host === '::1';
-        const h3 = await listenH3({
-          port: l.port,
-          hosts: loopback ? ['127.0.0.1', '::1'] : [host],
-          cert,
-          key,
-          handle,
-          ...(opts.quicRetry !== undefined && { retry: opts.quicRetry }),
-        });
-        listeners.push(h3);
-        // RFC 7838: advertise HTTP/3 on the h1/h2 responses of this origin
-        altSvc = `h3=":${h3.port}"; ma=86400`;
-      }
       // certificates name localhost: browsers should use that name
       const name = host === '127.0.0.1' || host === '::1' ? 'localhost' : host;
-      endpoints.push({
-        url: `wss://${name}:${l.port}/echo`,
-        page: `https://${name}:${l.port}/`,
-        secure: true,
-        port: l.port,
-        transport: 'h2+http/1.1',
-      });
-      if (opts.http3 !== false) {
-        endpoints.push({
-          url: `wss://${name}:${l.port}/echo`,
-          page: `https://${name}:${l.port}/`,
-          secure: true,
-          port: l.port,
-          transport: 'h3',
-        });
-      }
+      const endpoint = { url: `wss://${name}:${l.port}/echo`, page: `https://${name}:${l.port}/` };
+      endpoints.push({ ...endpoint, secure: true, port: l.port, transport: 'h2+http/1.1' });
+      if (http3) endpoints.push({ ...endpoint, secure: true, port: l.port, transport: 'h3' });
     }
   } catch (err) {
     await Promise.all(listeners.map((l) => l.close()));

@@ -6,13 +6,13 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import { INTEROP_PAGE } from '../src/dev/page.js';
-import { serve } from '../src/dev/serve.js';
-import { clientFor } from './http/helpers.js';
+import { serveInterop } from '../../src/dev/interop.js';
+import { INTEROP_PAGE } from '../../src/dev/page.js';
+import { clientFor } from '../http/helpers.js';
 
 test('the interop server answers the same on every HTTP version', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'omniws-serve-'));
-  const served = await serve({ port: 0, tlsPort: 0, certsDir: dir });
+  const served = await serveInterop({ port: 0, tlsPort: 0, certsDir: dir });
   const ca = await readFile(served.certs!.ca);
   const plain = served.endpoints.find((e) => e.transport === 'http/1.1')!;
   const tls = served.endpoints.find((e) => e.transport === 'h2+http/1.1')!;
