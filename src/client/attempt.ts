@@ -26,8 +26,8 @@ export function defaultConnectionInfo(
     path: u.path,
     transport: u.secure ? 'tls' : 'tcp',
     tls: opts.tls,
-    timeout: opts.timeout,
-    protocols: opts.subprotocols,
+    handshakeTimeout: opts.handshakeTimeout ?? opts.timeout,
+    subprotocols: opts.subprotocols,
     headers: opts.headers,
     http: opts.http ?? 1,
   };
@@ -50,8 +50,8 @@ export function attemptOptions(
     state: null,
     http: ci.http ?? 1,
     tls: ci.tls,
-    timeout: ci.timeout,
-    subprotocols: ci.protocols,
+    handshakeTimeout: ci.handshakeTimeout ?? ci.timeout,
+    subprotocols: ci.subprotocols ?? ci.protocols,
     headers: ci.headers,
   };
 }

@@ -12,12 +12,19 @@ import type { H3ClientOptions } from '../h3/client.js';
 import { loadHttp3 } from '../h3/load.js';
 import { WebSocketError } from '../ws/errors.js';
 import type { Session } from '../ws/session.js';
+import type { HttpVersion } from '../ws/transport.js';
+import { type Agent, globalAgent } from './agent.js';
 
-export type HttpChoice = 1 | 2 | 3 | 'auto';
+/** Which HTTP carries the WebSocket: a number, or the names sessions report ('1.1'…). */
+export type HttpChoice = 1 | 2 | 3 | HttpVersion | 'auto';
 
-export interface ConnectOptions<S> extends H2ClientOptions<S>, H3ClientOptions<S> {
+export interface ConnectOptions<S>
+  extends Omit<H2ClientOptions<S>, 'h2Pool'>,
+    Omit<H3ClientOptions<S>, 'h3Pool'> {
   /** Which HTTP carries the WebSocket (default 1). */
   http?: HttpChoice;
+  /** Whose pooled HTTP/2 and HTTP/3 connections to use (default `globalAgent`). */
+  agent?: Agent;
 }
 
 /**
@@ -28,22 +35,29 @@ export function connect<S>(url: string | URL, opts: ConnectOptions<S>): Promise<
   const http = opts.http ?? 1;
   switch (http) {
     case 1:
+    case '1.1':
       return connectH1(url, opts);
     case 2:
-      return connectH2(url, opts);
+    case '2':
+      return connectH2(url, withH2Pool(opts));
     case 'auto': {
       // parse (and throw) now, as the other versions do
-      const offered = connectH2IfOffered(url, opts);
+      const offered = connectH2IfOffered(url, withH2Pool(opts));
       return offered.then((session) => session ?? connectH1(url, opts));
     }
     case 3:
+    case '3':
       return connectH3(url, opts);
     default:
       throw new WebSocketError(
         'WS_ERR_INVALID_ARGUMENT',
-        `http must be 1, 2, 3 or 'auto', not ${String(http)}`,
+        `http must be 1, 2, 3, '1.1', '2', '3' or 'auto', not ${String(http)}`,
       );
   }
+}
+
+function withH2Pool<S>(opts: ConnectOptions<S>): H2ClientOptions<S> {
+  return opts.agent ? { ...opts, h2Pool: opts.agent.h2Pool } : opts;
 }
 
 let h3: typeof import('../h3/client.js') | undefined;
@@ -52,7 +66,7 @@ let h3: typeof import('../h3/client.js') | undefined;
  * A WebSocket over HTTP/3 (RFC 9220), on a pooled QUIC connection. HTTP/3 (and quiche's
  * native binding) loads on the first call; bad arguments throw at once.
  */
-export function connectH3<S>(url: string | URL, opts: H3ClientOptions<S>): Promise<Session<S>> {
+export function connectH3<S>(url: string | URL, opts: ConnectOptions<S>): Promise<Session<S>> {
   if (!parseWsUrl(url).secure) {
     throw new WebSocketError(
       'WS_ERR_INVALID_URL',
@@ -61,11 +75,12 @@ export function connectH3<S>(url: string | URL, opts: H3ClientOptions<S>): Promi
   }
   return loadHttp3(() => import('../h3/client.js')).then((m) => {
     h3 = m;
-    return m.connectH3(url, opts);
+    const agent = opts.agent ?? globalAgent;
+    return m.connectH3(url, { ...opts, h3Pool: agent.h3Pool(m) });
   });
 }
 
-/** Close the pooled HTTP/3 connections (nothing to do while HTTP/3 was never used). */
+/** Close the pooled HTTP/3 connections of `globalAgent` (nothing while HTTP/3 was never used). */
 export function closeH3Connections(): void {
   h3?.closeH3Connections();
 }

@@ -16,9 +16,13 @@ export interface ConnectionInfo {
   transport: 'tcp' | 'tls';
   /** TLS options for 'tls' (ca, cert, key, servername…). */
   tls?: ConnectOptions<null>['tls'];
-  /** Opening handshake timeout in ms. */
-  timeout?: number | undefined;
+  /** The opening handshake must complete within this many ms. */
+  handshakeTimeout?: number | undefined;
   /** Subprotocols to offer. */
+  subprotocols?: readonly string[] | undefined;
+  /** @deprecated `handshakeTimeout` (read when that is undefined). */
+  timeout?: number | undefined;
+  /** @deprecated `subprotocols` (read when that is undefined). */
   protocols?: readonly string[] | undefined;
   headers?: Readonly<Record<string, string>> | undefined;
   http?: HttpChoice | undefined;

@@ -26,7 +26,9 @@ export interface ClientOptions<S> extends SessionOptions {
   perMessageDeflate?: boolean | DeflateOptions;
   origin?: string;
   headers?: Readonly<Record<string, string>>;
-  /** Opening handshake timeout in ms (default 15 000). */
+  /** The opening handshake must complete within this many ms (default 15 000), as on servers. */
+  handshakeTimeout?: number;
+  /** @deprecated `handshakeTimeout`. */
   timeout?: number;
   /** TLS options for wss:// (ca, cert, key, servername, rejectUnauthorized…). Verified by default. */
   tls?: ConnectionOptions;
@@ -42,6 +44,11 @@ export interface ParsedUrl {
 }
 
 /** Parse a ws://, wss://, http:// or https:// URL (RFC 6455 §3); fragments are refused. */
+/** The client's handshake bound: `handshakeTimeout` (or the older `timeout`), default 15 s. */
+export function handshakeTimeoutOf(opts: { handshakeTimeout?: number; timeout?: number }): number {
+  return opts.handshakeTimeout ?? opts.timeout ?? 15_000;
+}
+
 export function parseWsUrl(input: string | URL): ParsedUrl {
   let url: URL;
   try {
@@ -101,7 +108,7 @@ export function connectH1<S>(input: string | URL, opts: ClientOptions<S>): Promi
       clearTimeout(timer);
       reject(err);
     };
-    const ms = opts.timeout ?? 15_000;
+    const ms = handshakeTimeoutOf(opts);
     const timer = setTimeout(() => {
       fail(handshakeTimeoutError(ms));
       req.destroy();

@@ -11,14 +11,19 @@
 // Sessions never keep the process alive without a WebSocket on them: with none left
 // a session is unref'd and closed (GOAWAY) after `sessionIdleTimeout`.
 
-import { createHash } from 'node:crypto';
 import http2, { type ClientHttp2Session, type ClientHttp2Stream, constants } from 'node:http2';
 import { isIP } from 'node:net';
 import tls, { type ConnectionOptions, type TLSSocket } from 'node:tls';
-import { type ClientOptions, type ParsedUrl, parseWsUrl } from '../h1/client.js';
+import {
+  type ClientOptions,
+  handshakeTimeoutOf,
+  type ParsedUrl,
+  parseWsUrl,
+} from '../h1/client.js';
 import { clientExtensions } from '../ws/deflate.js';
 import { handshakeTimeoutError, WebSocketError } from '../ws/errors.js';
 import { Session } from '../ws/session.js';
+import { ConnectionPool, optionsKey, type Pooled } from './pool.js';
 import { H2Transport } from './transport.js';
 import { buildH2Request, validateH2Response } from './upgrade.js';
 
@@ -38,48 +43,12 @@ export interface H2ClientOptions<S> extends ClientOptions<S> {
   connectionWindowSize?: number;
   /** Close a pooled session this long after its last WebSocket closed (default 1000 ms). */
   sessionIdleTimeout?: number;
+  /** The pool to take the session from (an Agent's); default: the process-wide one. */
+  h2Pool?: H2Pool;
 }
 
 /** Why an origin cannot carry WebSockets over HTTP/2 (the 'auto' mode falls back to HTTP/1.1). */
 type NoH2 = 'alpn' | 'settings';
-
-// Sessions are shared only between equal TLS options: a session made with one CA or
-// client certificate must not serve a request made with another. Equal means the same
-// primitives and the same bytes (so `{ ca }` built afresh per call still shares);
-// functions and other objects (checkServerIdentity, a SecureContext) by identity.
-const identities = new WeakMap<object, number>();
-let nextIdentity = 1;
-const tlsKeys = new WeakMap<object, string>();
-
-function identityOf(o: object): string {
-  let id = identities.get(o);
-  if (id === undefined) {
-    id = nextIdentity++;
-    identities.set(o, id);
-  }
-  return `#${id}`;
-}
-
-function valueKey(v: unknown): string {
-  if (typeof v === 'function') return identityOf(v);
-  if (v === null || typeof v !== 'object') return `${typeof v}:${String(v)}`;
-  if (ArrayBuffer.isView(v)) {
-    const bytes = new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
-    return `b:${createHash('sha256').update(bytes).digest('base64')}`;
-  }
-  if (Array.isArray(v)) return `[${v.map(valueKey).join(',')}]`;
-  return identityOf(v);
-}
-
-function tlsKey(tlsOpts: object): string {
-  let key = tlsKeys.get(tlsOpts);
-  if (key === undefined) {
-    const entries = Object.entries(tlsOpts).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    key = entries.map(([k, v]) => `${k}=${valueKey(v)}`).join(';');
-    tlsKeys.set(tlsOpts, key);
-  }
-  return key;
-}
 
 function poolKey(u: ParsedUrl, opts: H2ClientOptions<unknown>): string {
   const host = u.host.includes(':') ? `[${u.host}]` : u.host;
@@ -88,12 +57,14 @@ function poolKey(u: ParsedUrl, opts: H2ClientOptions<unknown>): string {
     `${host}:${u.port}`,
     opts.initialWindowSize ?? CLIENT_INITIAL_WINDOW_SIZE,
     opts.connectionWindowSize ?? CLIENT_CONNECTION_WINDOW_SIZE,
-    u.secure && opts.tls ? tlsKey(opts.tls) : '',
+    u.secure ? optionsKey(opts.tls) : '',
   ].join('|');
 }
 
-class PooledSession {
+/** An HTTP/2 session in a pool. */
+export class PooledSession implements Pooled {
   readonly key: string;
+  readonly #pool: H2Pool;
   session: ClientHttp2Session | null = null;
   /** Resolves once the peer's first SETTINGS arrived: null when ALPN did not select h2. */
   readonly ready: Promise<ClientHttp2Session | null>;
@@ -104,12 +75,20 @@ class PooledSession {
   #idleTimer: NodeJS.Timeout | null = null;
   readonly #idleTimeout: number;
 
-  constructor(key: string, u: ParsedUrl, opts: H2ClientOptions<unknown>, alpn: string[]) {
+  constructor(
+    pool: H2Pool,
+    key: string,
+    u: ParsedUrl,
+    opts: H2ClientOptions<unknown>,
+    alpn: string[],
+  ) {
     this.key = key;
-    this.#idleTimeout = opts.sessionIdleTimeout ?? DEFAULT_SESSION_IDLE_TIMEOUT;
+    this.#pool = pool;
+    this.#idleTimeout = opts.sessionIdleTimeout ?? pool.idleTimeout ?? DEFAULT_SESSION_IDLE_TIMEOUT;
     this.ready = this.#open(u, opts, alpn);
-    // a failure is reported to whoever awaits `ready`; this keeps it from being unhandled
-    this.ready.catch(() => {});
+    // a failure is reported to whoever awaits `ready`, and the session leaves the pool:
+    // an origin that refused a connection once (a server restarting) is tried afresh
+    this.ready.catch(() => this.#die());
   }
 
   async #open(
@@ -125,7 +104,7 @@ class PooledSession {
     };
     let session: ClientHttp2Session;
     if (u.secure) {
-      const socket = await tlsConnect(u, opts, alpn, opts.timeout ?? 15_000);
+      const socket = await tlsConnect(u, opts, alpn, handshakeTimeoutOf(opts));
       if (socket.alpnProtocol !== 'h2') {
         socket.destroy();
         this.#die();
@@ -207,18 +186,16 @@ class PooledSession {
   #die(): void {
     if (this.dead) return;
     this.dead = true;
-    const list = pool.get(this.key);
-    if (list) {
-      const i = list.indexOf(this);
-      if (i >= 0) list.splice(i, 1);
-      if (list.length === 0) pool.delete(this.key);
-    }
+    this.#pool.remove(this);
     if (this.#idleTimer) clearTimeout(this.#idleTimer);
     this.#idleTimer = null;
   }
 }
 
-const pool = new Map<string, PooledSession[]>();
+export type H2Pool = ConnectionPool<PooledSession>;
+
+/** The pool of connect() without an Agent of its own. */
+export const defaultH2Pool: H2Pool = new ConnectionPool<PooledSession>();
 const noH2 = new Map<string, { reason: NoH2; until: number }>();
 
 function tlsConnect(
@@ -254,14 +231,12 @@ function pooledSession(
   opts: H2ClientOptions<unknown>,
   alpn: string[],
 ): PooledSession {
+  const pool = opts.h2Pool ?? defaultH2Pool;
   const key = poolKey(u, opts);
-  const list = pool.get(key) ?? [];
-  for (const p of list) if (!p.dead && !p.full) return p;
-  const p = new PooledSession(key, u, opts, alpn);
-  if (!p.dead) {
-    list.push(p);
-    pool.set(key, list);
-  }
+  const found = pool.find(key, (p) => !p.dead && !p.full);
+  if (found) return found;
+  const p = new PooledSession(pool, key, u, opts, alpn);
+  if (!p.dead) pool.add(p);
   return p;
 }
 
@@ -301,7 +276,7 @@ export function connectH2IfOffered<S>(
 
 /** Close every pooled HTTP/2 session (GOAWAY); their open WebSockets finish first. */
 export function closeH2Sessions(): void {
-  for (const list of [...pool.values()]) for (const p of [...list]) p.close();
+  defaultH2Pool.close();
 }
 
 function open<S>(
@@ -309,7 +284,7 @@ function open<S>(
   opts: H2ClientOptions<S>,
   auto: boolean,
 ): Promise<Session<S> | null> {
-  const ms = opts.timeout ?? 15_000;
+  const ms = handshakeTimeoutOf(opts);
   // permessage-deflate and other extensions: offered, checked and run as on HTTP/1.1
   const ext = clientExtensions(opts);
   return new Promise<Session<S> | null>((resolve, reject) => {

@@ -15,7 +15,13 @@
 
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import { type ClientOptions, type ParsedUrl, parseWsUrl } from '../h1/client.js';
+import {
+  type ClientOptions,
+  handshakeTimeoutOf,
+  type ParsedUrl,
+  parseWsUrl,
+} from '../h1/client.js';
+import { ConnectionPool, optionsKey, type Pooled } from '../h2/pool.js';
 import { clientExtensions } from '../ws/deflate.js';
 import { handshakeTimeoutError, WebSocketError } from '../ws/errors.js';
 import { Session } from '../ws/session.js';
@@ -34,25 +40,21 @@ export interface H3ClientOptions<S> extends ClientOptions<S> {
   sessionIdleTimeout?: number;
   /** QUIC transport parameters and limits. */
   quic?: QuicSettings;
+  /** The pool to take the connection from (an Agent's); default: the process-wide one. */
+  h3Pool?: H3Pool;
 }
 
-// Distinct TLS option objects get distinct connections: a connection verified with one
-// CA must not serve a request made with another.
-const tlsIds = new WeakMap<object, number>();
-let nextTlsId = 1;
-
+// Connections are shared between equal TLS options and equal QUIC settings, by value
+// (src/h2/pool.ts): a connection verified with one CA never serves another's request.
 function poolKey(u: ParsedUrl, opts: H3ClientOptions<unknown>): string {
-  let tlsId = 0;
-  if (opts.tls) {
-    tlsId = tlsIds.get(opts.tls) ?? nextTlsId++;
-    tlsIds.set(opts.tls, tlsId);
-  }
   const host = u.host.includes(':') ? `[${u.host}]` : u.host;
-  return `${host}:${u.port}|${tlsId}`;
+  return `${host}:${u.port}|${optionsKey(opts.tls)}|${optionsKey(opts.quic)}`;
 }
 
-class PooledConnection {
+/** An HTTP/3 connection in a pool. */
+export class PooledConnection implements Pooled {
   readonly key: string;
+  readonly #pool: H3Pool;
   h3: H3Connection | null = null;
   /** Resolves once the server's SETTINGS arrived. */
   readonly ready: Promise<H3Connection>;
@@ -61,17 +63,19 @@ class PooledConnection {
   dead = false;
   #idleTimer: NodeJS.Timeout | null = null;
   readonly #idleTimeout: number;
+  #closing = false;
 
-  constructor(key: string, u: ParsedUrl, opts: H3ClientOptions<unknown>) {
+  constructor(pool: H3Pool, key: string, u: ParsedUrl, opts: H3ClientOptions<unknown>) {
     this.key = key;
-    this.#idleTimeout = opts.sessionIdleTimeout ?? DEFAULT_SESSION_IDLE_TIMEOUT;
+    this.#pool = pool;
+    this.#idleTimeout = opts.sessionIdleTimeout ?? pool.idleTimeout ?? DEFAULT_SESSION_IDLE_TIMEOUT;
     this.ready = this.#open(u, opts);
     // a failure is reported to whoever awaits `ready`; this keeps it from being unhandled
     this.ready.catch(() => {});
   }
 
   async #open(u: ParsedUrl, opts: H3ClientOptions<unknown>): Promise<H3Connection> {
-    const timeout = opts.timeout ?? 15_000;
+    const timeout = handshakeTimeoutOf(opts);
     const deadline = Date.now() + timeout;
     try {
       const address = isIP(u.host) === 0 ? (await lookup(u.host)).address : u.host;
@@ -155,7 +159,7 @@ class PooledConnection {
     const h3 = this.h3;
     if (!h3 || h3.closed || this.users > 0 || h3.streamCount > 0) return;
     h3.quic.unref();
-    if (h3.goingAway) {
+    if (h3.goingAway || this.#closing) {
       h3.quic.closeWhenFlushed(H3_NO_ERROR);
       return;
     }
@@ -166,17 +170,15 @@ class PooledConnection {
     this.#idleTimer.unref();
   }
 
+  /** Leave the pool now; close once the WebSockets on the connection are done. */
   close(): void {
+    this.#closing = true;
     this.#die();
-    this.h3?.quic.closeWhenFlushed(H3_NO_ERROR);
+    this.#maybeIdle();
   }
 
   #leavePool(): void {
-    const list = pool.get(this.key);
-    if (!list) return;
-    const i = list.indexOf(this);
-    if (i >= 0) list.splice(i, 1);
-    if (list.length === 0) pool.delete(this.key);
+    this.#pool.remove(this);
   }
 
   #die(): void {
@@ -188,31 +190,30 @@ class PooledConnection {
   }
 }
 
-const pool = new Map<string, PooledConnection[]>();
+export type H3Pool = ConnectionPool<PooledConnection>;
+
+/** The pool of connect() without an Agent of its own. */
+export const defaultH3Pool: H3Pool = new ConnectionPool<PooledConnection>();
 
 /** A live pooled connection for the origin that takes another WebSocket, or a new one. */
 function pooledConnection(u: ParsedUrl, opts: H3ClientOptions<unknown>): PooledConnection {
+  const pool = opts.h3Pool ?? defaultH3Pool;
   const key = poolKey(u, opts);
-  const list = pool.get(key) ?? [];
-  for (const p of list) if (p.usable) return p;
-  const p = new PooledConnection(key, u, opts);
-  if (!p.dead) {
-    list.push(p);
-    pool.set(key, list);
-  }
+  const found = pool.find(key, (p) => p.usable);
+  if (found) return found;
+  const p = new PooledConnection(pool, key, u, opts);
+  if (!p.dead) pool.add(p);
   return p;
 }
 
-/** Close every pooled HTTP/3 connection once its queued bytes are sent. */
+/** Send every connection of the default pool away: each closes once its WebSockets are done. */
 export function closeH3Connections(): void {
-  for (const list of [...pool.values()]) for (const p of [...list]) p.close();
+  defaultH3Pool.close();
 }
 
-/** Pooled connections per origin key (for tests and diagnostics). */
+/** Connections in the default pool (for tests and diagnostics). */
 export function h3PoolSize(): number {
-  let n = 0;
-  for (const list of pool.values()) n += list.length;
-  return n;
+  return defaultH3Pool.size;
 }
 
 /**
@@ -229,7 +230,7 @@ export function connectH3<S>(input: string | URL, opts: H3ClientOptions<S>): Pro
       'HTTP/3 always runs over TLS (QUIC): use wss:// for a WebSocket over HTTP/3',
     );
   }
-  const ms = opts.timeout ?? 15_000;
+  const ms = handshakeTimeoutOf(opts);
   // permessage-deflate and other extensions: offered, checked and run as on HTTP/1.1
   const ext = clientExtensions(opts);
   return new Promise<Session<S>>((resolve, reject) => {

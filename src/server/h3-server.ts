@@ -30,7 +30,6 @@ import { h3Exchange, serveH3Request } from './h3.js';
 import type { HttpResponse, RequestHandler, RequestInfo } from './handler.js';
 import { idleCloser } from './idle.js';
 import { type ServerOptions, servesWebSockets } from './options.js';
-import type { SessionRegistry } from './registry.js';
 import { fromHttpResponse } from './routes.js';
 
 /** A plain (non-CONNECT) HTTP/3 request with its body, as `onRequest` sees it. */

@@ -36,7 +36,12 @@ async function echoOnce(url: string, http: 1 | 2 | 3): Promise<string> {
     http,
     tls: { ca: certs.ca },
     state: null,
-    handler: { handleIn: (m, st) => (got.push(String(m.data)), ok(st)) },
+    handler: {
+      handleIn: (m, st) => {
+        got.push(String(m.data));
+        return ok(st);
+      },
+    },
   });
   s.send(`over ${s.request.http}`);
   await until(() => got.length === 1);
