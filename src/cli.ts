@@ -1,6 +1,6 @@
 // The `omniws` command: `serve` (the echo/info server that interop tests and
 // browsers use) and `connect` (a wscat-like client). Both are contracts the
-// interop tests rely on: output lines and exit codes are documented in README.
+// interop tests rely on: output lines, flags and exit codes are documented in docs/cli.md.
 
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
@@ -11,7 +11,7 @@ import type { WebSocketError } from './ws/errors.js';
 import { ok } from './ws/handler.js';
 
 const USAGE = `usage:
-  omniws serve [--port P] [--host H] [--tls [--cert F --key F]] [--tls-port P2]
+  omniws serve [--port P] [--host H] [--tls [--cert F --key F | --certs DIR]] [--tls-port P2]
   omniws connect URL [--http1 | --http2 | --http3 | --auto] [--subprotocol P] [--header K:V]
                  [--origin O] [--insecure | --ca FILE] [--binary] [--ping MS] [--linger MS]`;
 

@@ -19,7 +19,7 @@ export type OutFrame =
   | { type: 'close'; code?: number; reason?: string };
 
 export interface ResultOptions {
-  /** Release per-connection buffers until the next event (see README: hibernation). */
+  /** Release per-connection buffers until the next event (docs/handler.md: hibernation). */
   hibernate?: boolean;
 }
 
@@ -110,7 +110,10 @@ export interface SessionApi {
   readonly http: HttpVersion;
   readonly subprotocol: string | undefined;
   readonly extensions: string;
+  /** False once the transport is above its high-water mark (the frames are still queued). */
   send(frames: OutFrame | readonly OutFrame[]): boolean;
+  /** Resolves when the transport has drained below its high-water mark (at once when it is). */
+  drained(): Promise<void>;
   close(code?: number, reason?: string): void;
   post(info: unknown): void;
 }

@@ -4,7 +4,6 @@
 // defaults live where each option is applied.
 
 import type { MessageExtension } from './extensions.js';
-import type { MaskSource } from './frame.js';
 
 export interface Limits {
   /** Largest frame payload accepted (default 16 MiB); above it: close 1009. */
@@ -38,8 +37,6 @@ export interface SessionOptions extends Limits {
    * Either way the message is not sent and `send` returns false.
    */
   onSlowConsumer?: 'close' | 'drop';
-  /** Client role: the mask key source (tests inject a fixed one). */
-  mask?: MaskSource;
   /** Errors that cannot be returned to anyone (a throwing terminate, a failed handler). */
   onError?: (err: Error) => void;
   /** The negotiated message extension (permessage-deflate), if any. */

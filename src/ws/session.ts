@@ -6,7 +6,7 @@
 
 import { isValidWireCloseCode } from './close.js';
 import { connectionError, extensionError, WebSocketError } from './errors.js';
-import type { Role } from './frame.js';
+import type { MaskSource, Role } from './frame.js';
 import {
   type CloseKind,
   type CloseReason,
@@ -34,6 +34,8 @@ export interface SessionInit<S> extends SessionOptions {
   handler: Handler<S>;
   state: S;
   request: UpgradeRequest;
+  /** Client role: the mask key source (default: crypto-random keys; tests may fix it). */
+  mask?: MaskSource;
   /**
    * Called once when the session has ended, just before `closed` resolves: lets a
    * registry forget it without a promise (and its reactions) per session.
