@@ -32,7 +32,7 @@ import http2, {
 import type { Socket } from 'node:net';
 import type { SecureContextOptions } from 'node:tls';
 import { classifyH2Request } from '../h2/upgrade.js';
-import { foreignProtocol } from './answers.js';
+import { foreignProtocol, statusResponse } from './answers.js';
 import { bind, headTimeouts } from './bind.js';
 import {
   type AttachedServer,
@@ -73,6 +73,13 @@ export interface H2Options extends ServerOptions {
    * `attachH2` raises each new session's window to it only when given.
    */
   connectionWindowSize?: number;
+  /**
+   * Largest request header section we accept, in bytes as RFC 9113 §6.5.2 counts them
+   * (name + value + 32 per field): advertised as SETTINGS_MAX_HEADER_LIST_SIZE by
+   * `listenH2`, and a larger request is answered 431. On the TLS port's HTTP/1.1 it is
+   * node:http's head limit (431 above it), as on `listen()`. Default: node's.
+   */
+  maxHeaderSize?: number;
 }
 
 type AnyH2Server = Http2Server | Http2SecureServer;
@@ -120,11 +127,18 @@ export function attachH2(
   const baseEmit = server.emit as unknown as EmitFn;
   const innerIsOurs = (baseEmit as EmitFn & { [OUR_EMIT]?: true })[OUR_EMIT] === true;
   const onError = (err: unknown) => opts.onError?.(err as Error);
+  const { maxHeaderSize } = opts;
 
   const onStream = (args: unknown[]): boolean => {
     const stream = args[0] as ServerHttp2Stream;
     const headers = args[1] as IncomingHttpHeaders;
     const kind = classifyH2Request(headers);
+    // RFC 9113 §10.5.1: "A server that receives a larger header section than it is willing
+    // to handle can send an HTTP 431 (Request Header Fields Too Large) status code"
+    if (maxHeaderSize !== undefined && headerListSize(headers) > maxHeaderSize) {
+      writeAnswer(h2Exchange(stream, headers, ctx), ctx, statusResponse(431)).catch(onError);
+      return true;
+    }
     // without our SETTINGS_ENABLE_CONNECT_PROTOCOL a :protocol is not ours to answer
     if (kind === 'websocket' && !enabled) return false;
     if (kind === 'other-protocol') {
@@ -205,6 +219,17 @@ export function attachH2(
   };
 }
 
+/** The size of a header list as RFC 9113 §6.5.2 counts it: name + value + 32 per field. */
+function headerListSize(headers: IncomingHttpHeaders): number {
+  let size = 0;
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    for (const v of Array.isArray(value) ? value : [value])
+      size += name.length + String(v).length + 32;
+  }
+  return size;
+}
+
 /** SETTINGS for sessions that start from now on. */
 function applySettings(server: AnyH2Server, opts: H2Options, enabled: boolean): void {
   const settings: http2.Settings = {};
@@ -277,6 +302,7 @@ export async function listenH2(opts: H2ListenOptions, shared?: HandleContext): P
   const settings: http2.Settings = {
     ...opts.http2?.settings,
     initialWindowSize: opts.initialWindowSize ?? DEFAULT_INITIAL_WINDOW_SIZE,
+    ...(opts.maxHeaderSize !== undefined && { maxHeaderListSize: opts.maxHeaderSize }),
   };
   if (servesWebSockets(opts)) settings.enableConnectProtocol = true;
   const base = { ...opts.http2, settings };
@@ -290,8 +316,12 @@ export async function listenH2(opts: H2ListenOptions, shared?: HandleContext): P
       })
     : http2.createServer(base);
   if (opts.tls) {
-    // HTTP/1.1 on the TLS port: node:http's slow-loris bounds, as listen() sets them
+    // HTTP/1.1 on the TLS port: node:http's slow-loris bounds and head limit, as listen()
+    // sets them (node:http reads maxHeaderSize from the server it parses for)
     Object.assign(server, headTimeouts(handshakeTimeout));
+    if (opts.maxHeaderSize !== undefined) {
+      (server as AnyH2Server & { maxHeaderSize?: number }).maxHeaderSize = opts.maxHeaderSize;
+    }
   }
   const keepAliveTimeout = opts.keepAliveTimeout ?? 60_000;
   // requests reach the handler through attachH2(); onRequest gets what it declines

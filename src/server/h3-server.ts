@@ -54,7 +54,12 @@ export interface H3ListenOptions extends ServerOptions {
   onRequest?: (req: H3Request) => HttpResponse | Promise<HttpResponse>;
   /** Largest request body `onRequest` gets (default 1 MiB; above: 413). */
   maxRequestBody?: number;
-  /** Our SETTINGS_MAX_FIELD_SECTION_SIZE (default 64 KiB). */
+  /**
+   * Largest request header section we accept, in bytes: our SETTINGS_MAX_FIELD_SECTION_SIZE
+   * (default 64 KiB), as `maxHeaderSize` is on every server.
+   */
+  maxHeaderSize?: number;
+  /** @deprecated `maxHeaderSize`. */
   maxFieldSectionSize?: number;
   /** QUIC transport parameters and limits. */
   quic?: QuicSettings;
@@ -175,7 +180,8 @@ class H3Connections {
       {
         role: 'server',
         enableConnectProtocol: this.#enableConnect,
-        maxFieldSectionSize: opts.maxFieldSectionSize ?? DEFAULT_MAX_FIELD_SECTION_SIZE,
+        maxFieldSectionSize:
+          opts.maxHeaderSize ?? opts.maxFieldSectionSize ?? DEFAULT_MAX_FIELD_SECTION_SIZE,
         requestHeadTimeout: opts.handshakeTimeout ?? 10_000,
       },
       {

@@ -43,7 +43,11 @@ export interface ServeOptions extends ServerOptions {
   keepAliveTimeout?: number;
   /** Pending TCP connections the kernel may queue (default 4096). */
   backlog?: number;
-  /** Largest HTTP/1.1 request head in bytes (default 16 KiB). */
+  /**
+   * Largest request header section in bytes: the HTTP/1.1 head (431 above it; default
+   * 16 KiB), HTTP/2's SETTINGS_MAX_HEADER_LIST_SIZE (the stream is reset above it),
+   * HTTP/3's SETTINGS_MAX_FIELD_SECTION_SIZE (default 64 KiB).
+   */
   maxHeaderSize?: number;
   /** QUIC transport settings of HTTP/3. */
   quic?: QuicSettings;

@@ -132,3 +132,28 @@ test('a port that cannot serve what is asked: a clear error, nothing left listen
   t.teardown(() => first.close());
   t.regex(await codes(serve({ handle, port: first.port })), /EADDRINUSE/);
 });
+
+test('one maxHeaderSize bounds the request header section on every version', async (t) => {
+  const s = await serve({ tls: { cert: certs.cert, key: certs.key }, handle, maxHeaderSize: 2048 });
+  t.teardown(() => s.close());
+  const outcome: Record<string, string> = {};
+  for (const name of ['h1-tls', 'h2', 'h3'] as const) {
+    for (const size of [500, 4000]) {
+      const c = clientFor(name, s.port, certs.ca);
+      const r = await c.fetch({ path: '/', headers: { 'x-big': 'a'.repeat(size) } }).then(
+        (res) =>
+          `${res.status}${res.complete ? '' : ' cut'}${res.rstCode ? ` rst ${res.rstCode}` : ''}`,
+        (err: Error & { code?: string }) => `error ${err.code ?? err.message}`,
+      );
+      c.close();
+      outcome[`${name} ${size}`] = r;
+    }
+  }
+  t.is(outcome['h1-tls 500'], '200');
+  t.is(outcome['h2 500'], '200');
+  t.is(outcome['h3 500'], '200');
+  t.is(outcome['h1-tls 4000'], '431');
+  // RFC 9113 §10.5.1 (431), RFC 9114 §4.2.2 (the request stream reset, H3_EXCESSIVE_LOAD)
+  t.is(outcome['h2 4000'], '431');
+  t.is(outcome['h3 4000'], 'error H3_ERR');
+});
