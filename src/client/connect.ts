@@ -18,6 +18,10 @@ import { type Agent, globalAgent } from './agent.js';
 /** Which HTTP carries the WebSocket: a number, or the names sessions report ('1.1'…). */
 export type HttpChoice = 1 | 2 | 3 | HttpVersion | 'auto';
 
+/**
+ * Options of `connect()`: which HTTP, whose pools (the agent), and every HTTP/2 and HTTP/3 client
+ * option.
+ */
 export interface ConnectOptions<S>
   extends Omit<H2ClientOptions<S>, 'h2Pool'>,
     Omit<H3ClientOptions<S>, 'h3Pool'> {

@@ -9,6 +9,10 @@
 
 import { WebSocketError } from '../ws/errors.js';
 
+/**
+ * How often a client connection pings, and how long a silence after a ping means the connection is
+ * lost.
+ */
 export interface HeartbeatOptions {
   /** Ping every this many ms (default 30 000). */
   interval?: number;

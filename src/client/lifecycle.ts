@@ -54,6 +54,10 @@ import type {
   TimeoutInfo,
 } from './types.js';
 
+/**
+ * The callbacks of a `connectClient()` connection: a session handler's, across reconnects, plus
+ * connect, pong, timeout.
+ */
 export interface ClientHandler<S> {
   /** Per attempt: change the host, port, path, TLS, timeout, protocols, headers or HTTP version. */
   connectionInfo?(attempt: AttemptInfo, state: S): Awaitable<Partial<ConnectionInfo> | undefined>;
@@ -79,6 +83,7 @@ export interface ClientHandler<S> {
   terminate?(reason: CloseReason, state: S): void | Promise<void>;
 }
 
+/** Options of `connectClient()`: handler and state, reconnect policy, heartbeat and send queue. */
 export interface ClientConnectOptions<S>
   extends Omit<ConnectOptions<null>, 'handler' | 'state' | 'http'> {
   handler: ClientHandler<S>;
@@ -104,6 +109,10 @@ export function connectClient<S>(
   return new ClientConnection(url, opts);
 }
 
+/**
+ * A client WebSocket that reconnects by its policy and queues sends in between; `connectClient()`
+ * makes it.
+ */
 export class ClientConnection<S = unknown> {
   readonly url: string;
   readonly #opts: ClientConnectOptions<S>;

@@ -23,10 +23,12 @@ export interface RetryReason {
   readonly error?: Error | undefined;
 }
 
+/** The policy's answer after a failure: retry as attempt N after `delay` ms, or give up and why. */
 export type RetryDecision =
   | { readonly retry: true; readonly attempt: number; readonly delay: number }
   | { readonly retry: false; readonly why: 'not-retryable' | 'max-attempts' };
 
+/** Settings of a ReconnectPolicy: backoff delays and growth, jitter, and when to give up. */
 export interface ReconnectOptions {
   /** Backoff cap of the first retry, in ms (default 1000). */
   initialDelay?: number;
@@ -98,6 +100,10 @@ function check(name: string, v: number, min: number): number {
   return v;
 }
 
+/**
+ * When a client reconnects and how long it waits: exponential backoff with full jitter (pure: no
+ * timers).
+ */
 export class ReconnectPolicy {
   readonly initialDelay: number;
   readonly maxDelay: number;

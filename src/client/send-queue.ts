@@ -11,6 +11,9 @@ export type DataFrame =
   | { type: 'text'; data: string }
   | { type: 'binary'; data: Uint8Array };
 
+/**
+ * How many messages a client connection keeps while no session is open, and what it does when full.
+ */
 export interface QueueOptions {
   /** Data frames kept while no session is open (default 1024; 0: none). */
   max?: number;

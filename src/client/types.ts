@@ -28,6 +28,10 @@ export interface ConnectionInfo {
   http?: HttpChoice | undefined;
 }
 
+/**
+ * What `connectionInfo()` learns about an attempt: its number, the failures so far, the defaults,
+ * the last disconnect.
+ */
 export interface AttemptInfo {
   /** 1 for the first attempt, then 2, 3… (every attempt, successful or not). */
   readonly attempt: number;
@@ -38,6 +42,10 @@ export interface AttemptInfo {
   readonly lastDisconnect: DisconnectReason | undefined;
 }
 
+/**
+ * What `handleConnect` learns about a session that opened: the upgrade, the attempt, whether it
+ * reconnected.
+ */
 export interface ConnectedInfo {
   /** The upgrade as the session saw it: HTTP version, subprotocol, extensions, response. */
   readonly request: UpgradeRequest;
@@ -46,6 +54,7 @@ export interface ConnectedInfo {
   readonly reconnected: boolean;
 }
 
+/** Why a client's attempt or session ended, and what the reconnect policy decided next. */
 export interface DisconnectReason extends RetryReason {
   readonly reason: string;
   readonly wasClean: boolean;
@@ -59,18 +68,25 @@ export interface DisconnectReason extends RetryReason {
   readonly why?: 'closed' | 'not-retryable' | 'max-attempts' | 'no-policy';
 }
 
+/** Which client timeout fired, the heartbeat's or the handshake's, with its settings. */
 export type TimeoutInfo =
   | { readonly kind: 'heartbeat'; readonly interval: number; readonly timeout: number }
   | { readonly kind: 'handshake'; readonly timeout: number };
 
+/** A pong a client connection received, with the round trip when it answers our heartbeat ping. */
 export interface Pong {
   /** Round trip of our heartbeat ping in ms; undefined for a pong that answers none. */
   readonly latency: number | undefined;
   readonly payload: Buffer;
 }
 
+/** Where a client connection is: connecting, open, reconnecting, closing or closed. */
 export type ClientState = 'connecting' | 'open' | 'reconnecting' | 'closing' | 'closed';
 
+/**
+ * A snapshot of a client connection (`status()`): state, HTTP version, latency, attempts, byte
+ * counts.
+ */
 export interface ClientStatus {
   readonly state: ClientState;
   /** The HTTP version of the open (or last) session. */

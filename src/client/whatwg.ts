@@ -17,6 +17,10 @@ import { ok } from '../ws/handler.js';
 import type { Session } from '../ws/session.js';
 import { type ConnectOptions, connect } from './connect.js';
 
+/**
+ * How the WebSocket class hands over binary messages: a Blob, an ArrayBuffer, or a Node Buffer
+ * ('nodebuffer').
+ */
 export type BinaryType = 'blob' | 'arraybuffer' | 'nodebuffer';
 
 /** Headers as a record, [name, value] pairs, or a Headers object. */
@@ -25,6 +29,9 @@ export type HeadersLike =
   | Iterable<readonly [string, string]>
   | Iterable<readonly string[]>;
 
+/**
+ * Options of `new WebSocket()`: `connect()`'s, plus protocols, headers and the initial binaryType.
+ */
 export interface WebSocketOptions
   extends Omit<ConnectOptions<null>, 'handler' | 'state' | 'subprotocols' | 'headers'> {
   /** Subprotocols (when given here rather than as the second argument). */
@@ -46,6 +53,7 @@ interface EventInit {
   composed?: boolean;
 }
 
+/** The init dictionary of CloseEvent: close code, reason and wasClean. */
 export interface CloseEventInit extends EventInit {
   code?: number;
   reason?: string;
@@ -65,6 +73,7 @@ export class CloseEvent extends Event {
   }
 }
 
+/** The init dictionary of ErrorEvent: the message and the error. */
 export interface ErrorEventInit extends EventInit {
   message?: string;
   error?: unknown;
@@ -86,6 +95,7 @@ export class ErrorEvent extends Event {
 
 type Listener<E> = ((ev: E) => any) | null;
 
+/** The events of WebSocket and their event types, for typed listeners. */
 export interface WebSocketEventMap {
   open: Event;
   message: MessageEvent;
@@ -185,6 +195,7 @@ function toArrayBuffer(b: Uint8Array): ArrayBuffer {
 
 type Outgoing = { size: number; data: string | Uint8Array | Promise<Uint8Array> };
 
+/** The browser's WebSocket API (WHATWG) for Node, over HTTP/1.1, HTTP/2 or HTTP/3. */
 export class WebSocket extends EventTarget {
   static readonly CONNECTING = CONNECTING;
   static readonly OPEN = OPEN;

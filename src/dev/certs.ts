@@ -21,6 +21,10 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import forge from 'node-forge';
 
+/**
+ * The development CA, leaf certificate and key `ensureCerts()` provides: their files, SPKI hash and
+ * expiry.
+ */
 export interface CertPaths {
   dir: string;
   /** The CA certificate (PEM): what clients trust. */
@@ -36,6 +40,7 @@ export interface CertPaths {
   generated: boolean;
 }
 
+/** Options of `ensureCerts()`: the clock to check and issue certificates with, and a log. */
 export interface EnsureCertsOptions {
   /** The clock used for validity checks and for new certificates; defaults to new Date(). */
   now?: Date;

@@ -16,6 +16,10 @@ export function describeSession(req: UpgradeRequest): string {
   });
 }
 
+/**
+ * The /echo route: every message comes back as it came (text as text, binary as binary);
+ * subprotocol `echo`.
+ */
 export const echoRoute: WebSocketRoute<null> = {
   subprotocols: ['echo'],
   state: null,
@@ -29,6 +33,7 @@ export const echoRoute: WebSocketRoute<null> = {
   },
 };
 
+/** The /info route: one JSON message describing the session, then close 1000. */
 export const infoRoute: WebSocketRoute<null> = {
   subprotocols: ['echo'],
   state: null,
@@ -41,6 +46,7 @@ export const infoRoute: WebSocketRoute<null> = {
   },
 };
 
+/** `/echo` and `/info` as routes, with the `extra` route settings (permessage-deflate…) on both. */
 export function echoRoutes(extra: Partial<WebSocketRoute> = {}): Record<string, WebSocketRoute> {
   return { '/echo': { ...echoRoute, ...extra }, '/info': { ...infoRoute, ...extra } };
 }

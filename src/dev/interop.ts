@@ -10,6 +10,7 @@ import { type CertPaths, ensureCerts } from './certs.js';
 import { echoRoutes } from './echo.js';
 import { INTEROP_PAGE } from './page.js';
 
+/** Options of `serveInterop()`: address, plain and TLS ports, certificate, HTTP/3, deflate. */
 export interface InteropOptions {
   host?: string;
   /** Plain ws:// + http:// port; null for none. */
@@ -29,6 +30,7 @@ export interface InteropOptions {
   log?: (line: string) => void;
 }
 
+/** One URL the interop server listens on: its page, port, whether TLS, and what carries it. */
 export interface Endpoint {
   url: string;
   page: string;
@@ -38,6 +40,10 @@ export interface Endpoint {
   transport: 'http/1.1' | 'h2+http/1.1' | 'h3';
 }
 
+/**
+ * A running interop server (`serveInterop()`): its endpoints, the certificates it uses, and how to
+ * stop it.
+ */
 export interface Served {
   endpoints: Endpoint[];
   certs: CertPaths | undefined;

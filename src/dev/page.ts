@@ -1,9 +1,10 @@
-// The interop page `omniws serve` shows at `/`: it opens WebSockets to the same
-// origin, runs the checks, shows which HTTP version carried each WebSocket (the
-// server announces it), and sets the title to `interop: pass` or
-// `interop: fail (N)` once every check has run. Browser tests read
-// `window.interopResults`.
-
+/**
+ * The interop page `omniws serve` shows at `/`. It opens WebSockets to the same
+ * origin, runs the checks, shows which HTTP version carried each WebSocket (the
+ * server announces it), and sets the title to `interop: pass` or
+ * `interop: fail (N)` once every check has run. Browser tests read
+ * `window.interopResults`.
+ */
 export const INTEROP_PAGE = `<!doctype html>
 <html lang="en">
 <head>

@@ -14,6 +14,10 @@ import { Session, type SessionOptions } from '../ws/session.js';
 import { H1Transport } from './transport.js';
 import { buildH1Request, validateH1Response } from './upgrade.js';
 
+/**
+ * Client options on every HTTP version: handler and state, subprotocols, extensions, origin,
+ * headers, TLS.
+ */
 export interface ClientOptions<S> extends SessionOptions {
   handler: Handler<S>;
   state?: S;
@@ -34,6 +38,7 @@ export interface ClientOptions<S> extends SessionOptions {
   tls?: ConnectionOptions;
 }
 
+/** A WebSocket URL taken apart by `parseWsUrl()`: TLS or not, host, port, path and authority. */
 export interface ParsedUrl {
   secure: boolean;
   host: string;
@@ -43,12 +48,12 @@ export interface ParsedUrl {
   authority: string;
 }
 
-/** Parse a ws://, wss://, http:// or https:// URL (RFC 6455 §3); fragments are refused. */
 /** The client's handshake bound: `handshakeTimeout` (or the older `timeout`), default 15 s. */
 export function handshakeTimeoutOf(opts: { handshakeTimeout?: number; timeout?: number }): number {
   return opts.handshakeTimeout ?? opts.timeout ?? 15_000;
 }
 
+/** Parse a ws://, wss://, http:// or https:// URL (RFC 6455 §3); fragments are refused. */
 export function parseWsUrl(input: string | URL): ParsedUrl {
   let url: URL;
   try {

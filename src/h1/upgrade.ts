@@ -21,6 +21,9 @@ export type { RawHeaders, UpgradeInfo, UpgradeResult } from '../ws/negotiate.js'
 
 export const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 
+/**
+ * The part of an HTTP/1.1 request an upgrade check reads: method, HTTP version, target, headers.
+ */
 export interface H1RequestHead {
   method: string;
   /** As node:http gives it: '1.1', '1.0', … */
@@ -29,6 +32,10 @@ export interface H1RequestHead {
   headers: RawHeaders;
 }
 
+/**
+ * The Sec-WebSocket-Accept value for a Sec-WebSocket-Key: base64 SHA-1 of key + GUID (RFC 6455
+ * §4.2.2).
+ */
 export function acceptKey(key: string): string {
   return createHash('sha1')
     .update(key + GUID)
@@ -95,6 +102,9 @@ export function validateH1Request(
 
 // ── client side ──────────────────────────────────────────────────────────────
 
+/**
+ * What a client's HTTP/1.1 upgrade request offers: subprotocols, extensions, origin, extra headers.
+ */
 export interface ClientHandshakeOptions {
   subprotocols?: readonly string[];
   /** Sec-WebSocket-Extensions offer ('' for none). */

@@ -36,6 +36,9 @@ const DEFAULT_SESSION_IDLE_TIMEOUT = 1000;
 /** How long 'auto' remembers that an origin answered without WebSockets over HTTP/2. */
 const NO_H2_MEMORY_MS = 30_000;
 
+/**
+ * Client options over HTTP/2 (RFC 8441): receive windows, pooled-session idle timeout, the pool.
+ */
 export interface H2ClientOptions<S> extends ClientOptions<S> {
   /** SETTINGS_INITIAL_WINDOW_SIZE we advertise: per-stream receive window (default 256 KiB). */
   initialWindowSize?: number;

@@ -35,6 +35,9 @@ import { buildH3Request, checkH3Response, validateH3Response } from './upgrade.j
 
 const DEFAULT_SESSION_IDLE_TIMEOUT = 1000;
 
+/**
+ * Client options over HTTP/3 (RFC 9220): QUIC settings, pooled-connection idle timeout, the pool.
+ */
 export interface H3ClientOptions<S> extends ClientOptions<S> {
   /** Close a pooled connection this long after its last WebSocket closed (default 1000 ms). */
   sessionIdleTimeout?: number;

@@ -49,6 +49,7 @@ import { decodeVarintBig } from './varint.js';
 /** Our SETTINGS_MAX_FIELD_SECTION_SIZE unless told otherwise. */
 export const DEFAULT_MAX_FIELD_SECTION_SIZE = 64 * 1024;
 
+/** Settings of an H3Connection: its role, extended CONNECT, header-section size and timeout. */
 export interface H3ConnectionOptions {
   role: Role;
   /** Send SETTINGS_ENABLE_CONNECT_PROTOCOL = 1 (RFC 9220 §3); servers with WebSocket routes. */
@@ -77,6 +78,7 @@ export interface H3ConnectionEvents {
   onClose?(info: H3CloseInfo): void;
 }
 
+/** How an HTTP/3 connection ended: who closed it, the code, the reason, and our error if any. */
 export interface H3CloseInfo {
   /** Who closed: 'peer', 'local' (incl. our protocol errors), 'idle' (QUIC idle timeout), 'error'. */
   readonly by: QuicCloseInfo['by'];

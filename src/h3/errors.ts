@@ -63,6 +63,10 @@ export function h3ErrorName(code: number): string {
 /** Whether an error ends the whole connection or only resets one stream (RFC 9114 §8). */
 export type H3ErrorScope = 'connection' | 'stream';
 
+/**
+ * An HTTP/3 or QPACK violation, with the code to close the connection or reset the stream with (RFC
+ * 9114 §8).
+ */
 export class H3Error extends WebSocketError {
   /** The HTTP/3 application error code to close the connection or reset the stream with. */
   readonly h3Code: number;

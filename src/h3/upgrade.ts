@@ -34,6 +34,9 @@ export type { ConnectKind, ExtendedConnectOptions } from '../ws/extended-connect
 /** A field list as a header map: lower-case names, repeated fields as arrays. */
 export type H3Headers = Record<string, string | string[]>;
 
+/**
+ * The verdict on an HTTP/3 request's or response's field list: its headers, or why it is malformed.
+ */
 export type MessageCheck = { ok: true; headers: H3Headers } | { ok: false; error: string };
 
 const REQUEST_PSEUDO = new Set([':method', ':scheme', ':authority', ':path', ':protocol']);

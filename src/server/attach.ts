@@ -9,6 +9,7 @@ import type { AttachedServer } from './context.js';
 import { attachH1 } from './h1-server.js';
 import { attachH2, type H2Options } from './h2-server.js';
 
+/** Any node:http, node:https or node:http2 server: what `attach()` serves on. */
 export type AnyNodeServer = http.Server | https.Server | Http2Server | Http2SecureServer;
 
 function isHttp2(server: AnyNodeServer): server is Http2Server | Http2SecureServer {

@@ -105,6 +105,9 @@ export function attachH1(
   };
 }
 
+/**
+ * Options of `listen()`: a standalone HTTP/1.1 server's port, host, TLS and request-head limits.
+ */
 export interface ListenOptions extends ServerOptions {
   port?: number;
   host?: string;
@@ -132,6 +135,7 @@ export interface ListenOptions extends ServerOptions {
   tls?: SecureContextOptions & { cert: string | Buffer; key: string | Buffer };
 }
 
+/** A running server from `listen()`, with its node:http or node:https server. */
 export interface Listener extends Server {
   readonly server: http.Server | https.Server;
 }

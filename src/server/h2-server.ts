@@ -60,8 +60,12 @@ import type { PlainRequests } from './routes.js';
  * default is 65 535) lets several streams run at full speed at once.
  */
 export const DEFAULT_INITIAL_WINDOW_SIZE = 256 * 1024;
+/** Default connection-level receive window of an HTTP/2 session: 4 MiB (HTTP/2's own is 65 535). */
 export const DEFAULT_CONNECTION_WINDOW_SIZE = 4 * 1024 * 1024;
 
+/**
+ * Server options over HTTP/2: every server option plus the stream and connection receive windows.
+ */
 export interface H2Options extends ServerOptions {
   /**
    * SETTINGS_INITIAL_WINDOW_SIZE: bytes a peer may send on one stream before we read
@@ -250,11 +254,18 @@ function growConnectionWindow(session: Http2Session, opts: H2Options): void {
 
 // ── standalone server ─────────────────────────────────────────────────────────
 
+/**
+ * A node-style listener for the plain requests of a `listenH2()` server (HTTP/2, or HTTP/1.1 by
+ * ALPN).
+ */
 export type H2RequestListener = (
   req: Http2ServerRequest | IncomingMessage,
   res: Http2ServerResponse | ServerResponse,
 ) => void;
 
+/**
+ * Options of `listenH2()`: port, host, TLS, HTTP/1.1 by ALPN, backlog, timeouts and plain requests.
+ */
 export interface H2ListenOptions extends H2Options {
   port?: number;
   host?: string;
@@ -289,6 +300,7 @@ export interface H2ListenOptions extends H2Options {
   keepAliveTimeout?: number;
 }
 
+/** A running server from `listenH2()`, with its node:http2 server. */
 export interface H2Listener extends Server {
   readonly server: AnyH2Server;
 }

@@ -37,6 +37,7 @@ export interface H3Request extends RequestInfo {
   readonly body: Buffer;
 }
 
+/** Options of `listenH3()`: UDP port, addresses, certificate, QUIC settings and timeouts. */
 export interface H3ListenOptions extends ServerOptions {
   /** UDP port (default 0: any free one, the same on every host). */
   port?: number;
@@ -85,6 +86,7 @@ export interface H3ListenOptions extends ServerOptions {
   keepAliveTimeout?: number;
 }
 
+/** A running server from `listenH3()`: its addresses and connections, GOAWAY and close. */
 export interface H3Listener extends Server {
   /** Every address listened on (`host` is the first). */
   readonly hosts: readonly string[];

@@ -203,6 +203,7 @@ export interface WebSocketResponse<S = any> {
   readonly headers?: ResponseHeaders | undefined;
 }
 
+/** Every answer a request handler can give: buffered, streamed, a file, a loop, or a WebSocket. */
 export type Response =
   | BufferedResponse
   | StreamResponse
@@ -218,6 +219,7 @@ export type RequestHandler = (req: Request) => Response | undefined | Promise<Re
 
 // ── constructors ────────────────────────────────────────────────────────────
 
+/** A response with its whole body at once; throws for a bad status or header. */
 export function buffered(
   status: number,
   headers: ResponseHeaders = {},
@@ -230,6 +232,10 @@ export function buffered(
     : { type: 'buffered', status, headers, body };
 }
 
+/**
+ * A response whose body `produce` sends in chunks (trailers with the last); throws for a bad status
+ * or header.
+ */
 export function stream(
   status: number,
   headers: ResponseHeaders,
@@ -240,6 +246,7 @@ export function stream(
   return { type: 'stream', status, headers, produce };
 }
 
+/** A response serving a file or a byte range of it; throws for a bad status, header or range. */
 export function file(
   status: number,
   headers: ResponseHeaders,
@@ -274,6 +281,7 @@ export interface Mailbox {
 
 export const MAILBOX: unique symbol = Symbol('omniws.loop.mailbox');
 
+/** A response driven by posted infos: `handler.handleInfo` pushes chunks until it returns stop. */
 export function loop<S>(
   status: number,
   headers: ResponseHeaders,

@@ -6,8 +6,16 @@ import type { NegotiationOptions } from '../ws/negotiate.js';
 import type { SessionOptions } from '../ws/session.js';
 import type { HttpResponse, RequestHandler, RequestInfo, WebSocketRoute } from './handler.js';
 
+/**
+ * What `route()` decides for an upgrade request: a WebSocket route, an HTTP response, or undefined
+ * (not ours).
+ */
 export type RouteDecision = WebSocketRoute | HttpResponse | undefined;
 
+/**
+ * Options every server takes: the request handler or routes, handshake negotiation, session
+ * settings.
+ */
 export interface ServerOptions extends NegotiationOptions, SessionOptions {
   /**
    * One handler for every request, plain or upgrade, on every HTTP version

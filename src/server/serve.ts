@@ -21,6 +21,10 @@ export interface ServerTls {
   [option: string]: unknown;
 }
 
+/**
+ * Options of `serve()`: port, addresses, TLS and the HTTP versions to serve, plus every server
+ * option.
+ */
 export interface ServeOptions extends ServerOptions {
   /** TCP and UDP port (default 0: any free one; HTTP/3 then takes the TCP port's number). */
   port?: number;

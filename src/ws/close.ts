@@ -8,6 +8,7 @@
 import { WebSocketError } from './errors.js';
 import { isValidUtf8 } from './utf8.js';
 
+/** Close status codes by name (RFC 6455 §7.4.1, and 1012–1014 from the IANA registry). */
 export const CloseCode = {
   Normal: 1000,
   GoingAway: 1001,
@@ -49,6 +50,7 @@ const encoder = new TextEncoder();
 /** Longest close reason: 125 bytes of payload minus 2 for the code. */
 export const MAX_CLOSE_REASON = 123;
 
+/** A decoded close frame payload (RFC 6455 §5.5.1): the code (1005 when none) and the reason. */
 export interface ClosePayload {
   /** 1005 when the frame carried no code. */
   code: number;

@@ -439,6 +439,9 @@ class InflateLane extends Lane {
 
 // ── the extension ────────────────────────────────────────────────────────────
 
+/**
+ * Settings of a PerMessageDeflate: its role, the agreed parameters, local options, message limit.
+ */
 export interface PerMessageDeflateInit {
   role: Role;
   /** The agreed parameters (from negotiateDeflateServer / acceptDeflateResponse). */
@@ -596,6 +599,10 @@ export class PerMessageDeflate implements MessageExtension {
 
 // ── client glue, for every HTTP version ──────────────────────────────────────
 
+/**
+ * What a client offers as extensions: permessage-deflate, others, and how to accept the server's
+ * answer.
+ */
 export interface ClientExtensionOptions {
   /** Offer permessage-deflate (RFC 7692): true or options (default off). */
   perMessageDeflate?: boolean | DeflateOptions | undefined;
@@ -617,6 +624,10 @@ export interface ClientExtensions {
   extension(maxMessage?: number): MessageExtension | undefined;
 }
 
+/**
+ * A client's extensions for one handshake: the offer, the check of the response, the extension to
+ * run.
+ */
 export function clientExtensions(o: ClientExtensionOptions): ClientExtensions {
   const pmd = deflateOptionsOf(o.perMessageDeflate);
   if (pmd) validateDeflateOptions(pmd);

@@ -2,6 +2,10 @@
 // documented in docs/errors.md) and, when it is a protocol error, the close code
 // it maps to (RFC 6455 §7.4.1). Callers branch on `code`, never on `message`.
 
+/**
+ * Every stable `code` a WebSocketError can carry (docs/errors.md): branch on it, never on the
+ * message.
+ */
 export type ErrorCode =
   // frame codec (received frames)
   | 'WS_ERR_INVALID_OPCODE'
@@ -58,6 +62,7 @@ export interface HandshakeResponse {
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
 }
 
+/** The one error type of omniws: a stable `code`, and the close code or HTTP status it maps to. */
 export class WebSocketError extends Error {
   readonly code: ErrorCode;
   /** Close code this error maps to when it ends a WebSocket (1002, 1007, 1009, 1011…). */

@@ -96,6 +96,7 @@ export function validateExtendedConnect(
 
 // ── client side ──────────────────────────────────────────────────────────────
 
+/** Where an extended CONNECT goes (RFC 8441 §4, RFC 9220): its :scheme, :authority and :path. */
 export interface ExtendedConnectTarget {
   scheme: 'https' | 'http';
   authority: string;
@@ -103,6 +104,7 @@ export interface ExtendedConnectTarget {
   path: string;
 }
 
+/** What a client's extended CONNECT offers: subprotocols, extensions, origin, extra fields. */
 export interface ExtendedConnectOptions {
   subprotocols?: readonly string[];
   /** Sec-WebSocket-Extensions offer ('' for none). */

@@ -4,12 +4,14 @@
 // may be asynchronous (zlib): decode and encode are called in message order and
 // must settle in that order.
 
+/** A message an extension encoded: its payload and the RSV bits for its first frame. */
 export interface EncodedMessage {
   data: Uint8Array;
   /** RSV bits to set on the first frame (RSV1 = 0x4). */
   rsv: number;
 }
 
+/** A negotiated extension, such as permessage-deflate (RFC 7692): it transforms whole messages. */
 export interface MessageExtension {
   readonly name: string;
   /** RSV bits this extension owns (RSV1 = 0x4). */

@@ -11,6 +11,7 @@
 
 import { type ErrorCode, protocolError, type WebSocketError } from './errors.js';
 
+/** WebSocket frame opcodes by name (RFC 6455 §5.2). */
 export const Opcode = {
   Continuation: 0x0,
   Text: 0x1,
@@ -21,8 +22,10 @@ export const Opcode = {
 } as const;
 export type Opcode = (typeof Opcode)[keyof typeof Opcode];
 
+/** Which end of a WebSocket: the server, or the client, which masks its frames (RFC 6455 §5.3). */
 export type Role = 'server' | 'client';
 
+/** A decoded frame header (RFC 6455 §5.2): FIN, RSV bits, opcode, mask bit, payload length. */
 export interface FrameHeader {
   fin: boolean;
   /** RSV1..3 as bits 0x4, 0x2, 0x1 (0x4 = RSV1). */
@@ -32,6 +35,7 @@ export interface FrameHeader {
   length: number;
 }
 
+/** Where a FrameDecoder delivers frames: each header, then its payload in pieces. */
 export interface FrameSink {
   /** A frame begins. `onPayload` follows, at least once (with an empty, final piece if length is 0). */
   onFrameHeader(h: FrameHeader): void;
@@ -39,6 +43,7 @@ export interface FrameSink {
   onFramePayload(piece: Uint8Array, last: boolean): void;
 }
 
+/** Settings of a FrameDecoder: its role, frame and message limits, RSV bits owned by extensions. */
 export interface DecoderOptions {
   role: Role;
   /** Largest frame payload accepted; above it the frame fails with 1009. */
@@ -49,7 +54,9 @@ export interface DecoderOptions {
   rsvOwned?: number;
 }
 
+/** Largest frame payload accepted unless told otherwise: 16 MiB. */
 export const DEFAULT_MAX_FRAME = 16 * 1024 * 1024;
+/** Largest message accepted unless told otherwise: 64 MiB. */
 export const DEFAULT_MAX_MESSAGE = 64 * 1024 * 1024;
 
 const EMPTY = new Uint8Array(0);
@@ -356,6 +363,7 @@ const IS_LE = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 /** Source of 4-byte masking keys; injectable so client frames are deterministic in tests. */
 export type MaskSource = (out: Uint8Array) => void;
 
+/** How `encodeFrame()` writes a frame: FIN, RSV bits, and the mask key source (client role). */
 export interface EncodeOptions {
   fin?: boolean;
   rsv?: number;

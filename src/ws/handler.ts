@@ -6,7 +6,9 @@
 import { validateClose } from './close.js';
 import type { HttpVersion } from './transport.js';
 
+/** A complete message received: text as a string, binary as a Buffer. */
 export type Message = { type: 'text'; data: string } | { type: 'binary'; data: Buffer };
+/** A ping or pong received, with its payload. */
 export type Control = { type: 'ping' | 'pong'; data: Buffer };
 
 /** A frame to send: a string is a text message, bytes a binary message. */
@@ -23,6 +25,9 @@ export interface ResultOptions {
   hibernate?: boolean;
 }
 
+/**
+ * What a handler callback returns: the next state, and go on (ok), send (reply) or close (stop).
+ */
 export type Result<S> =
   | { readonly result: 'ok'; readonly state: S; readonly hibernate?: boolean }
   | {
@@ -38,10 +43,12 @@ export type Result<S> =
       readonly reason?: string;
     };
 
+/** Go on with the new state, sending nothing. */
 export function ok<S>(state: S, opts?: ResultOptions): Result<S> {
   return opts?.hibernate ? { result: 'ok', state, hibernate: true } : { result: 'ok', state };
 }
 
+/** Go on with the new state after sending `frames`. */
 export function reply<S>(
   state: S,
   frames: OutFrame | readonly OutFrame[],
@@ -88,6 +95,7 @@ export interface UpgradeRequest {
   };
 }
 
+/** How a session ended: normal, remote, shutdown, timeout or error (see CloseReason). */
 export type CloseKind = 'normal' | 'remote' | 'shutdown' | 'timeout' | 'error';
 
 /** Why a session ended (WebSock's close_reason), with the close code and reason seen. */
@@ -106,6 +114,7 @@ export interface CloseReason {
   readonly wasClean: boolean;
 }
 
+/** What a handler can do with its session: send, wait for the drain, close, post itself an info. */
 export interface SessionApi {
   readonly http: HttpVersion;
   readonly subprotocol: string | undefined;
@@ -127,6 +136,10 @@ export function isPromise<T>(x: unknown): x is Promise<T> {
   );
 }
 
+/**
+ * A WebSocket's callbacks: `init`, one per message, control frame or posted info, and `terminate`
+ * last.
+ */
 export interface Handler<S> {
   init?(req: UpgradeRequest, state: S, session: SessionApi): Awaitable<Result<S>>;
   /** A complete text or binary message. */

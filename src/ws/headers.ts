@@ -39,6 +39,7 @@ export function parseSubprotocols(value: string): string[] | null {
   return out;
 }
 
+/** One extension of a Sec-WebSocket-Extensions value: its name and parameters (RFC 6455 §9.1). */
 export interface ExtensionOffer {
   name: string;
   /** Parameters in order; `true` for a parameter without a value. */
@@ -110,6 +111,7 @@ export function parseExtensions(value: string): ExtensionOffer[] | null {
   }
 }
 
+/** Write an ExtensionOffer back as Sec-WebSocket-Extensions text. */
 export function formatExtension(e: ExtensionOffer): string {
   let s = e.name;
   for (const [k, v] of e.params) s += v === true ? `; ${k}` : `; ${k}=${v}`;

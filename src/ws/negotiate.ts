@@ -47,8 +47,13 @@ export function selectSubprotocol(
   return undefined;
 }
 
+/** Headers as node:http gives them: lower-case names, repeated fields as arrays. */
 export type RawHeaders = Readonly<Record<string, string | readonly string[] | undefined>>;
 
+/**
+ * What an accepted upgrade agreed: path, authority, origin, subprotocol, extensions, and what was
+ * offered.
+ */
 export interface UpgradeInfo {
   path: string;
   authority: string | undefined;
@@ -62,6 +67,10 @@ export interface UpgradeInfo {
   deflate?: DeflateParams;
 }
 
+/**
+ * A server's verdict on an upgrade request: accepted with response headers, or a status and an
+ * error.
+ */
 export type UpgradeResult =
   | { ok: true; info: UpgradeInfo; responseHeaders: Record<string, string> }
   | { ok: false; status: number; error: string; headers?: Record<string, string> };
@@ -146,12 +155,17 @@ export function negotiateCommon(
   };
 }
 
+/**
+ * What a client checks the server's answer against: the subprotocols offered, an extensions
+ * acceptor.
+ */
 export interface ResponseCheckOptions {
   subprotocols?: readonly string[];
   /** Accept the server's extensions value; return false (or throw) to fail. Default: accept none. */
   acceptExtensions?: (response: readonly ExtensionOffer[]) => boolean;
 }
 
+/** The verdict on a server's answer: the agreed subprotocol and extensions, or why it fails. */
 export type ResponseResult =
   | { ok: true; subprotocol: string | undefined; extensions: string }
   | { ok: false; error: string };

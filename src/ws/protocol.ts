@@ -22,6 +22,7 @@ import {
 } from './frame.js';
 import { Utf8Validator } from './utf8.js';
 
+/** Where a Protocol puts bytes to write and the messages, pings, pongs and close it received. */
 export interface ProtocolSink {
   /** Bytes to put on the wire, in order. */
   write(chunks: Uint8Array[]): void;
@@ -48,6 +49,7 @@ export interface ProtocolSink {
   congested?(): boolean;
 }
 
+/** Settings of a Protocol: its role, frame and message limits, extension RSV bits, mask source. */
 export interface ProtocolOptions {
   role: Role;
   maxFrame?: number;
@@ -58,6 +60,7 @@ export interface ProtocolOptions {
   mask?: MaskSource;
 }
 
+/** Where a Protocol is: open, closing (a close frame sent or received), or closed. */
 export type ProtocolState = 'open' | 'closing' | 'closed';
 
 const EMPTY = Buffer.alloc(0);
@@ -65,6 +68,9 @@ const EMPTY = Buffer.alloc(0);
 // A pool of random bytes, refilled in bulk: a mask key per frame without a syscall per frame.
 const maskPool = Buffer.allocUnsafe(4096);
 let maskPos = maskPool.length;
+/**
+ * Crypto-random 4-byte mask keys for client frames (RFC 6455 §5.3), from a pool refilled in bulk.
+ */
 export const randomMask: MaskSource = (out) => {
   if (maskPos + 4 > maskPool.length) {
     randomFillSync(maskPool);
@@ -81,6 +87,10 @@ function toBuffer(u: Uint8Array): Buffer {
   return Buffer.isBuffer(u) ? u : Buffer.from(u.buffer, u.byteOffset, u.length);
 }
 
+/**
+ * The sans-I/O WebSocket state machine (RFC 6455 §5–§7): bytes in, events out; messages in, bytes
+ * out.
+ */
 export class Protocol {
   readonly role: Role;
   readonly #sink: ProtocolSink;

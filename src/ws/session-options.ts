@@ -5,6 +5,7 @@
 
 import type { MessageExtension } from './extensions.js';
 
+/** Frame and message size limits (default 16 MiB and 64 MiB; above them: close 1009). */
 export interface Limits {
   /** Largest frame payload accepted (default 16 MiB); above it: close 1009. */
   maxFrame?: number;
@@ -12,6 +13,10 @@ export interface Limits {
   maxMessage?: number;
 }
 
+/**
+ * Per-WebSocket settings: size limits, timeouts, handler-queue and send-buffer bounds,
+ * fragmentation, error hook.
+ */
 export interface SessionOptions extends Limits {
   /** Wait this long for the peer's close frame / for the transport to close (default 10 s). */
   closeTimeout?: number;

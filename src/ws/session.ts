@@ -28,6 +28,9 @@ import { isValidUtf8 } from './utf8.js';
 
 export type { Limits, SessionOptions } from './session-options.js';
 
+/**
+ * What a Session is made of: role, transport, handler and state, the upgrade, and session options.
+ */
 export interface SessionInit<S> extends SessionOptions {
   role: Role;
   transport: Transport;
@@ -46,6 +49,10 @@ export interface SessionInit<S> extends SessionOptions {
 /** The session's one long-lived events object, as each of its users sees it. */
 type SessionEvents = HandlerCalls<any> & TransportSink & OutboundHost;
 
+/**
+ * One WebSocket: binds a Protocol, a Transport and a Handler; owns timeouts, backpressure,
+ * hibernation.
+ */
 export class Session<S = unknown> implements SessionApi {
   readonly role: Role;
   readonly request: UpgradeRequest;

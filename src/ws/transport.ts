@@ -6,8 +6,10 @@
 // path). A transport must deliver nothing before `attach` and must call `onClose`
 // exactly once, last.
 
+/** The HTTP version that carries a WebSocket, as sessions report it. */
 export type HttpVersion = '1.1' | '2' | '3';
 
+/** What a transport tells about its connection: HTTP version, TLS, local and remote address. */
 export interface TransportInfo {
   readonly http: HttpVersion;
   readonly secure: boolean;
@@ -17,6 +19,7 @@ export interface TransportInfo {
   readonly localPort?: number | undefined;
 }
 
+/** Where a transport delivers its events: data, end, error, drain and close. */
 export interface TransportSink {
   /**
    * Received bytes. The chunk becomes the receiver's: it is unmasked in place and may
@@ -32,6 +35,10 @@ export interface TransportSink {
   onClose(): void;
 }
 
+/**
+ * The ordered byte stream under one WebSocket (a socket, an h2 stream, an h3 stream), as a session
+ * sees it.
+ */
 export interface Transport {
   readonly info: TransportInfo;
   /** Start delivering events. Bytes that arrived before (e.g. with the request head) come first. */

@@ -34,6 +34,9 @@ function validSecond(lead: number, b: number): boolean {
   }
 }
 
+/**
+ * Incremental UTF-8 validation whose state crosses fragment and chunk boundaries (RFC 6455 §8.1).
+ */
 export class Utf8Validator {
   // an incomplete sequence carried from the previous piece (at most 3 bytes): its lead
   // byte and how many of its bytes were seen; the others only had to be continuations
