@@ -52,7 +52,9 @@ function docBefore(text, index) {
     .trim();
   const dep = /@deprecated\s*([^@]*)/.exec(body);
   const text1 = body.replace(/@\w+[^@]*/g, '').trim();
-  let sentence = /^(.*?[.!?])(\s|$)/.exec(text1)?.[1] ?? text1;
+  // "e.g." and "i.e." do not end a sentence
+  const masked = text1.replace(/\b(e\.g|i\.e)\./g, (m) => m.replace(/\./g, '\u0000'));
+  let sentence = (/^(.*?[.!?])(\s|$)/.exec(masked)?.[1] ?? masked).replace(/\u0000/g, '.');
   if (sentence.length > 180) sentence = `${sentence.slice(0, 170).replace(/\s+\S*$/, '')}…`;
   const deprecated = dep ? dep[1].trim().replace(/\.$/, '') : null;
   return { summary: sentence.replace(/\|/g, '\\|'), deprecated };
@@ -73,7 +75,12 @@ function declaration(file, name, seen = new Set()) {
     const doc = docBefore(text, m.index);
     // an undocumented constant with a short literal value says what it is by its value
     const value = /^\s*(?::[^=]+)?=\s*([^;\n]{1,40});/.exec(text.slice(m.index + m[0].length));
-    if (!doc.summary && kind === 'const' && value && /^[\w'".+-]+$/.test(value[1].trim())) {
+    if (
+      !doc.summary &&
+      kind === 'const' &&
+      value &&
+      /^(-?\d[\w.]*|'[^']*'|"[^"]*")$/.test(value[1].trim())
+    ) {
       doc.summary = `\`${value[1].trim()}\``;
     }
     return { kind: kind === 'let' ? 'const' : kind, ...doc, file };
