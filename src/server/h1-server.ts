@@ -14,6 +14,7 @@ import {
   type Server,
   shutdownLoops,
 } from './context.js';
+import { type EmitHook, wrapEmit } from './emit.js';
 import { serveH1Request, serveH1Upgrade } from './h1.js';
 import type { ServerOptions } from './options.js';
 import type { PlainRequests } from './routes.js';
@@ -22,15 +23,14 @@ export type { AttachedServer } from './context.js';
 
 function noop(): void {}
 
-type EmitFn = (event: string | symbol, ...args: unknown[]) => boolean;
 const OUR_EMIT = Symbol('omniws.h1.emit');
 
 /**
  * Serve WebSockets (and, with `handle`, every request) on an existing HTTP/1.1 server:
  * node:http, node:https, or node:http2 with allowHTTP1. Every request and upgrade reaches
- * the handler first (we wrap the server's `emit`, so listener order does not matter);
- * what it declines (undefined) goes on to the server's other listeners, or gets 404.
- * With `routes`/`route` only upgrades are decided; plain requests stay the server's.
+ * the handler first (src/server/emit.ts: listener order does not matter); what it
+ * declines (undefined) goes on to the server's other listeners, or gets 404. With
+ * `routes`/`route` only upgrades are decided; plain requests stay the server's.
  */
 export function attachH1(
   server: http.Server | https.Server,
@@ -39,70 +39,68 @@ export function attachH1(
   shared?: HandleContext,
 ): AttachedServer {
   const ctx = shared ?? createHandleContext(opts, plain);
-  const { registry } = ctx;
-  let detached = false;
-  let closed = false;
-  const hadOwnEmit = Object.hasOwn(server, 'emit');
-  const baseEmit = server.emit as unknown as EmitFn;
-  const innerIsOurs = (baseEmit as EmitFn & { [OUR_EMIT]?: true })[OUR_EMIT] === true;
-  const onError = (err: unknown) => opts.onError?.(err as Error);
-
   // node:http emits 'upgrade' only when someone listens; ours is a placeholder, the
-  // wrapper below does the work
+  // emit hook does the work
   const upgradeMarker = noop;
   server.on('upgrade', upgradeMarker);
-
-  const emit: EmitFn = function (this: unknown, event, ...args) {
-    if (detached) return baseEmit.call(this, event, ...args);
-    if (event === 'request') {
-      const req = args[0] as IncomingMessage;
-      const res = args[1] as ServerResponse;
-      const decline = () => {
-        if (!innerIsOurs && server.listenerCount('request') === 0) return false;
-        baseEmit.call(server, 'request', req, res);
-        return true;
-      };
-      serveH1Request(req, res, ctx, decline).catch((err: unknown) => {
-        onError(err);
-        res.destroy();
-      });
-      return true;
-    }
-    if (event === 'upgrade') {
-      const req = args[0] as IncomingMessage;
-      const socket = args[1] as Socket;
-      const head = args[2] as Buffer;
-      const decline = () => {
-        if (!innerIsOurs && server.listenerCount('upgrade') <= 1) return false;
-        baseEmit.call(server, 'upgrade', req, socket, head);
-        return true;
-      };
-      serveH1Upgrade(req, socket, head, ctx, decline).catch((err: unknown) => {
-        onError(err);
-        socket.destroy();
-      });
-      return true;
-    }
-    return baseEmit.call(this, event, ...args);
-  };
-  (emit as EmitFn & { [OUR_EMIT]?: true })[OUR_EMIT] = true;
-  (server as unknown as { emit: EmitFn }).emit = emit;
-
+  const hook: EmitHook = wrapEmit(server, OUR_EMIT, (event, args) => {
+    if (event === 'request') return takeRequest(server, ctx, hook, args);
+    if (event === 'upgrade') return takeUpgrade(server, ctx, hook, args);
+    return false;
+  });
+  let closed = false;
   return {
-    registry,
+    registry: ctx.registry,
     async close() {
       if (closed) return;
       closed = true;
       shutdownLoops(ctx);
-      await registry.shutdown(opts.shutdownTimeout ?? 5000);
-      detached = true;
+      await ctx.registry.shutdown(opts.shutdownTimeout ?? 5000);
+      hook.release();
       server.removeListener('upgrade', upgradeMarker);
-      if ((server as unknown as { emit: EmitFn }).emit === emit) {
-        if (hadOwnEmit) (server as unknown as { emit: EmitFn }).emit = baseEmit;
-        else delete (server as unknown as { emit?: EmitFn }).emit;
-      }
     },
   };
+}
+
+/** A 'request' event: the handler first, then the server's own listeners, else 404. */
+function takeRequest(
+  server: http.Server | https.Server,
+  ctx: HandleContext,
+  hook: EmitHook,
+  args: unknown[],
+): boolean {
+  const req = args[0] as IncomingMessage;
+  const res = args[1] as ServerResponse;
+  const decline = () => {
+    if (!hook.innerIsOurs && server.listenerCount('request') === 0) return false;
+    hook.pass('request', req, res);
+    return true;
+  };
+  serveH1Request(req, res, ctx, decline).catch((err: unknown) => {
+    ctx.opts.onError?.(err as Error);
+    res.destroy();
+  });
+  return true;
+}
+
+/** An 'upgrade' event: the handler first, then the server's other upgrade listeners, else 404. */
+function takeUpgrade(
+  server: http.Server | https.Server,
+  ctx: HandleContext,
+  hook: EmitHook,
+  args: unknown[],
+): boolean {
+  const [req, socket, head] = args as [IncomingMessage, Socket, Buffer];
+  const decline = () => {
+    if (!hook.innerIsOurs && server.listenerCount('upgrade') <= 1) return false;
+    hook.pass('upgrade', req, socket, head);
+    return true;
+  };
+  serveH1Upgrade(req, socket, head, ctx, decline).catch((err: unknown) => {
+    ctx.opts.onError?.(err as Error);
+    socket.destroy();
+  });
+  return true;
 }
 
 /**

@@ -41,6 +41,7 @@ import {
   type Server,
   shutdownLoops,
 } from './context.js';
+import { type EmitHook, wrapEmit } from './emit.js';
 import { writeAnswer } from './exchange.js';
 import { serveH1Request, serveH1Upgrade } from './h1.js';
 import { h2Exchange, serveH2Stream } from './h2.js';
@@ -87,7 +88,6 @@ export interface H2Options extends ServerOptions {
 }
 
 type AnyH2Server = Http2Server | Http2SecureServer;
-type EmitFn = (event: string | symbol, ...args: unknown[]) => boolean;
 
 const { NGHTTP2_INTERNAL_ERROR } = constants;
 
@@ -119,108 +119,106 @@ export function attachH2(
   shared?: HandleContext,
 ): AttachedServer {
   const ctx = shared ?? createHandleContext(opts, plain);
-  let closed = false;
-  const { registry } = ctx;
   const enabled = servesWebSockets(opts);
-  let detached = false;
   applySettings(server, opts, enabled);
   const onSession = (session: Http2Session) => growConnectionWindow(session, opts);
   if (opts.connectionWindowSize !== undefined) server.on('session', onSession);
-
-  const hadOwnEmit = Object.hasOwn(server, 'emit');
-  const baseEmit = server.emit as unknown as EmitFn;
-  const innerIsOurs = (baseEmit as EmitFn & { [OUR_EMIT]?: true })[OUR_EMIT] === true;
-  const onError = (err: unknown) => opts.onError?.(err as Error);
-  const { maxHeaderSize } = opts;
-
-  const onStream = (args: unknown[]): boolean => {
-    const stream = args[0] as ServerHttp2Stream;
-    const headers = args[1] as IncomingHttpHeaders;
-    const kind = classifyH2Request(headers);
-    // RFC 9113 §10.5.1: "A server that receives a larger header section than it is willing
-    // to handle can send an HTTP 431 (Request Header Fields Too Large) status code"
-    if (maxHeaderSize !== undefined && headerListSize(headers) > maxHeaderSize) {
-      writeAnswer(h2Exchange(stream, headers, ctx), ctx, statusResponse(431)).catch(onError);
-      return true;
-    }
-    // without our SETTINGS_ENABLE_CONNECT_PROTOCOL a :protocol is not ours to answer
-    if (kind === 'websocket' && !enabled) return false;
-    if (kind === 'other-protocol') {
-      if (innerIsOurs || othersListen(server)) return false;
-      writeAnswer(h2Exchange(stream, headers, ctx), ctx, foreignProtocol()).catch(onError);
-      return true;
-    }
-    const plainStream = kind !== 'websocket' && headers[':method'] !== 'CONNECT';
-    const decline = () => {
-      const others = plainStream ? server.listenerCount('stream') > 0 : othersListen(server);
-      if (!innerIsOurs && !others) return false;
-      baseEmit.call(server, 'stream', ...args);
-      return true;
-    };
-    serveH2Stream(stream, headers, ctx, decline).catch((err: unknown) => {
-      onError(err);
-      if (!stream.destroyed) stream.close(NGHTTP2_INTERNAL_ERROR);
-    });
-    return true;
-  };
-
-  // HTTP/1.1 requests (allowHTTP1) come as 'request' events; HTTP/2 ones come there
-  // from node's compatibility layer only after we declined their stream
-  const onH1Request = (args: unknown[]): boolean => {
-    const req = args[0] as IncomingMessage | Http2ServerRequest;
-    if (req.httpVersionMajor >= 2) return false;
-    const res = args[1] as ServerResponse;
-    const decline = () => {
-      if (!innerIsOurs && server.listenerCount('request') === 0) return false;
-      baseEmit.call(server, 'request', ...args);
-      return true;
-    };
-    serveH1Request(req as IncomingMessage, res, ctx, decline).catch((err: unknown) => {
-      onError(err);
-      res.destroy();
-    });
-    return true;
-  };
-
-  const emit: EmitFn = function (this: AnyH2Server, event, ...args) {
-    if (!detached) {
-      if (event === 'stream' && onStream(args)) return true;
-      if (event === 'request' && onH1Request(args)) return true;
-    }
-    return baseEmit.call(this, event, ...args);
-  };
-  (emit as EmitFn & { [OUR_EMIT]?: true })[OUR_EMIT] = true;
-  (server as unknown as { emit: EmitFn }).emit = emit;
-
+  const hook: EmitHook = wrapEmit(server, OUR_EMIT, (event, args) => {
+    if (event === 'stream') return takeStream({ server, ctx, hook, enabled }, args);
+    if (event === 'request') return takeH1Request(server, ctx, hook, args);
+    return false;
+  });
   // allowHTTP1: WebSockets over HTTP/1.1 Upgrade on the same port; other `upgrade`
   // listeners see the request too: what we decline is theirs
   const onUpgrade = (req: IncomingMessage, socket: Socket, head: Buffer) => {
     serveH1Upgrade(req, socket, head, ctx, () => server.listenerCount('upgrade') > 1).catch(
       (err: unknown) => {
-        onError(err);
+        opts.onError?.(err as Error);
         socket.destroy();
       },
     );
   };
   if (enabled) server.on('upgrade', onUpgrade);
-
+  let closed = false;
   return {
-    registry,
+    registry: ctx.registry,
     async close() {
       if (closed) return;
       closed = true;
       shutdownLoops(ctx);
       server.removeListener('upgrade', onUpgrade);
       server.removeListener('session', onSession);
-      await registry.shutdown(opts.shutdownTimeout ?? 5000);
-      detached = true;
-      // unwrap when nobody wrapped after us; otherwise our wrapper stays, inert
-      if ((server as unknown as { emit: EmitFn }).emit === emit) {
-        if (hadOwnEmit) (server as unknown as { emit: EmitFn }).emit = baseEmit;
-        else delete (server as unknown as { emit?: EmitFn }).emit;
-      }
+      await ctx.registry.shutdown(opts.shutdownTimeout ?? 5000);
+      hook.release();
     },
   };
+}
+
+interface StreamTaker {
+  readonly server: AnyH2Server;
+  readonly ctx: HandleContext;
+  readonly hook: EmitHook;
+  /** Whether we advertise extended CONNECT (a :protocol is ours only then). */
+  readonly enabled: boolean;
+}
+
+/** A 'stream' event: true when we took it (answered or serve it), false to hand it on. */
+function takeStream({ server, ctx, hook, enabled }: StreamTaker, args: unknown[]): boolean {
+  const stream = args[0] as ServerHttp2Stream;
+  const headers = args[1] as IncomingHttpHeaders;
+  const onError = (err: unknown) => ctx.opts.onError?.(err as Error);
+  const max = (ctx.opts as H2Options).maxHeaderSize;
+  // RFC 9113 §10.5.1: "A server that receives a larger header section than it is willing
+  // to handle can send an HTTP 431 (Request Header Fields Too Large) status code"
+  if (max !== undefined && headerListSize(headers) > max) {
+    writeAnswer(h2Exchange(stream, headers, ctx), ctx, statusResponse(431)).catch(onError);
+    return true;
+  }
+  const kind = classifyH2Request(headers);
+  // without our SETTINGS_ENABLE_CONNECT_PROTOCOL a :protocol is not ours to answer
+  if (kind === 'websocket' && !enabled) return false;
+  if (kind === 'other-protocol') {
+    if (hook.innerIsOurs || othersListen(server)) return false;
+    writeAnswer(h2Exchange(stream, headers, ctx), ctx, foreignProtocol()).catch(onError);
+    return true;
+  }
+  const plainStream = kind !== 'websocket' && headers[':method'] !== 'CONNECT';
+  const decline = () => {
+    const others = plainStream ? server.listenerCount('stream') > 0 : othersListen(server);
+    if (!hook.innerIsOurs && !others) return false;
+    hook.pass('stream', ...args);
+    return true;
+  };
+  serveH2Stream(stream, headers, ctx, decline).catch((err: unknown) => {
+    onError(err);
+    if (!stream.destroyed) stream.close(NGHTTP2_INTERNAL_ERROR);
+  });
+  return true;
+}
+
+/**
+ * A 'request' event: HTTP/1.1 requests (allowHTTP1) come here; HTTP/2 ones come from
+ * node's compatibility layer only after we declined their stream, and go on.
+ */
+function takeH1Request(
+  server: AnyH2Server,
+  ctx: HandleContext,
+  hook: EmitHook,
+  args: unknown[],
+): boolean {
+  const req = args[0] as IncomingMessage | Http2ServerRequest;
+  if (req.httpVersionMajor >= 2) return false;
+  const res = args[1] as ServerResponse;
+  const decline = () => {
+    if (!hook.innerIsOurs && server.listenerCount('request') === 0) return false;
+    hook.pass('request', ...args);
+    return true;
+  };
+  serveH1Request(req as IncomingMessage, res, ctx, decline).catch((err: unknown) => {
+    ctx.opts.onError?.(err as Error);
+    res.destroy();
+  });
+  return true;
 }
 
 /** The size of a header list as RFC 9113 §6.5.2 counts it: name + value + 32 per field. */
@@ -311,6 +309,38 @@ export interface H2Listener extends Server {
  * `listenH2({ port, host, tls: { cert, key }, routes })`.
  */
 export async function listenH2(opts: H2ListenOptions, shared?: HandleContext): Promise<H2Listener> {
+  const server = createH2Server(opts);
+  // requests reach the handler through attachH2(); onRequest gets what it declines
+  if (opts.onRequest) server.on('request', opts.onRequest as (...args: unknown[]) => void);
+  const connections = boundConnections(server, opts);
+  const attached = attachH2(
+    server,
+    { ...opts, connectionWindowSize: opts.connectionWindowSize ?? DEFAULT_CONNECTION_WINDOW_SIZE },
+    opts.onRequest ? 'decline' : 'answer',
+    shared,
+  );
+  const bound = await bind(server, opts, opts.backlog ?? 4096);
+  return {
+    registry: attached.registry,
+    server,
+    ...bound,
+    versions: opts.tls && opts.allowHTTP1 !== false ? ['2', '1.1'] : ['2'],
+    async close() {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // GOAWAY first, so clients open nothing new while the WebSockets close; each
+      // connection then goes once its last stream has (RFC 9113 §6.8)
+      connections.goaway();
+      await attached.close();
+      const grace = setTimeout(() => connections.destroy(), 1000);
+      grace.unref();
+      await closed;
+      clearTimeout(grace);
+    },
+  };
+}
+
+/** node:http2's server with our SETTINGS, TLS (HTTP/1.1 beside by ALPN) and head bounds. */
+function createH2Server(opts: H2ListenOptions): AnyH2Server {
   const settings: http2.Settings = {
     ...opts.http2?.settings,
     initialWindowSize: opts.initialWindowSize ?? DEFAULT_INITIAL_WINDOW_SIZE,
@@ -319,36 +349,41 @@ export async function listenH2(opts: H2ListenOptions, shared?: HandleContext): P
   if (servesWebSockets(opts)) settings.enableConnectProtocol = true;
   const base = { ...opts.http2, settings };
   const handshakeTimeout = opts.handshakeTimeout ?? 10_000;
-  const server: AnyH2Server = opts.tls
-    ? http2.createSecureServer({
-        ...base,
-        ...opts.tls,
-        allowHTTP1: opts.allowHTTP1 ?? true,
-        handshakeTimeout,
-      })
-    : http2.createServer(base);
-  if (opts.tls) {
-    // HTTP/1.1 on the TLS port: node:http's slow-loris bounds and head limit, as listen()
-    // sets them (node:http reads maxHeaderSize from the server it parses for)
-    Object.assign(server, headTimeouts(handshakeTimeout));
-    if (opts.maxHeaderSize !== undefined) {
-      (server as AnyH2Server & { maxHeaderSize?: number }).maxHeaderSize = opts.maxHeaderSize;
-    }
+  if (!opts.tls) return http2.createServer(base);
+  const server = http2.createSecureServer({
+    ...base,
+    ...opts.tls,
+    allowHTTP1: opts.allowHTTP1 ?? true,
+    handshakeTimeout,
+  });
+  // HTTP/1.1 on the TLS port: node:http's slow-loris bounds and head limit, as listen()
+  // sets them (node:http reads maxHeaderSize from the server it parses for)
+  Object.assign(server, headTimeouts(handshakeTimeout));
+  if (opts.maxHeaderSize !== undefined) {
+    (server as AnyH2Server & { maxHeaderSize?: number }).maxHeaderSize = opts.maxHeaderSize;
   }
-  const keepAliveTimeout = opts.keepAliveTimeout ?? 60_000;
-  // requests reach the handler through attachH2(); onRequest gets what it declines
-  if (opts.onRequest) server.on('request', opts.onRequest as (...args: unknown[]) => void);
+  return server;
+}
 
+/**
+ * The bounds on each connection of a standalone server: the preface and SETTINGS within
+ * `handshakeTimeout`, GOAWAY after `keepAliveTimeout` with no stream open; and how
+ * `close()` sends them all away.
+ */
+function boundConnections(
+  server: AnyH2Server,
+  opts: H2ListenOptions,
+): { goaway(): void; destroy(): void } {
+  const handshakeTimeout = opts.handshakeTimeout ?? 10_000;
+  const keepAliveTimeout = opts.keepAliveTimeout ?? 60_000;
   const sessions = new Set<Http2Session>();
   const sockets = new Set<Socket>();
   server.on('session', (session: Http2Session) => {
     sessions.add(session);
-    // the preface and SETTINGS within handshakeTimeout, or the connection goes
     const handshake =
       handshakeTimeout > 0 ? setTimeout(() => session.destroy(), handshakeTimeout) : undefined;
     handshake?.unref();
     session.once('remoteSettings', () => clearTimeout(handshake));
-    // no stream open for keepAliveTimeout: GOAWAY, and the connection closes
     let open = 0;
     const idle = idleCloser(keepAliveTimeout, () => {
       if (open > 0 || session.closed || session.destroyed) return;
@@ -373,32 +408,13 @@ export async function listenH2(opts: H2ListenOptions, shared?: HandleContext): P
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
   });
-  const attached = attachH2(
-    server,
-    { ...opts, connectionWindowSize: opts.connectionWindowSize ?? DEFAULT_CONNECTION_WINDOW_SIZE },
-    opts.onRequest ? 'decline' : 'answer',
-    shared,
-  );
-
-  const bound = await bind(server, opts, opts.backlog ?? 4096);
   return {
-    registry: attached.registry,
-    server,
-    ...bound,
-    versions: opts.tls && opts.allowHTTP1 !== false ? ['2', '1.1'] : ['2'],
-    async close() {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      // GOAWAY first, so clients open nothing new while the WebSockets close; each
-      // connection then goes once its last stream has (RFC 9113 §6.8)
+    goaway() {
       for (const s of sessions) if (!s.closed) s.close();
-      await attached.close();
-      const grace = setTimeout(() => {
-        for (const s of sessions) s.destroy();
-        for (const s of sockets) s.destroy();
-      }, 1000);
-      grace.unref();
-      await closed;
-      clearTimeout(grace);
+    },
+    destroy() {
+      for (const s of sessions) s.destroy();
+      for (const s of sockets) s.destroy();
     },
   };
 }
