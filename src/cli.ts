@@ -12,6 +12,7 @@ import { ok } from './ws/handler.js';
 
 const USAGE = `usage:
   omniws serve [--port P] [--host H] [--tls [--cert F --key F | --certs DIR]] [--tls-port P2]
+               [--no-http3]
   omniws connect URL [--http1 | --http2 | --http3 | --auto] [--subprotocol P] [--header K:V]
                  [--origin O] [--insecure | --ca FILE] [--binary] [--ping MS] [--linger MS]`;
 
@@ -43,6 +44,7 @@ async function serveCmd(argv: string[]): Promise<number> {
       cert: { type: 'string' },
       key: { type: 'string' },
       certs: { type: 'string' },
+      'no-http3': { type: 'boolean', default: false },
     },
   });
   // No ports named: the interop set-up (plain 8080, TLS 8443). `--port P` alone: one
@@ -56,6 +58,9 @@ async function serveCmd(argv: string[]): Promise<number> {
     tlsPort: named ? (values.tls ? (port ?? tlsPort ?? 8443) : (tlsPort ?? null)) : 8443,
     log: (l) => console.log(l),
     ...(values.certs !== undefined && { certsDir: values.certs }),
+    // without HTTP/3 the TLS port serves HTTP/2 and HTTP/1.1 alone (quiche's binding
+    // does not exist for every platform)
+    ...(values['no-http3'] && { http3: false }),
   };
   if (values.cert || values.key) {
     if (!values.cert || !values.key) {

@@ -2,6 +2,7 @@
 // endpoints; connect echoes stdin lines and exits with documented codes.
 
 import { type ChildProcess, spawn } from 'node:child_process';
+import dgram from 'node:dgram';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -33,16 +34,20 @@ function run(
   });
 }
 
-async function startServe(t: { teardown(f: () => void): void }): Promise<{
+async function startServe(
+  t: { teardown(f: () => void): void },
+  extra: string[] = [],
+): Promise<{
   proc: ChildProcess;
   plain: string;
   tls: string;
   ca: string;
+  out: string;
 }> {
   const dir = await mkdtemp(join(tmpdir(), 'omniws-cli-'));
   const proc = spawn(
     process.execPath,
-    [bin, 'serve', '--port', '0', '--tls-port', '0', '--certs', dir],
+    [bin, 'serve', '--port', '0', '--tls-port', '0', '--certs', dir, ...extra],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   t.teardown(() => proc.kill('SIGKILL'));
@@ -51,7 +56,8 @@ async function startServe(t: { teardown(f: () => void): void }): Promise<{
     const timer = setTimeout(() => reject(new Error(`serve did not start: ${out}`)), 20_000);
     proc.stdout!.on('data', (d) => {
       out += d;
-      if ((out.match(/^listening /gm) ?? []).length >= 2) {
+      // the description ends with the browsers' command lines
+      if ((out.match(/^listening /gm) ?? []).length >= 2 && out.includes('Node clients:')) {
         clearTimeout(timer);
         resolve();
       }
@@ -63,8 +69,24 @@ async function startServe(t: { teardown(f: () => void): void }): Promise<{
     plain: urls.find((u) => u.startsWith('ws:'))!,
     tls: urls.find((u) => u.startsWith('wss:'))!,
     ca: join(dir, 'ca.pem'),
+    out,
   };
 }
+
+test('serve --no-http3: the TLS port serves HTTP/2 and HTTP/1.1 only', async (t) => {
+  const s = await startServe(t, ['--no-http3']);
+  t.notRegex(s.out, /HTTP\/3/);
+  const h2 = await run(['connect', '--http2', '--ca', s.ca, s.tls], 'over h2\n');
+  t.is(h2.code, 0, h2.stderr);
+  t.regex(h2.stdout, /over h2/);
+  // nothing holds the UDP port: we can bind it ourselves
+  const udp = dgram.createSocket('udp4');
+  await new Promise<void>((resolve, reject) => {
+    udp.once('error', reject);
+    udp.bind(Number(new URL(s.tls).port), '127.0.0.1', resolve);
+  });
+  udp.close();
+});
 
 test('serve + connect: echo over HTTP/1.1, HTTP/2 and HTTP/3, /info tells the version', async (t) => {
   const s = await startServe(t);

@@ -149,6 +149,7 @@ export function describeServed(s: Served): string[] {
   }
   for (const e of s.endpoints) if (e.transport !== 'h3') lines.push(`interop page: ${e.page}`);
   const tls = s.endpoints.find((e) => e.transport === 'h2+http/1.1');
+  const h3 = s.endpoints.some((e) => e.transport === 'h3');
   const plain = s.endpoints.find((e) => e.transport === 'http/1.1');
   lines.push('', 'Browsers:');
   if (plain)
@@ -158,11 +159,13 @@ export function describeServed(s: Served): string[] {
     lines.push(
       `  Chromium, TLS (h2/h1): chromium --user-data-dir="$(mktemp -d)" ${spki} ${tls.page}`,
     );
+    if (h3) {
+      lines.push(
+        `  Chromium, HTTP/3:    chromium --user-data-dir="$(mktemp -d)" ${spki} --enable-quic --origin-to-force-quic-on=localhost:${tls.port} --enable-features=EnableWebsocketsOverHttp3 ${tls.page}`,
+      );
+    }
     lines.push(
-      `  Chromium, HTTP/3:    chromium --user-data-dir="$(mktemp -d)" ${spki} --enable-quic --origin-to-force-quic-on=localhost:${tls.port} --enable-features=EnableWebsocketsOverHttp3 ${tls.page}`,
-    );
-    lines.push(
-      `  Firefox: import ${s.certs.ca} as an authority (Settings › Certificates), set network.http.http2.websockets=true (and network.http.http3.enabled=true for h3), then open ${tls.page}`,
+      `  Firefox: import ${s.certs.ca} as an authority (Settings › Certificates), set network.http.http2.websockets=true${h3 ? ' (and network.http.http3.enabled=true for h3)' : ''}, then open ${tls.page}`,
     );
     lines.push(`  Node clients: NODE_EXTRA_CA_CERTS=${s.certs.ca}`);
   }

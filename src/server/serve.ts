@@ -53,10 +53,18 @@ export interface ServeOptions extends ServerOptions {
    * HTTP/3's SETTINGS_MAX_FIELD_SECTION_SIZE (default 64 KiB).
    */
   maxHeaderSize?: number;
+  /** Header fields of an HTTP/1.1 request beyond this count are ignored (default 2000). */
+  maxHeadersCount?: number;
+  /** HTTP/2 SETTINGS_INITIAL_WINDOW_SIZE: a stream's receive window (default 256 KiB). */
+  initialWindowSize?: number;
+  /** HTTP/2 connection-level receive window (default 4 MiB). */
+  connectionWindowSize?: number;
   /** QUIC transport settings of HTTP/3. */
   quic?: QuicSettings;
   /** QUIC address validation with Retry (listenH3's `retry`, default 'auto'). */
   retry?: boolean | 'auto';
+  /** With `retry: 'auto'`: handshakes in progress from which a Retry is asked for (default 64). */
+  retryAbove?: number;
 }
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
