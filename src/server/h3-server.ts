@@ -51,7 +51,10 @@ export interface H3ListenOptions extends ServerOptions {
   cert?: string | Buffer;
   /** @deprecated use `tls: { cert, key }`. */
   key?: string | Buffer;
-  /** Plain HTTP/3 requests (GET, POST…): a buffered response. Not used with `handle`. */
+  /**
+   * Plain HTTP/3 requests (GET, POST…): a buffered response. Not used with `handle`.
+   * @deprecated `handle`, which answers plain requests on every version alike.
+   */
   onRequest?: (req: H3Request) => HttpResponse | Promise<HttpResponse>;
   /** Largest request body `onRequest` gets (default 1 MiB; above: 413). */
   maxRequestBody?: number;
