@@ -6,13 +6,15 @@ import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { isIP, type Socket } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
-import { clientExtensions, type DeflateOptions } from '../ws/deflate.js';
+import { type ClientExtensions, clientExtensions, type DeflateOptions } from '../ws/deflate.js';
 import { handshakeTimeoutError, WebSocketError } from '../ws/errors.js';
+import type { ExtendedConnectOptions } from '../ws/extended-connect.js';
 import type { Handler } from '../ws/handler.js';
 import type { ExtensionOffer } from '../ws/headers.js';
+import type { ResponseCheckOptions, ResponseResult } from '../ws/negotiate.js';
 import { Session, type SessionOptions } from '../ws/session.js';
 import { H1Transport } from './transport.js';
-import { buildH1Request, validateH1Response } from './upgrade.js';
+import { buildH1Request, type ClientHandshakeOptions, validateH1Response } from './upgrade.js';
 
 /**
  * Client options on every HTTP version: handler and state, subprotocols, extensions, origin,
@@ -81,109 +83,191 @@ export function parseWsUrl(input: string | URL): ParsedUrl {
   };
 }
 
+/** What the opening request offers, on every HTTP version: subprotocols, extensions, origin, headers. */
+export function handshakeOffer(
+  opts: Pick<ClientOptions<unknown>, 'subprotocols' | 'origin' | 'headers'>,
+  offer: string,
+): ClientHandshakeOptions & ExtendedConnectOptions {
+  return {
+    ...(opts.subprotocols && { subprotocols: opts.subprotocols }),
+    ...(offer && { extensions: offer }),
+    ...(opts.origin !== undefined && { origin: opts.origin }),
+    ...(opts.headers && { headers: opts.headers }),
+  };
+}
+
+/** What every HTTP version checks the server's answer against: subprotocols, extensions. */
+export function responseCheck(
+  opts: Pick<ClientOptions<unknown>, 'subprotocols'>,
+  ext: ClientExtensions,
+): ResponseCheckOptions {
+  return {
+    ...(opts.subprotocols && { subprotocols: opts.subprotocols }),
+    acceptExtensions: ext.accept,
+  };
+}
+
 /** Open a WebSocket over HTTP/1.1. Resolves with the session once the 101 is accepted. */
 export function connectH1<S>(input: string | URL, opts: ClientOptions<S>): Promise<Session<S>> {
   const u = parseWsUrl(input);
   const ext = clientExtensions(opts);
-  const { key, headers } = buildH1Request(u.authority, {
-    ...(opts.subprotocols && { subprotocols: opts.subprotocols }),
-    ...(ext.offer && { extensions: ext.offer }),
-    ...(opts.origin !== undefined && { origin: opts.origin }),
-    ...(opts.headers && { headers: opts.headers }),
-  });
+  const { key, headers } = buildH1Request(u.authority, handshakeOffer(opts, ext.offer));
   return new Promise<Session<S>>((resolve, reject) => {
-    const reqOpts: https.RequestOptions = {
-      host: u.host,
-      port: u.port,
-      path: u.path,
-      method: 'GET',
-      headers,
-      agent: false,
-      setHost: false,
-    };
-    if (u.secure) {
-      Object.assign(reqOpts, opts.tls);
-      if (opts.tls?.servername === undefined && isIP(u.host) === 0) reqOpts.servername = u.host;
-    }
-    const req = (u.secure ? https : http).request(reqOpts);
-    let settled = false;
-    const fail = (err: Error) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      reject(err);
-    };
-    const ms = handshakeTimeoutOf(opts);
-    const timer = setTimeout(() => {
-      fail(handshakeTimeoutError(ms));
-      req.destroy();
-    }, ms);
-    req.on('error', (err) =>
-      fail(
-        new WebSocketError('WS_ERR_HANDSHAKE', `connection failed: ${err.message}`, { cause: err }),
-      ),
+    const req = (u.secure ? https : http).request(requestOptions(u, headers, opts.tls));
+    const h = new H1Handshake<S>({ u, opts, ext, key, headers }, req, resolve, reject);
+    req.on('error', (err) => h.onError(err));
+    req.on('response', (res: IncomingMessage) => h.onResponse(res));
+    req.on('upgrade', (res: IncomingMessage, socket: Socket, head: Buffer) =>
+      h.onUpgrade(res, socket, head),
     );
-    req.on('response', (res: IncomingMessage) => {
-      res.resume();
-      fail(
-        new WebSocketError(
-          'WS_ERR_HANDSHAKE_STATUS',
-          `server answered ${res.statusCode} instead of 101`,
-          // the response rides along: a 401's www-authenticate, a 503's retry-after
-          {
-            status: res.statusCode ?? 0,
-            response: { status: res.statusCode ?? 0, headers: res.headers },
-            cause: { status: res.statusCode, headers: res.headers },
-          },
-        ),
-      );
-      req.destroy();
-    });
-    req.on('upgrade', (res: IncomingMessage, socket: Socket, head: Buffer) => {
-      if (settled) {
-        socket.destroy();
-        return;
-      }
-      const check = validateH1Response(res.statusCode ?? 0, res.headers, key, {
-        ...(opts.subprotocols && { subprotocols: opts.subprotocols }),
-        acceptExtensions: ext.accept,
-      });
-      if (!check.ok) {
-        socket.destroy();
-        fail(new WebSocketError('WS_ERR_HANDSHAKE', ext.error ?? check.error));
-        return;
-      }
-      settled = true;
-      clearTimeout(timer);
-      const transport = new H1Transport(socket, head, u.secure);
-      const resHeaders: Record<string, string> = {};
-      for (const [k, v] of Object.entries(res.headers)) {
-        if (v !== undefined) resHeaders[k] = Array.isArray(v) ? v.join(', ') : v;
-      }
-      const session = new Session<S>({
-        ...opts,
-        extension: ext.extension(opts.maxMessage) ?? opts.extension,
-        role: 'client',
-        transport,
-        handler: opts.handler,
-        state: opts.state as S,
-        request: {
-          http: '1.1',
-          secure: u.secure,
-          method: 'GET',
-          path: u.path,
-          authority: u.authority,
-          headers,
-          subprotocol: check.subprotocol,
-          extensions: check.extensions,
-          remoteAddress: socket.remoteAddress,
-          remotePort: socket.remotePort,
-          response: { status: 101, headers: resHeaders },
-        },
-      });
-      session.start();
-      resolve(session);
-    });
     req.end();
   });
+}
+
+/** node's options for the upgrade request; wss:// adds the TLS options and SNI (not for an IP). */
+function requestOptions(
+  u: ParsedUrl,
+  headers: Record<string, string>,
+  tls: ConnectionOptions | undefined,
+): https.RequestOptions {
+  const reqOpts: https.RequestOptions = {
+    host: u.host,
+    port: u.port,
+    path: u.path,
+    method: 'GET',
+    headers,
+    agent: false,
+    setHost: false,
+  };
+  if (u.secure) {
+    Object.assign(reqOpts, tls);
+    if (tls?.servername === undefined && isIP(u.host) === 0) reqOpts.servername = u.host;
+  }
+  return reqOpts;
+}
+
+/** What an HTTP/1.1 handshake sent, and what it needs to check the answer. */
+interface H1Request<S> {
+  u: ParsedUrl;
+  opts: ClientOptions<S>;
+  ext: ClientExtensions;
+  key: string;
+  headers: Record<string, string>;
+}
+
+/** One HTTP/1.1 opening handshake: its deadline, and the one outcome it settles with. */
+class H1Handshake<S> {
+  readonly #r: H1Request<S>;
+  readonly #req: http.ClientRequest;
+  readonly #resolve: (session: Session<S>) => void;
+  readonly #reject: (err: Error) => void;
+  #settled = false;
+  readonly #timer: NodeJS.Timeout;
+
+  constructor(
+    r: H1Request<S>,
+    req: http.ClientRequest,
+    resolve: (session: Session<S>) => void,
+    reject: (err: Error) => void,
+  ) {
+    this.#r = r;
+    this.#req = req;
+    this.#resolve = resolve;
+    this.#reject = reject;
+    const ms = handshakeTimeoutOf(r.opts);
+    this.#timer = setTimeout(() => {
+      this.#fail(handshakeTimeoutError(ms));
+      req.destroy();
+    }, ms);
+  }
+
+  #fail(err: Error): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    clearTimeout(this.#timer);
+    this.#reject(err);
+  }
+
+  onError(err: Error): void {
+    this.#fail(
+      new WebSocketError('WS_ERR_HANDSHAKE', `connection failed: ${err.message}`, { cause: err }),
+    );
+  }
+
+  /** Any answer but an upgrade: the handshake failed with that status. */
+  onResponse(res: IncomingMessage): void {
+    res.resume();
+    this.#fail(
+      new WebSocketError(
+        'WS_ERR_HANDSHAKE_STATUS',
+        `server answered ${res.statusCode} instead of 101`,
+        // the response rides along: a 401's www-authenticate, a 503's retry-after
+        {
+          status: res.statusCode ?? 0,
+          response: { status: res.statusCode ?? 0, headers: res.headers },
+          cause: { status: res.statusCode, headers: res.headers },
+        },
+      ),
+    );
+    this.#req.destroy();
+  }
+
+  onUpgrade(res: IncomingMessage, socket: Socket, head: Buffer): void {
+    if (this.#settled) {
+      socket.destroy();
+      return;
+    }
+    const { opts, ext, key } = this.#r;
+    const check = validateH1Response(
+      res.statusCode ?? 0,
+      res.headers,
+      key,
+      responseCheck(opts, ext),
+    );
+    if (!check.ok) {
+      socket.destroy();
+      this.#fail(new WebSocketError('WS_ERR_HANDSHAKE', ext.error ?? check.error));
+      return;
+    }
+    this.#settled = true;
+    clearTimeout(this.#timer);
+    const session = this.#session(res, socket, head, check);
+    session.start();
+    this.#resolve(session);
+  }
+
+  #session(
+    res: IncomingMessage,
+    socket: Socket,
+    head: Buffer,
+    check: ResponseResult & { ok: true },
+  ): Session<S> {
+    const { u, opts, ext, headers } = this.#r;
+    const transport = new H1Transport(socket, head, u.secure);
+    const resHeaders: Record<string, string> = {};
+    for (const [k, v] of Object.entries(res.headers)) {
+      if (v !== undefined) resHeaders[k] = Array.isArray(v) ? v.join(', ') : v;
+    }
+    return new Session<S>({
+      ...opts,
+      extension: ext.extension(opts.maxMessage) ?? opts.extension,
+      role: 'client',
+      transport,
+      handler: opts.handler,
+      state: opts.state as S,
+      request: {
+        http: '1.1',
+        secure: u.secure,
+        method: 'GET',
+        path: u.path,
+        authority: u.authority,
+        headers,
+        subprotocol: check.subprotocol,
+        extensions: check.extensions,
+        remoteAddress: socket.remoteAddress,
+        remotePort: socket.remotePort,
+        response: { status: 101, headers: resHeaders },
+      },
+    });
+  }
 }

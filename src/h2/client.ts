@@ -11,17 +11,26 @@
 // Sessions never keep the process alive without a WebSocket on them: with none left
 // a session is unref'd and closed (GOAWAY) after `sessionIdleTimeout`.
 
-import http2, { type ClientHttp2Session, type ClientHttp2Stream, constants } from 'node:http2';
+import http2, {
+  type ClientHttp2Session,
+  type ClientHttp2Stream,
+  constants,
+  type IncomingHttpHeaders,
+  type IncomingHttpStatusHeader,
+} from 'node:http2';
 import { isIP } from 'node:net';
 import tls, { type ConnectionOptions, type TLSSocket } from 'node:tls';
 import {
   type ClientOptions,
+  handshakeOffer,
   handshakeTimeoutOf,
   type ParsedUrl,
   parseWsUrl,
+  responseCheck,
 } from '../h1/client.js';
-import { clientExtensions } from '../ws/deflate.js';
+import { type ClientExtensions, clientExtensions } from '../ws/deflate.js';
 import { handshakeTimeoutError, WebSocketError } from '../ws/errors.js';
+import type { ResponseResult } from '../ws/negotiate.js';
 import { Session } from '../ws/session.js';
 import { ConnectionPool, optionsKey, type Pooled } from './pool.js';
 import { H2Transport } from './transport.js';
@@ -291,160 +300,224 @@ function open<S>(
   // permessage-deflate and other extensions: offered, checked and run as on HTTP/1.1
   const ext = clientExtensions(opts);
   return new Promise<Session<S> | null>((resolve, reject) => {
-    const pooled = pooledSession(
-      u,
-      opts as H2ClientOptions<unknown>,
-      auto ? ['h2', 'http/1.1'] : ['h2'],
+    const h = new H2Handshake<S>({ u, opts, auto, ext }, ms, resolve, reject);
+    h.pooled.ready.then(
+      (session) => h.onReady(session),
+      (err: Error) => h.onConnectFailed(err),
     );
-    pooled.retain();
-    let settled = false;
-    let stream: ClientHttp2Stream | null = null;
-    let released = false;
-    const release = () => {
-      if (released) return;
-      released = true;
-      pooled.release();
-    };
-    const fail = (err: Error) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      if (stream && !stream.destroyed) stream.close(NGHTTP2_CANCEL);
-      else if (!stream) release();
-      reject(err);
-    };
-    const timer = setTimeout(() => {
-      fail(handshakeTimeoutError(ms));
+  });
+}
+
+/** 'auto' uses HTTP/1.1 for this origin for a while (expired entries are dropped first). */
+function rememberNoH2(key: string, reason: NoH2): void {
+  const now = Date.now();
+  for (const [k, v] of noH2) if (v.until <= now) noH2.delete(k);
+  noH2.set(key, { reason, until: now + NO_H2_MEMORY_MS });
+}
+
+/** The response's fields without pseudo-headers, one string per field. */
+function responseFields(resHeaders: IncomingHttpHeaders): Record<string, string> {
+  const fields: Record<string, string> = {};
+  for (const [k, v] of Object.entries(resHeaders)) {
+    if (v !== undefined && !k.startsWith(':')) {
+      fields[k] = Array.isArray(v) ? v.join(', ') : String(v);
+    }
+  }
+  return fields;
+}
+
+/** What a WebSocket over HTTP/2 asks for: the URL, the options, whether 'auto' may fall back. */
+interface H2Attempt<S> {
+  u: ParsedUrl;
+  opts: H2ClientOptions<S>;
+  auto: boolean;
+  ext: ClientExtensions;
+}
+
+/**
+ * One extended CONNECT on a pooled session: holds the session's stream count until the stream
+ * closes, and settles once, with a Session, with null ('auto' falls back) or with an error.
+ */
+class H2Handshake<S> {
+  readonly #a: H2Attempt<S>;
+  readonly #resolve: (session: Session<S> | null) => void;
+  readonly #reject: (err: Error) => void;
+  readonly pooled: PooledSession;
+  #settled = false;
+  #stream: ClientHttp2Stream | null = null;
+  #released = false;
+  readonly #timer: NodeJS.Timeout;
+
+  constructor(
+    a: H2Attempt<S>,
+    ms: number,
+    resolve: (session: Session<S> | null) => void,
+    reject: (err: Error) => void,
+  ) {
+    this.#a = a;
+    this.#resolve = resolve;
+    this.#reject = reject;
+    this.pooled = pooledSession(
+      a.u,
+      a.opts as H2ClientOptions<unknown>,
+      a.auto ? ['h2', 'http/1.1'] : ['h2'],
+    );
+    this.pooled.retain();
+    this.#timer = setTimeout(() => {
+      this.#fail(handshakeTimeoutError(ms));
     }, ms);
+  }
 
-    pooled.ready.then(
-      (session) => {
-        if (settled) return;
-        if (!session || !pooled.connectProtocol) {
-          if (auto) {
-            const now = Date.now();
-            for (const [k, v] of noH2) if (v.until <= now) noH2.delete(k);
-            noH2.set(pooled.key, {
-              reason: session ? 'settings' : 'alpn',
-              until: now + NO_H2_MEMORY_MS,
-            });
-            settled = true;
-            clearTimeout(timer);
-            release();
-            resolve(null);
-            return;
-          }
-          fail(
-            new WebSocketError(
-              'WS_ERR_EXTENDED_CONNECT_UNSUPPORTED',
-              session
-                ? `${u.authority} did not send SETTINGS_ENABLE_CONNECT_PROTOCOL = 1 (RFC 8441 §3)`
-                : `${u.authority} did not select h2 by ALPN`,
-            ),
-          );
-          return;
-        }
-        request(session);
-      },
-      (err: Error) =>
-        fail(
-          new WebSocketError('WS_ERR_HANDSHAKE', `connection failed: ${err.message}`, {
-            cause: err,
-          }),
-        ),
-    );
+  #release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    this.pooled.release();
+  }
 
-    const request = (session: ClientHttp2Session) => {
-      const headers = buildH2Request(u, {
-        ...(opts.subprotocols && { subprotocols: opts.subprotocols }),
-        ...(ext.offer && { extensions: ext.offer }),
-        ...(opts.origin !== undefined && { origin: opts.origin }),
-        ...(opts.headers && { headers: opts.headers }),
-      });
-      let s: ClientHttp2Stream;
-      try {
-        s = session.request(headers, { endStream: false });
-      } catch (err) {
-        fail(
-          new WebSocketError('WS_ERR_HANDSHAKE', `request failed: ${(err as Error).message}`, {
-            cause: err,
-          }),
-        );
+  #fail(err: Error): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    clearTimeout(this.#timer);
+    const stream = this.#stream;
+    if (stream && !stream.destroyed) stream.close(NGHTTP2_CANCEL);
+    else if (!stream) this.#release();
+    this.#reject(err);
+  }
+
+  /** The pooled session got the peer's SETTINGS (null: ALPN did not select h2). */
+  onReady(session: ClientHttp2Session | null): void {
+    if (this.#settled) return;
+    if (!session || !this.pooled.connectProtocol) {
+      if (this.#a.auto) {
+        this.#fallBack(session ? 'settings' : 'alpn');
         return;
       }
-      stream = s;
-      s.once('close', release);
-      s.on('error', (err: Error) =>
-        fail(
-          new WebSocketError('WS_ERR_HANDSHAKE', `stream failed: ${err.message}`, { cause: err }),
+      this.#fail(
+        new WebSocketError(
+          'WS_ERR_EXTENDED_CONNECT_UNSUPPORTED',
+          session
+            ? `${this.#a.u.authority} did not send SETTINGS_ENABLE_CONNECT_PROTOCOL = 1 (RFC 8441 §3)`
+            : `${this.#a.u.authority} did not select h2 by ALPN`,
         ),
       );
-      s.once('close', () =>
-        fail(
-          new WebSocketError(
-            'WS_ERR_HANDSHAKE',
-            `stream closed before a response (RST_STREAM code ${s.rstCode ?? 'none'})`,
-          ),
+      return;
+    }
+    this.#request(session);
+  }
+
+  onConnectFailed(err: Error): void {
+    this.#fail(
+      new WebSocketError('WS_ERR_HANDSHAKE', `connection failed: ${err.message}`, {
+        cause: err,
+      }),
+    );
+  }
+
+  /** 'auto': no WebSockets over HTTP/2 at this origin; resolve null so HTTP/1.1 is tried. */
+  #fallBack(reason: NoH2): void {
+    rememberNoH2(this.pooled.key, reason);
+    this.#settled = true;
+    clearTimeout(this.#timer);
+    this.#release();
+    this.#resolve(null);
+  }
+
+  /** RFC 8441 §4: the extended CONNECT, on a stream of the pooled session. */
+  #request(session: ClientHttp2Session): void {
+    const { u, opts, ext } = this.#a;
+    const headers = buildH2Request(u, handshakeOffer(opts, ext.offer));
+    let s: ClientHttp2Stream;
+    try {
+      s = session.request(headers, { endStream: false });
+    } catch (err) {
+      this.#fail(
+        new WebSocketError('WS_ERR_HANDSHAKE', `request failed: ${(err as Error).message}`, {
+          cause: err,
+        }),
+      );
+      return;
+    }
+    this.#stream = s;
+    s.once('close', () => this.#release());
+    s.on('error', (err: Error) =>
+      this.#fail(
+        new WebSocketError('WS_ERR_HANDSHAKE', `stream failed: ${err.message}`, { cause: err }),
+      ),
+    );
+    s.once('close', () =>
+      this.#fail(
+        new WebSocketError(
+          'WS_ERR_HANDSHAKE',
+          `stream closed before a response (RST_STREAM code ${s.rstCode ?? 'none'})`,
+        ),
+      ),
+    );
+    s.once('response', (resHeaders) => this.#onResponse(s, headers, resHeaders));
+  }
+
+  #onResponse(
+    s: ClientHttp2Stream,
+    headers: Record<string, string>,
+    resHeaders: IncomingHttpHeaders & IncomingHttpStatusHeader,
+  ): void {
+    if (this.#settled) return;
+    const { opts, ext } = this.#a;
+    const status = Number(resHeaders[':status']);
+    const fields = responseFields(resHeaders);
+    if (!(status >= 200 && status <= 299)) {
+      s.resume();
+      this.#fail(
+        new WebSocketError(
+          'WS_ERR_HANDSHAKE_STATUS',
+          `server answered ${status} instead of 200`,
+          // the response rides along: a 401's www-authenticate, a 503's retry-after
+          { status, response: { status, headers: fields }, cause: { status, headers: fields } },
         ),
       );
-      s.once('response', (resHeaders) => {
-        if (settled) return;
-        const status = Number(resHeaders[':status']);
-        const fields: Record<string, string> = {};
-        for (const [k, v] of Object.entries(resHeaders)) {
-          if (v !== undefined && !k.startsWith(':')) {
-            fields[k] = Array.isArray(v) ? v.join(', ') : String(v);
-          }
-        }
-        if (!(status >= 200 && status <= 299)) {
-          s.resume();
-          fail(
-            new WebSocketError(
-              'WS_ERR_HANDSHAKE_STATUS',
-              `server answered ${status} instead of 200`,
-              // the response rides along: a 401's www-authenticate, a 503's retry-after
-              { status, response: { status, headers: fields }, cause: { status, headers: fields } },
-            ),
-          );
-          return;
-        }
-        const check = validateH2Response(status, resHeaders, {
-          ...(opts.subprotocols && { subprotocols: opts.subprotocols }),
-          acceptExtensions: ext.accept,
-        });
-        if (!check.ok) {
-          fail(new WebSocketError('WS_ERR_HANDSHAKE', ext.error ?? check.error));
-          return;
-        }
-        settled = true;
-        clearTimeout(timer);
-        const requestFields: Record<string, string> = {};
-        for (const [k, v] of Object.entries(headers)) if (!k.startsWith(':')) requestFields[k] = v;
-        const transport = new H2Transport(s, u.secure);
-        const ws = new Session<S>({
-          ...opts,
-          extension: ext.extension(opts.maxMessage) ?? opts.extension,
-          role: 'client',
-          transport,
-          handler: opts.handler,
-          state: opts.state as S,
-          request: {
-            http: '2',
-            secure: u.secure,
-            method: 'CONNECT',
-            path: u.path,
-            authority: u.authority,
-            headers: requestFields,
-            subprotocol: check.subprotocol,
-            extensions: check.extensions,
-            remoteAddress: transport.info.remoteAddress,
-            remotePort: transport.info.remotePort,
-            response: { status, headers: fields },
-          },
-        });
-        ws.start();
-        resolve(ws);
-      });
-    };
-  });
+      return;
+    }
+    const check = validateH2Response(status, resHeaders, responseCheck(opts, ext));
+    if (!check.ok) {
+      this.#fail(new WebSocketError('WS_ERR_HANDSHAKE', ext.error ?? check.error));
+      return;
+    }
+    this.#settled = true;
+    clearTimeout(this.#timer);
+    const ws = this.#session(s, headers, { status, headers: fields }, check);
+    ws.start();
+    this.#resolve(ws);
+  }
+
+  #session(
+    s: ClientHttp2Stream,
+    headers: Record<string, string>,
+    response: { status: number; headers: Record<string, string> },
+    check: ResponseResult & { ok: true },
+  ): Session<S> {
+    const { u, opts, ext } = this.#a;
+    const requestFields: Record<string, string> = {};
+    for (const [k, v] of Object.entries(headers)) if (!k.startsWith(':')) requestFields[k] = v;
+    const transport = new H2Transport(s, u.secure);
+    return new Session<S>({
+      ...opts,
+      extension: ext.extension(opts.maxMessage) ?? opts.extension,
+      role: 'client',
+      transport,
+      handler: opts.handler,
+      state: opts.state as S,
+      request: {
+        http: '2',
+        secure: u.secure,
+        method: 'CONNECT',
+        path: u.path,
+        authority: u.authority,
+        headers: requestFields,
+        subprotocol: check.subprotocol,
+        extensions: check.extensions,
+        remoteAddress: transport.info.remoteAddress,
+        remotePort: transport.info.remotePort,
+        response,
+      },
+    });
+  }
 }

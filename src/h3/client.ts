@@ -17,21 +17,25 @@ import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import {
   type ClientOptions,
+  handshakeOffer,
   handshakeTimeoutOf,
   type ParsedUrl,
   parseWsUrl,
+  responseCheck,
 } from '../h1/client.js';
 import { ConnectionPool, optionsKey, type Pooled } from '../h2/pool.js';
-import { clientExtensions } from '../ws/deflate.js';
+import { type ClientExtensions, clientExtensions } from '../ws/deflate.js';
 import { handshakeTimeoutError, WebSocketError } from '../ws/errors.js';
+import type { ResponseResult } from '../ws/negotiate.js';
 import { Session } from '../ws/session.js';
 import { H3Connection } from './connection.js';
 import { H3_INTERNAL_ERROR, H3_NO_ERROR, H3_REQUEST_CANCELLED } from './errors.js';
+import type { Header } from './qpack.js';
 import type { QuicSettings } from './quic.js';
 import { connectQuic } from './quic-client.js';
-import type { H3Stream } from './stream.js';
+import type { H3Stream, H3StreamSink } from './stream.js';
 import { H3Transport } from './transport.js';
-import { buildH3Request, checkH3Response, validateH3Response } from './upgrade.js';
+import { buildH3Request, checkH3Response, type H3Headers, validateH3Response } from './upgrade.js';
 
 const DEFAULT_SESSION_IDLE_TIMEOUT = 1000;
 
@@ -237,168 +241,239 @@ export function connectH3<S>(input: string | URL, opts: H3ClientOptions<S>): Pro
   // permessage-deflate and other extensions: offered, checked and run as on HTTP/1.1
   const ext = clientExtensions(opts);
   return new Promise<Session<S>>((resolve, reject) => {
-    let pooled = pooledConnection(u, opts as H3ClientOptions<unknown>);
-    pooled.retain();
-    let settled = false;
-    let stream: H3Stream | null = null;
-    let released = false;
-    let moves = 0;
-    const release = () => {
-      if (released) return;
-      released = true;
-      pooled.release();
-    };
-    const fail = (err: Error) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      stream?.reset(H3_REQUEST_CANCELLED);
-      release();
-      reject(err);
-    };
-    const timer = setTimeout(() => {
-      fail(handshakeTimeoutError(ms));
-    }, ms);
+    new H3Handshake<S>({ u, opts, ext }, ms, resolve, reject).waitForConnection();
+  });
+}
 
-    const onReady = (h3: H3Connection) => {
-      if (settled) return;
-      if (!h3.canRequest() && !h3.closed && moves < 3) {
-        // WebSockets that waited for this connection used up its streams (or it got a
-        // GOAWAY meanwhile): move to another connection of the pool
-        moves++;
-        pooled.release();
-        pooled = pooledConnection(u, opts as H3ClientOptions<unknown>);
-        pooled.retain();
-        pooled.ready.then(onReady, onFailed);
-        return;
-      }
-      if (!h3.peerEnablesConnectProtocol) {
-        fail(
-          new WebSocketError(
-            'WS_ERR_EXTENDED_CONNECT_UNSUPPORTED',
-            `${u.authority} did not send SETTINGS_ENABLE_CONNECT_PROTOCOL = 1 (RFC 9220 §3)`,
-          ),
-        );
-        return;
-      }
-      request(h3);
-    };
-    const onFailed = (err: Error) =>
-      fail(
-        new WebSocketError('WS_ERR_HANDSHAKE', `connection failed: ${err.message}`, {
+/** The response's fields without pseudo-headers, one string per field. */
+function responseFields(h: H3Headers): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(h)) {
+    if (!k.startsWith(':')) headers[k] = typeof v === 'string' ? v : v.join(', ');
+  }
+  return headers;
+}
+
+/** What a WebSocket over HTTP/3 asks for: the URL, the options, the extensions offered. */
+interface H3Attempt<S> {
+  u: ParsedUrl;
+  opts: H3ClientOptions<S>;
+  ext: ClientExtensions;
+}
+
+/** How often a handshake moves to another pooled connection when its own takes no request. */
+const MAX_MOVES = 3;
+
+/**
+ * One extended CONNECT on a pooled connection: holds the connection (as one of its users) until
+ * the WebSocket closes, and settles once, with a Session or an error.
+ */
+class H3Handshake<S> {
+  readonly #a: H3Attempt<S>;
+  readonly #resolve: (session: Session<S>) => void;
+  readonly #reject: (err: Error) => void;
+  #pooled: PooledConnection;
+  #settled = false;
+  #stream: H3Stream | null = null;
+  #released = false;
+  #moves = 0;
+  readonly #timer: NodeJS.Timeout;
+
+  constructor(
+    a: H3Attempt<S>,
+    ms: number,
+    resolve: (session: Session<S>) => void,
+    reject: (err: Error) => void,
+  ) {
+    this.#a = a;
+    this.#resolve = resolve;
+    this.#reject = reject;
+    this.#pooled = pooledConnection(a.u, a.opts as H3ClientOptions<unknown>);
+    this.#pooled.retain();
+    this.#timer = setTimeout(() => {
+      this.#fail(handshakeTimeoutError(ms));
+    }, ms);
+  }
+
+  #release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    this.#pooled.release();
+  }
+
+  #fail(err: Error): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    clearTimeout(this.#timer);
+    this.#stream?.reset(H3_REQUEST_CANCELLED);
+    this.#release();
+    this.#reject(err);
+  }
+
+  waitForConnection(): void {
+    this.#pooled.ready.then(
+      (h3) => this.#onReady(h3),
+      (err: Error) => this.#onFailed(err),
+    );
+  }
+
+  /** The pooled connection got the server's SETTINGS. */
+  #onReady(h3: H3Connection): void {
+    if (this.#settled) return;
+    if (!h3.canRequest() && !h3.closed && this.#moves < MAX_MOVES) {
+      this.#move();
+      return;
+    }
+    if (!h3.peerEnablesConnectProtocol) {
+      this.#fail(
+        new WebSocketError(
+          'WS_ERR_EXTENDED_CONNECT_UNSUPPORTED',
+          `${this.#a.u.authority} did not send SETTINGS_ENABLE_CONNECT_PROTOCOL = 1 (RFC 9220 §3)`,
+        ),
+      );
+      return;
+    }
+    this.#request(h3);
+  }
+
+  /**
+   * WebSockets that waited for this connection used up its streams (or it got a GOAWAY
+   * meanwhile): move to another connection of the pool.
+   */
+  #move(): void {
+    this.#moves++;
+    this.#pooled.release();
+    this.#pooled = pooledConnection(this.#a.u, this.#a.opts as H3ClientOptions<unknown>);
+    this.#pooled.retain();
+    this.waitForConnection();
+  }
+
+  #onFailed(err: Error): void {
+    this.#fail(
+      new WebSocketError('WS_ERR_HANDSHAKE', `connection failed: ${err.message}`, {
+        cause: err,
+      }),
+    );
+  }
+
+  /** RFC 9220 §3: the extended CONNECT, on a request stream of the pooled connection. */
+  #request(h3: H3Connection): void {
+    const { u, opts, ext } = this.#a;
+    const fields = buildH3Request(u, handshakeOffer(opts, ext.offer));
+    let s: H3Stream;
+    try {
+      s = h3.request(fields);
+    } catch (err) {
+      this.#fail(
+        new WebSocketError('WS_ERR_HANDSHAKE', `request failed: ${(err as Error).message}`, {
           cause: err,
         }),
       );
-    pooled.ready.then(onReady, onFailed);
+      return;
+    }
+    this.#stream = s;
+    s.setSink(this.#handshakeSink(s, fields));
+  }
 
-    const request = (h3: H3Connection) => {
-      const fields = buildH3Request(u, {
-        ...(opts.subprotocols && { subprotocols: opts.subprotocols }),
-        ...(ext.offer && { extensions: ext.offer }),
-        ...(opts.origin !== undefined && { origin: opts.origin }),
-        ...(opts.headers && { headers: opts.headers }),
-      });
-      let s: H3Stream;
-      try {
-        s = h3.request(fields);
-      } catch (err) {
-        fail(
-          new WebSocketError('WS_ERR_HANDSHAKE', `request failed: ${(err as Error).message}`, {
+  /** The stream's events until the response: the Session's transport takes over after it. */
+  #handshakeSink(s: H3Stream, fields: Header[]): H3StreamSink {
+    return {
+      onHeaders: (resFields, trailers) => {
+        if (this.#settled || trailers) return;
+        this.#onResponse(s, fields, resFields);
+      },
+      onData() {
+        // a body before the response headers cannot happen (the validator refuses it)
+      },
+      onEnd: () => {
+        this.#fail(
+          new WebSocketError('WS_ERR_HANDSHAKE', 'the server ended the stream without a response'),
+        );
+      },
+      onAbort: (err) => {
+        this.#fail(
+          new WebSocketError('WS_ERR_HANDSHAKE', `stream failed: ${err.message}`, {
             cause: err,
           }),
         );
-        return;
-      }
-      stream = s;
-      s.setSink({
-        onHeaders(resFields, trailers) {
-          if (settled || trailers) return;
-          const check = checkH3Response(resFields);
-          if (!check.ok) {
-            fail(new WebSocketError('WS_ERR_HANDSHAKE', `malformed response: ${check.error}`));
-            return;
-          }
-          const status = check.status!;
-          if (status < 200) return; // interim
-          const headers: Record<string, string> = {};
-          for (const [k, v] of Object.entries(check.headers)) {
-            if (!k.startsWith(':')) headers[k] = typeof v === 'string' ? v : v.join(', ');
-          }
-          if (status > 299) {
-            fail(
-              new WebSocketError(
-                'WS_ERR_HANDSHAKE_STATUS',
-                `server answered ${status} instead of 200`,
-                // the response rides along: a 401's www-authenticate, a 503's retry-after
-                { status, response: { status, headers }, cause: { status, headers } },
-              ),
-            );
-            return;
-          }
-          const valid = validateH3Response(status, check.headers, {
-            ...(opts.subprotocols && { subprotocols: opts.subprotocols }),
-            acceptExtensions: ext.accept,
-          });
-          if (!valid.ok) {
-            fail(new WebSocketError('WS_ERR_HANDSHAKE', ext.error ?? valid.error));
-            return;
-          }
-          settled = true;
-          clearTimeout(timer);
-          s.becomeTunnel();
-          const requestFields: Record<string, string> = {};
-          for (const [k, v] of fields) if (!k.startsWith(':')) requestFields[k] = v;
-          const transport = new H3Transport(s);
-          const ws = new Session<S>({
-            ...opts,
-            extension: ext.extension(opts.maxMessage) ?? opts.extension,
-            role: 'client',
-            transport,
-            handler: opts.handler,
-            state: opts.state as S,
-            request: {
-              http: '3',
-              secure: true,
-              method: 'CONNECT',
-              path: u.path,
-              authority: u.authority,
-              headers: requestFields,
-              subprotocol: valid.subprotocol,
-              extensions: valid.extensions,
-              remoteAddress: transport.info.remoteAddress,
-              remotePort: transport.info.remotePort,
-              response: { status, headers },
-            },
-          });
-          ws.closed.then(release, release);
-          ws.start();
-          resolve(ws);
-        },
-        onData() {
-          // a body before the response headers cannot happen (the validator refuses it)
-        },
-        onEnd() {
-          fail(
-            new WebSocketError(
-              'WS_ERR_HANDSHAKE',
-              'the server ended the stream without a response',
-            ),
-          );
-        },
-        onAbort(err) {
-          fail(
-            new WebSocketError('WS_ERR_HANDSHAKE', `stream failed: ${err.message}`, {
-              cause: err,
-            }),
-          );
-        },
-        onDrain() {},
-        onClose() {
-          if (!settled) {
-            fail(new WebSocketError('WS_ERR_HANDSHAKE', 'the stream closed before a response'));
-          }
-        },
-      });
+      },
+      onDrain() {},
+      onClose: () => {
+        if (!this.#settled) {
+          this.#fail(new WebSocketError('WS_ERR_HANDSHAKE', 'the stream closed before a response'));
+        }
+      },
     };
-  });
+  }
+
+  #onResponse(s: H3Stream, fields: Header[], resFields: readonly Header[]): void {
+    const { opts, ext } = this.#a;
+    const check = checkH3Response(resFields);
+    if (!check.ok) {
+      this.#fail(new WebSocketError('WS_ERR_HANDSHAKE', `malformed response: ${check.error}`));
+      return;
+    }
+    const status = check.status!;
+    if (status < 200) return; // interim
+    const headers = responseFields(check.headers);
+    if (status > 299) {
+      this.#fail(
+        new WebSocketError(
+          'WS_ERR_HANDSHAKE_STATUS',
+          `server answered ${status} instead of 200`,
+          // the response rides along: a 401's www-authenticate, a 503's retry-after
+          { status, response: { status, headers }, cause: { status, headers } },
+        ),
+      );
+      return;
+    }
+    const valid = validateH3Response(status, check.headers, responseCheck(opts, ext));
+    if (!valid.ok) {
+      this.#fail(new WebSocketError('WS_ERR_HANDSHAKE', ext.error ?? valid.error));
+      return;
+    }
+    this.#settled = true;
+    clearTimeout(this.#timer);
+    s.becomeTunnel();
+    const ws = this.#session(s, fields, { status, headers }, valid);
+    ws.closed.then(
+      () => this.#release(),
+      () => this.#release(),
+    );
+    ws.start();
+    this.#resolve(ws);
+  }
+
+  #session(
+    s: H3Stream,
+    fields: Header[],
+    response: { status: number; headers: Record<string, string> },
+    valid: ResponseResult & { ok: true },
+  ): Session<S> {
+    const { u, opts, ext } = this.#a;
+    const requestFields: Record<string, string> = {};
+    for (const [k, v] of fields) if (!k.startsWith(':')) requestFields[k] = v;
+    const transport = new H3Transport(s);
+    return new Session<S>({
+      ...opts,
+      extension: ext.extension(opts.maxMessage) ?? opts.extension,
+      role: 'client',
+      transport,
+      handler: opts.handler,
+      state: opts.state as S,
+      request: {
+        http: '3',
+        secure: true,
+        method: 'CONNECT',
+        path: u.path,
+        authority: u.authority,
+        headers: requestFields,
+        subprotocol: valid.subprotocol,
+        extensions: valid.extensions,
+        remoteAddress: transport.info.remoteAddress,
+        remotePort: transport.info.remotePort,
+        response,
+      },
+    });
+  }
 }
