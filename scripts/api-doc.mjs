@@ -139,9 +139,12 @@ export function render() {
     "`omniws/dev` loads no native code; `omniws/h3` loads quiche's binding. Names marked",
     'deprecated keep working until 0.3: [CHANGELOG.md](../CHANGELOG.md) says what replaces them.',
   ];
+  const sources = entries()
+    .map(([entry, file]) => `\`${entry}\` (\`${relative(root, file)}\`)`)
+    .join(', ');
+  lines.push('', `Entry points: ${sources}.`, '');
+  lines.push('| import from | name | kind | what it is |', '| --- | --- | --- | --- |');
   for (const [entry, file] of entries()) {
-    lines.push('', `## \`${entry}\``, '', `Source: \`${relative(root, file)}\``, '');
-    lines.push('| name | kind | what it is |', '| --- | --- | --- |');
     const rows = exportsOf(file)
       .map((e) => {
         const d = declaration(e.from, e.orig);
@@ -157,8 +160,10 @@ export function render() {
           .join(' ');
         return { name: e.name, kind, what, where: relative(root, d.file) };
       })
-      .sort((a, b) => a.name.localeCompare(b.name));
-    for (const r of rows) lines.push(`| \`${r.name}\` | ${r.kind} | ${r.what} (\`${r.where}\`) |`);
+      .sort((x, y) => x.name.localeCompare(y.name));
+    for (const r of rows) {
+      lines.push(`| \`${entry}\` | \`${r.name}\` | ${r.kind} | ${r.what} (\`${r.where}\`) |`);
+    }
   }
   return `${lines.join('\n')}\n`;
 }

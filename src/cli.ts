@@ -8,7 +8,8 @@ import { parseArgs } from 'node:util';
 import { connect, type HttpChoice } from './client/connect.js';
 import { describeServed, type InteropOptions, serveInterop } from './dev/interop.js';
 import type { WebSocketError } from './ws/errors.js';
-import { ok } from './ws/handler.js';
+import { type CloseReason, type Handler, ok } from './ws/handler.js';
+import type { Session } from './ws/session.js';
 
 const USAGE = `usage:
   omniws serve [--port P] [--host H] [--tls [--cert F --key F | --certs DIR]] [--tls-port P2]
@@ -83,29 +84,17 @@ async function serveCmd(argv: string[]): Promise<number> {
 
 async function connectCmd(argv: string[]): Promise<number> {
   let parsed: ReturnType<typeof parseConnectArgs>;
+  let headers: Record<string, string>;
   try {
     parsed = parseConnectArgs(argv);
+    headers = headersOf(parsed.values.header ?? []);
   } catch (err) {
     console.error(`omniws connect: ${(err as Error).message}\n${USAGE}`);
     return Exit.Usage;
   }
   const { url, values, http } = parsed;
-  const headers: Record<string, string> = {};
-  for (const h of values.header ?? []) {
-    const i = h.indexOf(':');
-    if (i <= 0) {
-      console.error(`omniws connect: bad --header "${h}" (want K:V)`);
-      return Exit.Usage;
-    }
-    headers[h.slice(0, i).trim()] = h.slice(i + 1).trim();
-  }
-  const tls = values.insecure
-    ? { rejectUnauthorized: false }
-    : values.ca
-      ? { ca: readFileSync(values.ca) }
-      : undefined;
-  let lastReceived = Date.now();
-  let session: Awaited<ReturnType<typeof connect<null>>>;
+  const received = { at: Date.now() };
+  let session: Session<null>;
   try {
     session = await connect<null>(url, {
       http,
@@ -113,57 +102,99 @@ async function connectCmd(argv: string[]): Promise<number> {
       ...(values.subprotocol && { subprotocols: values.subprotocol }),
       ...(values.origin !== undefined && { origin: values.origin }),
       headers,
-      ...(tls && { tls }),
-      handler: {
-        handleControl: (ctl, state) => {
-          if (ctl.type === 'pong') process.stderr.write(`pong ${ctl.data.toString('utf8')}\n`);
-          return ok(state);
-        },
-        handleIn: (msg, state) => {
-          lastReceived = Date.now();
-          if (msg.type === 'text') process.stdout.write(`${msg.data}\n`);
-          else process.stdout.write(`${msg.data.toString('hex')}\n`);
-          return ok(state);
-        },
-      },
+      ...tlsOf(values),
+      handler: printingHandler(received),
     });
   } catch (err) {
     const e = err as WebSocketError;
     console.error(`omniws connect: ${e.message}${e.status ? ` (HTTP ${e.status})` : ''}`);
     return Exit.Failed;
   }
-  if (values.ping !== undefined) {
-    const every = Number(values.ping);
-    const timer = setInterval(() => {
-      if (session.readyState === 'open') session.send({ type: 'ping', data: String(Date.now()) });
-    }, every);
-    timer.unref();
-    void session.closed.then(() => clearInterval(timer));
+  if (values.ping !== undefined) pingEvery(session, Number(values.ping));
+  const rl = sendLines(session, values.binary === true, Number(values.linger ?? 500), received);
+  const reason = await session.closed;
+  rl.close();
+  return exitFor(reason);
+}
+
+/** `--header K:V` values as a header map; a value without a colon is a usage error. */
+function headersOf(list: readonly string[]): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const h of list) {
+    const i = h.indexOf(':');
+    if (i <= 0) throw new Error(`bad --header "${h}" (want K:V)`);
+    headers[h.slice(0, i).trim()] = h.slice(i + 1).trim();
   }
+  return headers;
+}
+
+function tlsOf(values: { insecure?: boolean; ca?: string }): {
+  tls?: { rejectUnauthorized: false } | { ca: Buffer };
+} {
+  if (values.insecure) return { tls: { rejectUnauthorized: false } };
+  if (values.ca) return { tls: { ca: readFileSync(values.ca) } };
+  return {};
+}
+
+/** Prints text messages as lines, binary as hex, pongs on stderr; notes when data arrived. */
+function printingHandler(received: { at: number }): Handler<null> {
+  return {
+    handleControl: (ctl, state) => {
+      if (ctl.type === 'pong') process.stderr.write(`pong ${ctl.data.toString('utf8')}\n`);
+      return ok(state);
+    },
+    handleIn: (msg, state) => {
+      received.at = Date.now();
+      if (msg.type === 'text') process.stdout.write(`${msg.data}\n`);
+      else process.stdout.write(`${msg.data.toString('hex')}\n`);
+      return ok(state);
+    },
+  };
+}
+
+function pingEvery(session: Session<null>, every: number): void {
+  const timer = setInterval(() => {
+    if (session.readyState === 'open') session.send({ type: 'ping', data: String(Date.now()) });
+  }, every);
+  timer.unref();
+  void session.closed.then(() => clearInterval(timer));
+}
+
+/**
+ * Send each line of stdin as a message. On end of input, close once nothing has arrived
+ * for `linger` ms: a close sent earlier would make us discard replies still on their way
+ * (RFC 6455 §1.4).
+ */
+function sendLines(
+  session: Session<null>,
+  binary: boolean,
+  linger: number,
+  received: { at: number },
+): ReturnType<typeof createInterface> {
   const rl = createInterface({ input: process.stdin, crlfDelay: Number.POSITIVE_INFINITY });
   rl.on('line', (line) => {
     if (session.readyState !== 'open') return;
     try {
-      session.send(values.binary ? Buffer.from(line, 'utf8') : line);
+      session.send(binary ? Buffer.from(line, 'utf8') : line);
     } catch {
       // closing: the line is dropped, as the session has ended
     }
   });
-  // On end of input, close once nothing has arrived for --linger ms: a close sent
-  // earlier would make us discard replies still on their way (RFC 6455 §1.4).
-  const linger = Number(values.linger ?? 500);
   rl.on('close', () => {
     const check = () => {
       if (session.readyState !== 'open') return;
-      const quiet = Date.now() - lastReceived;
+      const quiet = Date.now() - received.at;
       if (quiet >= linger) session.close(1000);
       else setTimeout(check, linger - quiet).unref();
     };
-    lastReceived = Date.now();
+    received.at = Date.now();
     check();
   });
-  const reason = await session.closed;
-  rl.close();
+  return rl;
+}
+
+/** 0 for a clean close with 1000, 1001 or 1005; otherwise 3, and why on stderr. */
+function exitFor(reason: CloseReason): number {
   if (reason.wasClean && (reason.code === 1000 || reason.code === 1001 || reason.code === 1005)) {
     return Exit.Ok;
   }

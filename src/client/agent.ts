@@ -8,11 +8,13 @@ import { defaultH2Pool, type H2Pool, type PooledSession } from '../h2/client.js'
 import { ConnectionPool } from '../h2/pool.js';
 import type { H3Pool, PooledConnection } from '../h3/client.js';
 
+/** The options of `new Agent()`. */
 export interface AgentOptions {
   /** How long a pooled connection stays open after its last WebSocket closed (default 1000 ms). */
   idleTimeout?: number;
 }
 
+/** The pools of HTTP/2 sessions and HTTP/3 connections that WebSockets share; `close()` sends them away. */
 export class Agent {
   readonly #idleTimeout: number | undefined;
   readonly #isGlobal: boolean;
