@@ -69,13 +69,16 @@ const CONFIG_ERRORS = new Set([
   'WS_ERR_INVALID_URL',
   'WS_ERR_INVALID_ARGUMENT',
   'WS_ERR_EXTENDED_CONNECT_UNSUPPORTED',
+  // a certificate that does not verify fails the same way every time
+  'WS_ERR_CERTIFICATE',
 ]);
 
 /**
  * The default retry rule. Never: close codes 1002, 1003, 1007, 1008, 1009, 1010; a
  * handshake answered with a 4xx status; a handshake the server answered wrongly (bad
  * Sec-WebSocket-Accept, an extension or subprotocol it was not offered); a bad URL or
- * option; a server without WebSockets over HTTP/2 / HTTP/3. Everything else retries:
+ * option; a server without WebSockets over HTTP/2 / HTTP/3; a server certificate that does
+ * not verify (WS_ERR_CERTIFICATE). Everything else retries:
  * network loss and 1006, a refused or timed-out connection, a 5xx, 1000, 1001, 1005,
  * 1011–1014 and application codes 3000–4999.
  */

@@ -50,6 +50,46 @@ export interface ParsedUrl {
   authority: string;
 }
 
+// node:tls's codes for a server certificate that does not verify (OpenSSL's X509_V_ERR_*
+// and node's own name check)
+const CERTIFICATE_CODES = new Set([
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_REVOKED',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'CERT_SIGNATURE_FAILURE',
+  'INVALID_CA',
+  'HOSTNAME_MISMATCH',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+/**
+ * Whether a connection failed because the server's certificate did not verify (an
+ * unknown CA, a name mismatch, an expired certificate): a configuration error that
+ * retrying cannot fix. The QUIC client marks its own with `certificate: true`.
+ */
+export function isCertificateFailure(err: unknown): boolean {
+  const e = err as { code?: unknown; certificate?: unknown } | null;
+  return e?.certificate === true || (typeof e?.code === 'string' && CERTIFICATE_CODES.has(e.code));
+}
+
+/** The error of a connection that failed before any HTTP answer: WS_ERR_CERTIFICATE or WS_ERR_HANDSHAKE. */
+export function connectionFailed(err: Error): WebSocketError {
+  return isCertificateFailure(err)
+    ? new WebSocketError(
+        'WS_ERR_CERTIFICATE',
+        `the server's certificate did not verify: ${err.message}`,
+        { cause: err },
+      )
+    : new WebSocketError('WS_ERR_HANDSHAKE', `connection failed: ${err.message}`, { cause: err });
+}
+
 /** The client's handshake bound: `handshakeTimeout` (or the older `timeout`), default 15 s. */
 export function handshakeTimeoutOf(opts: { handshakeTimeout?: number; timeout?: number }): number {
   return opts.handshakeTimeout ?? opts.timeout ?? 15_000;
@@ -189,9 +229,7 @@ class H1Handshake<S> {
   }
 
   onError(err: Error): void {
-    this.#fail(
-      new WebSocketError('WS_ERR_HANDSHAKE', `connection failed: ${err.message}`, { cause: err }),
-    );
+    this.#fail(connectionFailed(err));
   }
 
   /** Any answer but an upgrade: the handshake failed with that status. */

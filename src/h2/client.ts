@@ -22,6 +22,7 @@ import { isIP } from 'node:net';
 import tls, { type ConnectionOptions, type TLSSocket } from 'node:tls';
 import {
   type ClientOptions,
+  connectionFailed,
   handshakeOffer,
   handshakeTimeoutOf,
   type ParsedUrl,
@@ -406,11 +407,7 @@ class H2Handshake<S> {
   }
 
   onConnectFailed(err: Error): void {
-    this.#fail(
-      new WebSocketError('WS_ERR_HANDSHAKE', `connection failed: ${err.message}`, {
-        cause: err,
-      }),
-    );
+    this.#fail(connectionFailed(err));
   }
 
   /** 'auto': no WebSockets over HTTP/2 at this origin; resolve null so HTTP/1.1 is tried. */

@@ -17,6 +17,7 @@ import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import {
   type ClientOptions,
+  connectionFailed,
   handshakeOffer,
   handshakeTimeoutOf,
   type ParsedUrl,
@@ -349,11 +350,7 @@ class H3Handshake<S> {
   }
 
   #onFailed(err: Error): void {
-    this.#fail(
-      new WebSocketError('WS_ERR_HANDSHAKE', `connection failed: ${err.message}`, {
-        cause: err,
-      }),
-    );
+    this.#fail(connectionFailed(err));
   }
 
   /** RFC 9220 §3: the extended CONNECT, on a request stream of the pooled connection. */

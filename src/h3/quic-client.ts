@@ -12,6 +12,7 @@ import {
   describeClose,
   type Host,
   openConnection,
+  type QuicCloseInfo,
   type QuicConnection,
   type QuicConnectionHandler,
   type QuicheConnection,
@@ -133,7 +134,7 @@ function handshake(
         if (problem !== undefined) {
           settled = true;
           queueMicrotask(() => c.close(opts.internalErrorCode, 'bad certificate'));
-          reject(new Error(problem));
+          reject(Object.assign(new Error(problem), { certificate: true }));
           return inertHandler;
         }
         settled = true;
@@ -144,12 +145,24 @@ function handshake(
         clearTimeout(timer);
         if (settled) return;
         settled = true;
-        reject(new Error(`QUIC handshake failed: ${describeClose(info)}`, { cause: info.error }));
+        const err = new Error(`QUIC handshake failed: ${describeClose(info)}`, {
+          cause: info.error,
+        });
+        reject(isCertificateAlert(info) ? Object.assign(err, { certificate: true }) : err);
       },
     });
     socket.deliverTo(conn);
     conn.start();
   });
+}
+
+// RFC 8446 §6.2 alerts about a certificate: bad_certificate (42) through
+// certificate_unknown (46), unknown_ca (48), certificate_required (116)
+const CERTIFICATE_ALERTS = new Set([42, 43, 44, 45, 46, 48, 116]);
+
+/** RFC 9001 §4.8: a TLS alert closes the connection with transport error 0x0100 + alert. */
+function isCertificateAlert(info: QuicCloseInfo): boolean {
+  return !info.app && info.code >= 0x100 && CERTIFICATE_ALERTS.has(info.code - 0x100);
 }
 
 /** What is wrong with the server's identity beyond what quiche checked, if anything. */

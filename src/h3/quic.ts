@@ -11,6 +11,7 @@
 // streams, crash on) peer streams that arrive before the connection's start resolves,
 // which is exactly when every HTTP/3 client opens its control stream (toolchain.md).
 
+import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
 import {
   type Config,
@@ -159,6 +160,35 @@ function pemBytes(v: string | Uint8Array | readonly (string | Uint8Array)[]): Ui
   );
 }
 
+let defaultRoots: readonly string[] | undefined;
+
+/**
+ * What node:tls trusts when a client gives no `ca`, so that HTTP/3 trusts what HTTP/1.1
+ * and HTTP/2 do: node's root store (or the system's, with --use-system-ca) and the
+ * certificates in NODE_EXTRA_CA_CERTS. Node 20 lacks tls.getCACertificates: there we
+ * read NODE_EXTRA_CA_CERTS ourselves, as node does at startup (an unreadable file is
+ * skipped; node warns about it).
+ */
+function nodeDefaultRoots(): readonly string[] {
+  if (defaultRoots) return defaultRoots;
+  const get = (tls as { getCACertificates?: (type: string) => string[] }).getCACertificates;
+  if (get) {
+    defaultRoots = get('default');
+    return defaultRoots;
+  }
+  const roots = [...tls.rootCertificates];
+  const extra = process.env.NODE_EXTRA_CA_CERTS;
+  if (extra) {
+    try {
+      roots.push(readFileSync(extra, 'utf8'));
+    } catch {
+      // node skips it too, with a warning of its own
+    }
+  }
+  defaultRoots = roots;
+  return roots;
+}
+
 function isLoopback(host: string): boolean {
   return host === '::1' || host.startsWith('127.') || host.startsWith('::ffff:127.');
 }
@@ -217,7 +247,7 @@ export function buildClientConfig(
   alpn: readonly string[],
   s: Required<QuicSettings>,
 ): Config {
-  const trusted = verify ? pemBytes(ca ?? tls.rootCertificates) : null;
+  const trusted = verify ? pemBytes(ca ?? nodeDefaultRoots()) : null;
   return buildConfig(
     quiche.Config.withBoringSslCtx(verify, false, trusted, null, null),
     alpn,

@@ -41,6 +41,7 @@ export type ErrorCode =
   | 'WS_ERR_QUEUE_FULL'
   // handshake
   | 'WS_ERR_HANDSHAKE'
+  | 'WS_ERR_CERTIFICATE'
   | 'WS_ERR_HANDSHAKE_TIMEOUT'
   | 'WS_ERR_DECISION_TIMEOUT'
   | 'WS_ERR_HANDSHAKE_STATUS'

@@ -71,6 +71,15 @@ test('default rule: handshakes', (t) => {
   });
   t.true(defaultShouldRetry(hs(refused)), 'refused');
   t.true(defaultShouldRetry(hs(new WebSocketError('WS_ERR_HANDSHAKE_TIMEOUT', 'slow'))));
+  // a certificate that does not verify fails the same way every time (issue 16)
+  const unknownCa = Object.assign(new Error('unable to verify'), {
+    code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  });
+  t.false(
+    defaultShouldRetry(
+      hs(new WebSocketError('WS_ERR_CERTIFICATE', 'certificate', { cause: unknownCa })),
+    ),
+  );
   for (const status of [500, 502, 503]) {
     t.true(
       defaultShouldRetry(hs(new WebSocketError('WS_ERR_HANDSHAKE_STATUS', 'x', { status }))),

@@ -48,7 +48,7 @@ test('our client ↔ our server over wss:// with a generated CA; verification on
   const err = await t.throwsAsync(
     connectH1(`wss://localhost:${port}/echo`, { state: null, handler: recorder().handler }),
   );
-  t.is((err as WebSocketError).code, 'WS_ERR_HANDSHAKE');
+  t.is((err as WebSocketError).code, 'WS_ERR_CERTIFICATE');
   await srv.close();
 });
 

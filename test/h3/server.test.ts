@@ -474,7 +474,7 @@ test('TLS: an unknown CA fails the handshake; rejectUnauthorized: false connects
       sessionIdleTimeout: 50,
     }),
   );
-  t.is(err.code, 'WS_ERR_HANDSHAKE');
+  t.is(err.code, 'WS_ERR_CERTIFICATE');
   t.regex(err.message, /unknown_ca/);
   const ws = await connectH3(`${l.url}/echo`, {
     handler: recorder({ echo: false }).handler,
