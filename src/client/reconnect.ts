@@ -52,6 +52,11 @@ export interface ReconnectOptions {
   random?: () => number;
   /** Clock in ms (default Date.now); the connection uses it to time `stableAfter`. */
   now?: () => number;
+  /**
+   * A refused handshake's `Retry-After` (a 503 while the server drains, a 429) is honoured:
+   * the next attempt waits at least that long, but at most this many ms (default 300 000).
+   */
+  maxRetryAfter?: number;
 }
 
 // RFC 6455 §7.4.1: the peer says retrying the same thing cannot help.
@@ -114,6 +119,7 @@ export class ReconnectPolicy {
   readonly jitter: 'full' | 'none';
   readonly maxAttempts: number;
   readonly stableAfter: number;
+  readonly maxRetryAfter: number;
   readonly #shouldRetry: (reason: RetryReason) => boolean;
   readonly #random: () => number;
   readonly #now: () => number;
@@ -124,6 +130,7 @@ export class ReconnectPolicy {
     this.factor = check('factor', opts.factor ?? 2, 1);
     this.maxAttempts = check('maxAttempts', opts.maxAttempts ?? Number.POSITIVE_INFINITY, 0);
     this.stableAfter = check('stableAfter', opts.stableAfter ?? 5000, 0);
+    this.maxRetryAfter = check('maxRetryAfter', opts.maxRetryAfter ?? 300_000, 0);
     const jitter = opts.jitter ?? 'full';
     if (jitter !== 'full' && jitter !== 'none') {
       throw new WebSocketError('WS_ERR_INVALID_ARGUMENT', "jitter must be 'full' or 'none'");
@@ -157,10 +164,34 @@ export class ReconnectPolicy {
     return Math.floor(r * cap);
   }
 
-  /** Whether to retry after `reason`, `attempt` being the number of the retry that would follow. */
+  /**
+   * Whether to retry after `reason`, `attempt` being the number of the retry that would
+   * follow. The delay is the jittered backoff, or the server's `Retry-After` when that is
+   * longer (up to `maxRetryAfter`).
+   */
   decide(reason: RetryReason, attempt: number): RetryDecision {
     if (!this.shouldRetry(reason)) return { retry: false, why: 'not-retryable' };
     if (attempt > this.maxAttempts) return { retry: false, why: 'max-attempts' };
-    return { retry: true, attempt, delay: this.delay(attempt) };
+    const after = retryAfterOf(reason.error, this.#now());
+    const delay = this.delay(attempt);
+    return {
+      retry: true,
+      attempt,
+      delay: after === undefined ? delay : Math.max(delay, Math.min(after, this.maxRetryAfter)),
+    };
   }
+}
+
+/**
+ * The wait a refused handshake's response asks for, in ms: RFC 9110 §10.2.3
+ * `Retry-After = HTTP-date / delay-seconds`. Undefined when there is none or it does
+ * not parse.
+ */
+export function retryAfterOf(error: Error | undefined, now: number): number | undefined {
+  const raw = error instanceof WebSocketError ? error.response?.headers['retry-after'] : undefined;
+  const value = (Array.isArray(raw) ? raw[0] : raw)?.trim();
+  if (!value) return undefined;
+  if (/^\d+$/.test(value)) return Number(value) * 1000;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }

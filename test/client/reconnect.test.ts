@@ -4,6 +4,7 @@
 import test from 'ava';
 import {
   defaultShouldRetry,
+  type ReconnectOptions,
   ReconnectPolicy,
   type RetryReason,
 } from '../../src/client/reconnect.js';
@@ -124,4 +125,33 @@ test('bad options throw WS_ERR_INVALID_ARGUMENT', (t) => {
     const e = t.throws(() => new ReconnectPolicy(o));
     t.is((e as WebSocketError).code, 'WS_ERR_INVALID_ARGUMENT');
   }
+});
+
+test('Retry-After of a refused handshake is honoured: seconds or an HTTP-date, capped by maxRetryAfter', (t) => {
+  const now = Date.parse('2026-12-07T00:00:00Z');
+  const policy = (o: ReconnectOptions = {}) =>
+    new ReconnectPolicy({ initialDelay: 10, jitter: 'none', now: () => now, ...o });
+  const refused = (retryAfter?: string) => ({
+    phase: 'handshake' as const,
+    code: 1006,
+    status: 503,
+    error: new WebSocketError('WS_ERR_HANDSHAKE_STATUS', 'busy', {
+      status: 503,
+      response: {
+        status: 503,
+        headers: retryAfter === undefined ? {} : { 'retry-after': retryAfter },
+      },
+    }),
+  });
+  const delay = (d: ReturnType<ReconnectPolicy['decide']>) => (d.retry ? d.delay : -1);
+  t.is(delay(policy().decide(refused('7'), 1)), 7000, 'delay-seconds');
+  t.is(delay(policy().decide(refused('Mon, 07 Dec 2026 00:00:10 GMT'), 1)), 10_000, 'an HTTP-date');
+  t.is(delay(policy().decide(refused('soon'), 1)), 10, 'unparsable: the backoff');
+  t.is(delay(policy().decide(refused(), 1)), 10, 'none: the backoff');
+  t.is(delay(policy({ maxRetryAfter: 2000 }).decide(refused('60'), 1)), 2000, 'capped');
+  t.is(
+    delay(policy({ initialDelay: 5000 }).decide(refused('1'), 1)),
+    5000,
+    'the longer of the two',
+  );
 });
