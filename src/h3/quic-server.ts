@@ -28,6 +28,7 @@ import {
   writeVersionNegotiation,
 } from './quic.js';
 import { DriverConnection, type Owner } from './quic-driver.js';
+import { StatelessResets, tokenAsBigInt } from './quic-reset.js';
 import { RetryTokens } from './quic-retry.js';
 import { bindAll, closeSocket } from './quic-socket.js';
 
@@ -57,6 +58,12 @@ export interface QuicServerOptions {
   retry?: boolean | 'auto';
   /** For retry 'auto': handshakes in progress from which new ones must validate (default 64). */
   retryAbove?: number;
+  /**
+   * The static key of stateless reset tokens (RFC 9000 §10.3.2); default: derived from
+   * `key`, so a restarted server with the same certificate resets the connections of the
+   * one before it. Servers that share it must not share connection IDs (ours are random).
+   */
+  statelessResetKey?: Uint8Array;
 }
 
 export interface QuicServer {
@@ -155,6 +162,7 @@ class Listener {
   /** Connections whose handshake has not completed (for retry 'auto'). */
   readonly #handshaking = new Set<DriverConnection>();
   readonly #tokens = new RetryTokens();
+  readonly #resets: StatelessResets;
 
   constructor(
     opts: QuicServerOptions,
@@ -165,6 +173,8 @@ class Listener {
     this.#settings = settings;
     this.#configFor = configFor;
     this.#mustRetry = retryPolicy(opts);
+    const key = opts.statelessResetKey ?? Buffer.from(opts.key);
+    this.#resets = new StatelessResets(key, CID_LENGTH);
   }
 
   /** Take the datagrams of `socket`. */
@@ -184,9 +194,16 @@ class Listener {
       known.receive(msg, from);
       return;
     }
-    if (!this.accepting) return;
     const header = parseInitialHeader(msg);
-    if (header === null) return;
+    if (header === null) {
+      // a packet of a connection we do not know (we restarted, or forgot it): RFC 9000
+      // §10.3 "An endpoint MAY send a Stateless Reset in response to receiving a packet
+      // that it cannot associate with an active connection"
+      const reset = this.#resets.answer(msg);
+      if (reset !== null) socket.send(reset, from.port, from.host, noop);
+      return;
+    }
+    if (!this.accepting) return;
     if (!isVersionSupported(header)) {
       this.#negotiateVersion(socket, header, from);
       return;
@@ -250,7 +267,12 @@ class Listener {
     const connSettings = settingsFor(this.#opts.settings, from.host);
     let qc: QuicheConnection;
     try {
-      qc = acceptConnection(scid, odcid, local, from, this.#configFor(connSettings));
+      // After a Retry the transport parameters carry three connection IDs, and with a
+      // token they no longer fit the 128 bytes quiche encodes them into (BufferTooShort):
+      // such connections go without (a restarted server cannot reset them; their idle
+      // timeout still ends them)
+      const token = odcid === null ? tokenAsBigInt(this.#resets.token(scid)) : null;
+      qc = acceptConnection(scid, odcid, local, from, this.#configFor(connSettings), token);
     } catch {
       return;
     }

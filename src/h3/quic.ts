@@ -291,14 +291,22 @@ export function writeRetry(
   return quiche.retry(header.scid, header.dcid, newScid, token, header.version, out);
 }
 
-/** A server connection for a client's first Initial (`odcid`: the DCID before our Retry). */
+/**
+ * A server connection for a client's first Initial (`odcid`: the DCID before our Retry),
+ * its stateless reset token (RFC 9000 §18.2 stateless_reset_token) being `resetToken`
+ * (null: none). quiche takes the token from the config, whose transport parameters each
+ * connection copies when it is made: setting it just before accepting makes it this
+ * connection's, and null clears the one the previous connection had.
+ */
 export function acceptConnection(
   scid: Uint8Array,
   odcid: Uint8Array | null,
   local: Host,
   from: Host,
   config: Config,
+  resetToken: bigint | null,
 ): QuicheConnection {
+  config.setStatelessResetToken(resetToken);
   return quiche.Connection.accept(scid, odcid, local, from, config);
 }
 

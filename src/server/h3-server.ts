@@ -75,6 +75,12 @@ export interface H3ListenOptions extends ServerOptions {
   retry?: boolean | 'auto';
   retryAbove?: number;
   /**
+   * The static key of QUIC stateless reset tokens (RFC 9000 §10.3.2); default: derived
+   * from the TLS key, so a server restarted with the same certificate resets the
+   * connections of the one before it. Servers sharing a key must not share connection IDs.
+   */
+  statelessResetKey?: Uint8Array;
+  /**
    * A request stream must deliver its header section within this many ms of its first
    * byte, or it is reset with H3_REQUEST_REJECTED: a slow-loris peer trickling HEADERS
    * holds nothing for long (default 10 000). The QUIC handshake itself is bounded by the
@@ -253,6 +259,7 @@ export async function listenH3(opts: H3ListenOptions, shared?: HandleContext): P
     ...(opts.quic && { settings: opts.quic }),
     ...(opts.retry !== undefined && { retry: opts.retry }),
     ...(opts.retryAbove !== undefined && { retryAbove: opts.retryAbove }),
+    ...(opts.statelessResetKey !== undefined && { statelessResetKey: opts.statelessResetKey }),
     onConnection: (q) => connections.accept(q),
   });
   return {

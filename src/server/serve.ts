@@ -65,6 +65,8 @@ export interface ServeOptions extends ServerOptions {
   retry?: boolean | 'auto';
   /** With `retry: 'auto'`: handshakes in progress from which a Retry is asked for (default 64). */
   retryAbove?: number;
+  /** The key of HTTP/3 stateless reset tokens (default: derived from `tls.key`). */
+  statelessResetKey?: Uint8Array;
 }
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
