@@ -320,7 +320,7 @@ export class ClientConnection<S = unknown> {
       return;
     }
     const ci: ConnectionInfo = { ...this.#defaults, ...(change ?? {}) };
-    this.#attemptTimeout = ci.timeout ?? 15_000;
+    this.#attemptTimeout = ci.handshakeTimeout ?? ci.timeout ?? 15_000;
     const { handler: _h, state: _s, policy: _p, heartbeat: _b, queue: _q, ...rest } = this.#opts;
     let p: Promise<Session<null>>;
     try {

@@ -79,8 +79,21 @@ export function isCertificateFailure(err: unknown): boolean {
   return e?.certificate === true || (typeof e?.code === 'string' && CERTIFICATE_CODES.has(e.code));
 }
 
-/** The error of a connection that failed before any HTTP answer: WS_ERR_CERTIFICATE or WS_ERR_HANDSHAKE. */
+/**
+ * The error of a connection that failed before any HTTP answer: WS_ERR_CERTIFICATE, or
+ * WS_ERR_HANDSHAKE_TIMEOUT when the transport's own handshake (TLS, QUIC) ran out of the
+ * same time (marked `timeout: true`), else WS_ERR_HANDSHAKE.
+ */
 export function connectionFailed(err: Error): WebSocketError {
+  if ((err as { timeout?: unknown }).timeout === true) {
+    return new WebSocketError(
+      'WS_ERR_HANDSHAKE_TIMEOUT',
+      `opening handshake timed out: ${err.message}`,
+      {
+        cause: err,
+      },
+    );
+  }
   return isCertificateFailure(err)
     ? new WebSocketError(
         'WS_ERR_CERTIFICATE',

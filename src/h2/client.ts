@@ -222,7 +222,9 @@ function tlsConnect(
     if (opts.tls?.servername === undefined && isIP(u.host) === 0) o.servername = u.host;
     const socket = tls.connect(o);
     const timer = setTimeout(() => {
-      socket.destroy(new Error(`TLS connection timed out after ${timeout} ms`));
+      socket.destroy(
+        Object.assign(new Error(`TLS connection timed out after ${timeout} ms`), { timeout: true }),
+      );
     }, timeout);
     timer.unref();
     socket.once('secureConnect', () => {

@@ -124,7 +124,11 @@ function handshake(
       if (settled) return;
       settled = true;
       conn.destroy();
-      reject(new Error(`QUIC handshake timed out after ${opts.timeout} ms`));
+      reject(
+        Object.assign(new Error(`QUIC handshake timed out after ${opts.timeout} ms`), {
+          timeout: true,
+        }),
+      );
     }, opts.timeout);
     const conn: DriverConnection = new DriverConnection({
       ...init,
