@@ -574,7 +574,7 @@ async function setup(certs: string | undefined): Promise<void> {
     ['h1 raw 101 (the limit)', int(median(per.raw!)), us('raw'), ''],
   );
   const result: Record<string, unknown> = { h1: { per, cpu, ratios, cpuRatios } };
-  if (certs && existsSync(join(ROOT, 'src', 'h2', 'server.ts'))) {
+  if (certs) {
     const server = await Server.start('omniws-tls', ['--certs', certs]);
     const h2per: Record<string, number[]> = { '1': [], '2': [] };
     const h2ratios: number[] = [];
