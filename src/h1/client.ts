@@ -9,10 +9,11 @@ import type { ConnectionOptions } from 'node:tls';
 import { type ClientExtensions, clientExtensions, type DeflateOptions } from '../ws/deflate.js';
 import { handshakeTimeoutError, WebSocketError } from '../ws/errors.js';
 import type { ExtendedConnectOptions } from '../ws/extended-connect.js';
-import type { Handler } from '../ws/handler.js';
+import type { Handler, UpgradeRequest } from '../ws/handler.js';
 import type { ExtensionOffer } from '../ws/headers.js';
 import type { ResponseCheckOptions, ResponseResult } from '../ws/negotiate.js';
 import { Session, type SessionOptions } from '../ws/session.js';
+import type { Transport } from '../ws/transport.js';
 import { H1Transport } from './transport.js';
 import { buildH1Request, type ClientHandshakeOptions, validateH1Response } from './upgrade.js';
 
@@ -160,6 +161,28 @@ export function responseCheck(
   };
 }
 
+/**
+ * The client Session of an accepted handshake, on any HTTP version: the caller's
+ * options, the extension the server agreed to, the transport, and the upgrade as the
+ * session reports it.
+ */
+export function clientSession<S>(
+  opts: ClientOptions<S>,
+  ext: ClientExtensions,
+  transport: Transport,
+  request: UpgradeRequest,
+): Session<S> {
+  return new Session<S>({
+    ...opts,
+    extension: ext.extension(opts.maxMessage) ?? opts.extension,
+    role: 'client',
+    transport,
+    handler: opts.handler,
+    state: opts.state as S,
+    request,
+  });
+}
+
 /** Open a WebSocket over HTTP/1.1. Resolves with the session once the 101 is accepted. */
 export function connectH1<S>(input: string | URL, opts: ClientOptions<S>): Promise<Session<S>> {
   const u = parseWsUrl(input);
@@ -299,26 +322,18 @@ class H1Handshake<S> {
     for (const [k, v] of Object.entries(res.headers)) {
       if (v !== undefined) resHeaders[k] = Array.isArray(v) ? v.join(', ') : v;
     }
-    return new Session<S>({
-      ...opts,
-      extension: ext.extension(opts.maxMessage) ?? opts.extension,
-      role: 'client',
-      transport,
-      handler: opts.handler,
-      state: opts.state as S,
-      request: {
-        http: '1.1',
-        secure: u.secure,
-        method: 'GET',
-        path: u.path,
-        authority: u.authority,
-        headers,
-        subprotocol: check.subprotocol,
-        extensions: check.extensions,
-        remoteAddress: socket.remoteAddress,
-        remotePort: socket.remotePort,
-        response: { status: 101, headers: resHeaders },
-      },
+    return clientSession(opts, ext, transport, {
+      http: '1.1',
+      secure: u.secure,
+      method: 'GET',
+      path: u.path,
+      authority: u.authority,
+      headers,
+      subprotocol: check.subprotocol,
+      extensions: check.extensions,
+      remoteAddress: socket.remoteAddress,
+      remotePort: socket.remotePort,
+      response: { status: 101, headers: resHeaders },
     });
   }
 }

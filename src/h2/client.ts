@@ -22,6 +22,7 @@ import { isIP } from 'node:net';
 import tls, { type ConnectionOptions, type TLSSocket } from 'node:tls';
 import {
   type ClientOptions,
+  clientSession,
   connectionFailed,
   handshakeOffer,
   handshakeTimeoutOf,
@@ -32,7 +33,7 @@ import {
 import { type ClientExtensions, clientExtensions } from '../ws/deflate.js';
 import { handshakeTimeoutError, WebSocketError } from '../ws/errors.js';
 import type { ResponseResult } from '../ws/negotiate.js';
-import { Session } from '../ws/session.js';
+import type { Session } from '../ws/session.js';
 import { ConnectionPool, optionsKey, type Pooled } from './pool.js';
 import { H2Transport } from './transport.js';
 import { buildH2Request, validateH2Response } from './upgrade.js';
@@ -497,26 +498,18 @@ class H2Handshake<S> {
     const requestFields: Record<string, string> = {};
     for (const [k, v] of Object.entries(headers)) if (!k.startsWith(':')) requestFields[k] = v;
     const transport = new H2Transport(s, u.secure);
-    return new Session<S>({
-      ...opts,
-      extension: ext.extension(opts.maxMessage) ?? opts.extension,
-      role: 'client',
-      transport,
-      handler: opts.handler,
-      state: opts.state as S,
-      request: {
-        http: '2',
-        secure: u.secure,
-        method: 'CONNECT',
-        path: u.path,
-        authority: u.authority,
-        headers: requestFields,
-        subprotocol: check.subprotocol,
-        extensions: check.extensions,
-        remoteAddress: transport.info.remoteAddress,
-        remotePort: transport.info.remotePort,
-        response,
-      },
+    return clientSession(opts, ext, transport, {
+      http: '2',
+      secure: u.secure,
+      method: 'CONNECT',
+      path: u.path,
+      authority: u.authority,
+      headers: requestFields,
+      subprotocol: check.subprotocol,
+      extensions: check.extensions,
+      remoteAddress: transport.info.remoteAddress,
+      remotePort: transport.info.remotePort,
+      response,
     });
   }
 }

@@ -17,6 +17,7 @@ import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import {
   type ClientOptions,
+  clientSession,
   connectionFailed,
   handshakeOffer,
   handshakeTimeoutOf,
@@ -28,7 +29,7 @@ import { ConnectionPool, optionsKey, type Pooled } from '../h2/pool.js';
 import { type ClientExtensions, clientExtensions } from '../ws/deflate.js';
 import { handshakeTimeoutError, WebSocketError } from '../ws/errors.js';
 import type { ResponseResult } from '../ws/negotiate.js';
-import { Session } from '../ws/session.js';
+import type { Session } from '../ws/session.js';
 import { H3Connection } from './connection.js';
 import { H3_INTERNAL_ERROR, H3_NO_ERROR, H3_REQUEST_CANCELLED } from './errors.js';
 import type { Header } from './qpack.js';
@@ -451,26 +452,18 @@ class H3Handshake<S> {
     const requestFields: Record<string, string> = {};
     for (const [k, v] of fields) if (!k.startsWith(':')) requestFields[k] = v;
     const transport = new H3Transport(s);
-    return new Session<S>({
-      ...opts,
-      extension: ext.extension(opts.maxMessage) ?? opts.extension,
-      role: 'client',
-      transport,
-      handler: opts.handler,
-      state: opts.state as S,
-      request: {
-        http: '3',
-        secure: true,
-        method: 'CONNECT',
-        path: u.path,
-        authority: u.authority,
-        headers: requestFields,
-        subprotocol: valid.subprotocol,
-        extensions: valid.extensions,
-        remoteAddress: transport.info.remoteAddress,
-        remotePort: transport.info.remotePort,
-        response,
-      },
+    return clientSession(opts, ext, transport, {
+      http: '3',
+      secure: true,
+      method: 'CONNECT',
+      path: u.path,
+      authority: u.authority,
+      headers: requestFields,
+      subprotocol: valid.subprotocol,
+      extensions: valid.extensions,
+      remoteAddress: transport.info.remoteAddress,
+      remotePort: transport.info.remotePort,
+      response,
     });
   }
 }

@@ -23,7 +23,7 @@ import { hasToken, headerValue } from '../ws/headers.js';
 import { Body, type BodySource, contentLength } from './body.js';
 import type { HandleContext } from './context.js';
 import { type Exchange, serveExchange } from './exchange.js';
-import { type HeaderMap, pathnameOf, type Request, type TlsInfo } from './handler.js';
+import { type HeaderMap, type Request, type TlsInfo, targetOf } from './handler.js';
 import {
   type BodyMode,
   DEFAULT_MAX_REQUEST_BODY,
@@ -52,14 +52,11 @@ function tlsInfo(socket: Socket): TlsInfo | undefined {
 /** A request of node:http as the handler sees it. */
 export function h1Request(req: IncomingMessage, body: Body, upgrade: boolean): Request {
   const path = req.url ?? '/';
-  const q = path.indexOf('?');
   const socket = req.socket;
   return {
     http: '1.1',
     method: req.method ?? 'GET',
-    path,
-    pathname: pathnameOf(path),
-    query: new URLSearchParams(q < 0 ? '' : path.slice(q + 1)),
+    ...targetOf(path),
     authority: req.headers.host,
     headers: req.headers,
     secure: (socket as TLSSocket).encrypted === true,

@@ -22,7 +22,7 @@ import { WebSocketError } from '../ws/errors.js';
 import { Body, type BodySource, contentLength } from './body.js';
 import type { HandleContext } from './context.js';
 import { type Exchange, serveExchange } from './exchange.js';
-import { type HeaderMap, pathnameOf, type Request, type TlsInfo } from './handler.js';
+import { firstValue, type HeaderMap, type Request, type TlsInfo, targetOf } from './handler.js';
 import {
   type BodyMode,
   DEFAULT_MAX_REQUEST_BODY,
@@ -33,10 +33,6 @@ import {
 const { HTTP2_HEADER_STATUS, NGHTTP2_INTERNAL_ERROR, NGHTTP2_NO_ERROR } = constants;
 
 function noop(): void {}
-
-function one(v: string | string[] | undefined): string | undefined {
-  return Array.isArray(v) ? v[0] : v;
-}
 
 function tlsInfo(stream: ServerHttp2Stream): TlsInfo | undefined {
   const session = stream.session;
@@ -58,8 +54,7 @@ export function h2Request(
   body: Body,
   upgrade: boolean,
 ): Request {
-  const path = one(headers[':path']) ?? '/';
-  const q = path.indexOf('?');
+  const path = firstValue(headers[':path']) ?? '/';
   const fields: Record<string, string | string[]> = {};
   for (const [k, v] of Object.entries(headers)) {
     if (v !== undefined && !k.startsWith(':')) fields[k] = v;
@@ -67,11 +62,9 @@ export function h2Request(
   const socket = stream.session?.socket;
   return {
     http: '2',
-    method: one(headers[':method']) ?? 'GET',
-    path,
-    pathname: pathnameOf(path),
-    query: new URLSearchParams(q < 0 ? '' : path.slice(q + 1)),
-    authority: one(headers[':authority']),
+    method: firstValue(headers[':method']) ?? 'GET',
+    ...targetOf(path),
+    authority: firstValue(headers[':authority']),
     headers: fields,
     secure: stream.session?.encrypted === true,
     remoteAddress: socket?.remoteAddress,

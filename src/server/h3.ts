@@ -22,17 +22,13 @@ import { classifyH3Request, type H3Headers, validateH3Request } from '../h3/upgr
 import { Body, type BodySink, contentLength } from './body.js';
 import type { HandleContext } from './context.js';
 import { type Exchange, serveExchange } from './exchange.js';
-import { type HeaderMap, pathnameOf, type Request } from './handler.js';
+import { firstValue, type HeaderMap, type Request, targetOf } from './handler.js';
 import {
   type BodyMode,
   DEFAULT_MAX_REQUEST_BODY,
   type ResponseWriter,
   WriterState,
 } from './respond.js';
-
-function one(v: string | string[] | undefined): string | undefined {
-  return Array.isArray(v) ? v[0] : v;
-}
 
 function fieldsOf(headers: HeaderMap): Header[] {
   const out: Header[] = [];
@@ -50,18 +46,15 @@ export function h3Request(
   body: Body,
   upgrade: boolean,
 ): Request {
-  const path = one(headers[':path']) ?? '/';
-  const q = path.indexOf('?');
+  const path = firstValue(headers[':path']) ?? '/';
   const fields: Record<string, string | string[]> = {};
   for (const [k, v] of Object.entries(headers)) if (!k.startsWith(':')) fields[k] = v;
   const quic = stream.connection.quic;
   return {
     http: '3',
-    method: one(headers[':method']) ?? 'GET',
-    path,
-    pathname: pathnameOf(path),
-    query: new URLSearchParams(q < 0 ? '' : path.slice(q + 1)),
-    authority: one(headers[':authority']),
+    method: firstValue(headers[':method']) ?? 'GET',
+    ...targetOf(path),
+    authority: firstValue(headers[':authority']),
     headers: fields,
     secure: true,
     remoteAddress: quic.remoteAddress,

@@ -46,10 +46,21 @@ export interface HttpResponse {
   body?: string | Uint8Array;
 }
 
-/** The path without its query. */
-export function pathnameOf(path: string): string {
+/** A request target as a Request carries it: as requested, without its query, the query parsed. */
+export function targetOf(path: string): {
+  path: string;
+  pathname: string;
+  query: URLSearchParams;
+} {
   const q = path.indexOf('?');
-  return q < 0 ? path : path.slice(0, q);
+  return q < 0
+    ? { path, pathname: path, query: new URLSearchParams() }
+    : { path, pathname: path.slice(0, q), query: new URLSearchParams(path.slice(q + 1)) };
+}
+
+/** The first value of a field that may have come more than once. */
+export function firstValue(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
 }
 
 /** What the handler learns about a TLS connection (undefined on plain TCP). */

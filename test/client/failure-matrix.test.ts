@@ -6,7 +6,6 @@
 // client sees when things fail" is this file as a table. Times are asserted only as
 // "within the bound the options set, plus seconds of margin": CI machines are loaded.
 
-import { type ChildProcess, spawn } from 'node:child_process';
 import dgram from 'node:dgram';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import net from 'node:net';
@@ -27,8 +26,9 @@ import type { WebSocketError } from '../../src/ws/errors.js';
 import { type CloseReason, ok, reply } from '../../src/ws/handler.js';
 import { makeCerts, removeCerts, type TestCerts } from '../certs.js';
 import { until } from '../helpers.js';
+import { freeTcpPort, freeUdpPort, killProcess, startServeProcess } from '../serve-process.js';
 
-const bin = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'omniws.js');
+const _bin = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'omniws.js');
 const versions = [1, 2, 3] as const;
 /** Slack on every time bound: seconds, not milliseconds. */
 const MARGIN = 5000;
@@ -105,54 +105,6 @@ function watch(ws: WebSocket): WsOutcome {
   return out;
 }
 
-async function freeTcpPort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
-async function freeUdpPort(): Promise<number> {
-  const s = dgram.createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
-  const port = s.address().port;
-  await new Promise<void>((r) => s.close(r));
-  return port;
-}
-
-/** `omniws serve` with its TLS endpoint (h1, h2, h3) on `port`; resolves once it printed its endpoints. */
-function startServe(port: number, dir: string): Promise<ChildProcess> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [bin, 'serve', '--tls-port', String(port), '--certs', dir], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let out = '';
-    const timer = setTimeout(() => {
-      p.kill('SIGKILL');
-      reject(new Error(`serve did not start: ${out}`));
-    }, 20_000);
-    p.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`serve exited (${code ?? signal}): ${out}`));
-    });
-    p.stdout!.on('data', (d) => {
-      out += d;
-      if (out.includes('Node clients:')) {
-        clearTimeout(timer);
-        resolve(p);
-      }
-    });
-  });
-}
-
-async function kill(p: ChildProcess): Promise<void> {
-  if (p.exitCode !== null || p.signalCode !== null) return;
-  const exited = new Promise((r) => p.once('exit', r));
-  p.kill('SIGKILL');
-  await within(exited, 10_000, 'the server process to exit');
-}
-
 /**
  * A handshake that ran out of time: WS_ERR_HANDSHAKE_TIMEOUT on every version, whichever
  * timer fires first (the attempt's, or the TLS / QUIC handshake's own with the same
@@ -169,9 +121,9 @@ for (const http of versions) {
   test(`h${http}: SIGKILL and restart: connect ends 1006, connectClient reopens, WebSocket closes 1006`, async (t) => {
     const dir = await mkdtemp(join(tmpdir(), `omniws-matrix-h${http}-`));
     const port = await freeTcpPort();
-    let proc = await startServe(port, dir);
+    let proc = await startServeProcess(port, dir);
     t.teardown(async () => {
-      await kill(proc);
+      await killProcess(proc);
       await rm(dir, { recursive: true, force: true });
     });
     const ca = await readFile(join(dir, 'ca.pem'));
@@ -226,7 +178,7 @@ for (const http of versions) {
       'the WebSocket to open',
     );
 
-    await kill(proc);
+    await killProcess(proc);
     const killed = Date.now();
     if (http !== 3) {
       // TCP: the kernel closes the dead process's sockets, and the clients see it at once
@@ -235,7 +187,7 @@ for (const http of versions) {
       const close = await within(seen.close, MARGIN, 'the WebSocket to close after the kill');
       t.true(close.at - killed < MARGIN, `WebSocket closed ${close.at - killed} ms after the kill`);
     }
-    proc = await startServe(port, dir);
+    proc = await startServeProcess(port, dir);
     const restarted = Date.now();
     if (http === 3) {
       // UDP: nothing tells the client until its next packet meets the new server, which

@@ -4,7 +4,6 @@
 // failed stayed in the pool with its rejected `ready`. Now a failed session leaves the
 // pool, so the next connect tries the origin afresh; over TLS (ALPN) and h2c alike.
 
-import net from 'node:net';
 import test from 'ava';
 import { connect } from '../../src/client/connect.js';
 import { closeH2Sessions } from '../../src/h2/client.js';
@@ -12,6 +11,7 @@ import { serve } from '../../src/server/serve.js';
 import type { WebSocketError } from '../../src/ws/errors.js';
 import { ok, reply } from '../../src/ws/handler.js';
 import { makeCerts, removeCerts, type TestCerts } from '../certs.js';
+import { freeTcpPort } from '../serve-process.js';
 
 let certs: TestCerts;
 test.before(async () => {
@@ -22,15 +22,6 @@ test.after.always(async () => {
   await removeCerts(certs);
 });
 
-/** A port nothing listens on (bound once, then released). */
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
 const routes = {
   '/echo': {
     state: null,
@@ -40,7 +31,7 @@ const routes = {
 
 for (const secure of [true, false]) {
   test(`h2${secure ? '' : 'c'}: connect after the server came back succeeds at once`, async (t) => {
-    const port = await freePort();
+    const port = await freeTcpPort();
     const url = `${secure ? 'wss://localhost' : 'ws://127.0.0.1'}:${port}/echo`;
     const opts = {
       http: 2 as const,

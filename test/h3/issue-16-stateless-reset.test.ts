@@ -5,10 +5,8 @@
 // client dials again within its policy's delay. Real processes: `omniws serve` is
 // SIGKILLed and started again on the same port with the same certificates.
 
-import { type ChildProcess, spawn } from 'node:child_process';
 import dgram from 'node:dgram';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,8 +19,9 @@ import { serve } from '../../src/server/serve.js';
 import { type CloseReason, ok } from '../../src/ws/handler.js';
 import { makeCerts, removeCerts } from '../certs.js';
 import { until } from '../helpers.js';
+import { freeTcpPort, killProcess, startServeProcess } from '../serve-process.js';
 
-const bin = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'omniws.js');
+const _bin = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'omniws.js');
 
 test.after.always(() => closeH3Connections());
 
@@ -71,45 +70,12 @@ test('a raw unknown short-header packet is answered with a reset that carries th
   t.deepEqual(reset.subarray(-16), new StatelessResets(certs.key, 20).token(cid));
 });
 
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
-/** `omniws serve` with HTTP/3 on `port`; resolves once it printed its endpoints. */
-function startServe(port: number, dir: string): Promise<ChildProcess> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [bin, 'serve', '--tls-port', String(port), '--certs', dir], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`serve did not start: ${out}`)), 20_000);
-    p.stdout!.on('data', (d) => {
-      out += d;
-      if (out.includes('Node clients:')) {
-        clearTimeout(timer);
-        resolve(p);
-      }
-    });
-  });
-}
-
-async function kill(p: ChildProcess): Promise<void> {
-  if (p.exitCode !== null || p.signalCode !== null) return;
-  const exited = new Promise((r) => p.once('exit', r));
-  p.kill('SIGKILL');
-  await exited;
-}
-
 test('a SIGKILLed and restarted server: the client learns at once, connectClient dials again', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'omniws-reset-'));
-  const port = await freePort();
-  let proc = await startServe(port, dir);
+  const port = await freeTcpPort();
+  let proc = await startServeProcess(port, dir);
   t.teardown(async () => {
-    await kill(proc);
+    await killProcess(proc);
     await rm(dir, { recursive: true, force: true });
   });
   const ca = await readFile(join(dir, 'ca.pem'));
@@ -147,8 +113,8 @@ test('a SIGKILLed and restarted server: the client learns at once, connectClient
   });
   await conn.opened;
 
-  await kill(proc);
-  proc = await startServe(port, dir);
+  await killProcess(proc);
+  proc = await startServeProcess(port, dir);
   const restarted = Date.now();
   session.send('anyone there?');
   await until(() => ended !== undefined, 5000, 'the session to end');
