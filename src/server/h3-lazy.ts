@@ -1,6 +1,5 @@
-// listenH3 for callers that import it from the root: HTTP/3 (and quiche's native
-// binding) loads when the first HTTP/3 server starts, not when omniws is imported.
-
+// listenH3, loaded on first use: serve() and the root's listenH3 reach HTTP/3 (and
+// quiche's native binding) through here, so importing omniws loads neither.
 import { loadHttp3 } from '../h3/load.js';
 import type { HandleContext } from './context.js';
 import type { H3Listener, H3ListenOptions } from './h3-server.js';

@@ -5,13 +5,13 @@
 // one registry of sessions, one shutdown. HTTP/3 code (and quiche's native binding) is
 // loaded only when HTTP/3 is served.
 
-import { loadHttp3 } from '../h3/load.js';
 import type { QuicSettings } from '../h3/quic.js';
 import { WebSocketError } from '../ws/errors.js';
 import type { HttpVersion } from '../ws/transport.js';
 import { createHandleContext, type HandleContext, type Server } from './context.js';
 import { listen } from './h1-server.js';
 import { listenH2 } from './h2-server.js';
+import { listenH3 } from './h3-lazy.js';
 import type { ServerOptions } from './options.js';
 
 /** A certificate (chain) and its key, PEM; other node:tls options may ride along. */
@@ -124,7 +124,6 @@ async function listenUdp(
   hosts: readonly string[],
   ctx: HandleContext,
 ): Promise<Server> {
-  const { listenH3 } = await loadHttp3(() => import('./h3-server.js'));
   const first = hosts[0]!;
   const both = hosts.length === 1 && LOOPBACK.has(first) ? ['127.0.0.1', '::1'] : hosts;
   return listenH3({ ...opts, port, host: both, tls: opts.tls! }, ctx);
