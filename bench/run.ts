@@ -5,7 +5,7 @@
 // the per-round ratios (each round measures the kinds back to back). The machine is
 // shared and noisy: read ratios, not absolute numbers; nothing here is a test.
 //
-//   npm run bench [-- --quick] [-- --only echo,memory,codec,setup,h2,h3] [-- --rounds N]
+//   npm run bench [-- --quick] [-- --only echo,memory,codec,setup,h2,h3,fanout] [-- --rounds N]
 //                 [-- --seconds S] [-- --conns N (idle connections)]
 //
 // Prints markdown tables and writes bench/results/latest.md and latest.json (quick or
@@ -17,6 +17,7 @@ import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureCerts } from '../src/dev/certs.js';
+import { fdLimits, withFds } from './procs.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url)); // dist/bench
 const ROOT = join(HERE, '..', '..');
@@ -33,7 +34,7 @@ const opt = (name: string): string | undefined => {
   return i >= 0 ? argv[i + 1] : undefined;
 };
 const QUICK = flag('quick');
-const SECTIONS = ['echo', 'memory', 'codec', 'setup', 'h2', 'h3'] as const;
+const SECTIONS = ['echo', 'memory', 'codec', 'setup', 'h2', 'h3', 'fanout'] as const;
 type Section = (typeof SECTIONS)[number];
 const only = opt('only')?.split(',') ?? [...SECTIONS];
 for (const s of only) {
@@ -77,26 +78,6 @@ function table(head: string[], rows: string[][]): string {
   return [line(head), line(head.map(() => '---')), ...rows.map(line)].join('\n');
 }
 
-/** The soft fd limit a child starts with, and how to raise it (sh -c 'ulimit -n'). */
-function fdLimits(): { soft: number; hard: number } {
-  const q = (o: string) =>
-    Number(spawnSync('sh', ['-c', `ulimit ${o}`], { encoding: 'utf8' }).stdout.trim());
-  const soft = q('-n');
-  const hardRaw = spawnSync('sh', ['-c', 'ulimit -Hn'], { encoding: 'utf8' }).stdout.trim();
-  const hard = hardRaw === 'unlimited' ? Number.POSITIVE_INFINITY : Number(hardRaw);
-  return { soft: Number.isFinite(soft) ? soft : 1024, hard };
-}
-
-/** Command prefix that starts `node` with at least `need` file descriptors. */
-function nodeWithFds(need: number): { cmd: string; pre: string[] } {
-  const { soft } = fdLimits();
-  if (soft >= need) return { cmd: process.execPath, pre: [] };
-  return {
-    cmd: 'sh',
-    pre: ['-c', `ulimit -n ${need} && exec "$0" "$@"`, process.execPath],
-  };
-}
-
 function withTimeout<T>(p: Promise<T>, ms: number, what: string, onTimeout?: () => void) {
   let timer: NodeJS.Timeout | undefined;
   return Promise.race([
@@ -127,7 +108,7 @@ class Server {
   ) {}
 
   static async start(kind: string, args: string[] = [], fds = 0): Promise<Server> {
-    const { cmd, pre } = nodeWithFds(fds);
+    const { cmd, pre } = withFds(fds);
     const child = fork(SERVER, [kind, ...args], {
       execPath: cmd,
       execArgv: [...pre, '--expose-gc'],
@@ -389,7 +370,7 @@ async function memory(): Promise<void> {
       const server = await Server.start(kind, deflate ? ['--deflate'] : [], fds);
       try {
         const before = await server.mem();
-        const { cmd, pre } = nodeWithFds(fds);
+        const { cmd, pre } = withFds(fds);
         const args = ['--mode', 'idle', '--url', server.url, '--conns', String(conns)];
         args.push('--size', String(IDLE_MESSAGE));
         if (deflate) args.push('--deflate');
@@ -675,6 +656,34 @@ async function external(section: 'h2' | 'h3'): Promise<void> {
   );
 }
 
+/**
+ * Fan-out (issue #17): bench/fanout.ts against Bun and ws, in its own process. Its
+ * markdown is kept as printed; its JSON (in a trailing comment) goes to latest.json.
+ */
+async function fanout(): Promise<void> {
+  log('fanout: running bench/fanout.ts');
+  const child = spawn(
+    process.execPath,
+    [join(HERE, 'fanout.js'), '--rounds', String(ROUNDS), '--seconds', String(SECONDS)],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  let out = '';
+  child.stdout.on('data', (d) => {
+    out += d;
+  });
+  const code = await withTimeout(
+    new Promise<number | null>((resolve) => child.once('close', resolve)),
+    900_000,
+    'bench/fanout.ts',
+    () => child.kill('SIGKILL'),
+  );
+  const m = /<!-- json (.*) -->/.exec(out);
+  json.fanout = m ? JSON.parse(m[1]!) : { exit: code, output: out };
+  const body = out.replace(/<!-- json .* -->/, '').trim();
+  emit(code === 0 ? body : `### fanout\n\nFailed in this run (exit ${code}):\n\n${body}`);
+  if (code !== 0) process.exitCode = 1;
+}
+
 // ── targets (issue #7) ───────────────────────────────────────────────────────
 
 const summary: {
@@ -748,6 +757,7 @@ async function main(): Promise<void> {
       ['setup', () => setup(certs)],
       ['h2', () => external('h2')],
       ['h3', () => external('h3')],
+      ['fanout', fanout],
     ];
     for (const [name, run] of sections) {
       if (!want(name)) continue;

@@ -80,8 +80,10 @@ export type {
   Handler,
   Message,
   OutFrame,
+  PublishOptions,
   Result,
   SessionApi,
+  TopicData,
   UpgradeRequest,
 } from './ws/handler.js';
 export { ok, reply, stop } from './ws/handler.js';
@@ -89,4 +91,6 @@ export type { ExtensionOffer } from './ws/headers.js';
 export type { NegotiationOptions } from './ws/negotiate.js';
 export type { Limits, SessionOptions } from './ws/session.js';
 export { Session } from './ws/session.js';
+export type { TopicDrop, TopicStats, TopicsOptions } from './ws/topics.js';
+export { Topics } from './ws/topics.js';
 export type { HttpVersion } from './ws/transport.js';

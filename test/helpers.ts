@@ -3,6 +3,8 @@
 import { once } from 'node:events';
 import net from 'node:net';
 import WebSocket, { WebSocketServer } from 'ws';
+import type { Agent } from '../src/client/agent.js';
+import { connect } from '../src/client/connect.js';
 import { acceptKey } from '../src/h1/upgrade.js';
 import { encodeFrame, type Opcode } from '../src/ws/frame.js';
 import {
@@ -13,6 +15,7 @@ import {
   ok,
   reply,
 } from '../src/ws/handler.js';
+import type { Session } from '../src/ws/session.js';
 
 /** A handler that echoes (unless told otherwise) and records everything it sees. */
 export interface Recorder {
@@ -193,4 +196,26 @@ export async function until(cond: () => boolean, ms = 5000, what = 'condition'):
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await delay(5);
   }
+}
+
+/** Our client (HTTP/1.1, /2 or /3), keeping every message it receives. */
+export async function listeningClient(
+  url: string,
+  http: 1 | 2 | 3,
+  opts: { agent?: Agent | undefined; ca?: Buffer } = {},
+): Promise<{ session: Session<null>; got: Message[] }> {
+  const got: Message[] = [];
+  const session = await connect(url, {
+    http,
+    ...(opts.agent && { agent: opts.agent }),
+    ...(opts.ca && { tls: { ca: opts.ca } }),
+    state: null,
+    handler: {
+      handleIn: (m, s) => {
+        got.push(m);
+        return ok(s);
+      },
+    },
+  });
+  return { session, got };
 }

@@ -1,9 +1,11 @@
 // The routes `omniws serve` offers: /echo (text back as text, binary as binary,
-// subprotocol `echo` when offered) and /info (one JSON message describing the
-// session, then close 1000). Interop tests and browsers rely on both.
+// subprotocol `echo` when offered), /info (one JSON message describing the session,
+// then close 1000) and /pubsub/<topic> (a room: every message goes to every member,
+// the sender included). Interop tests, browsers and the fan-out benchmark rely on them.
 
 import type { WebSocketRoute } from '../server/handler.js';
 import { ok, reply, stop, type UpgradeRequest } from '../ws/handler.js';
+import type { Topics } from '../ws/topics.js';
 
 /** What /info (and /echo?announce, first) tells the peer about its own session. */
 export function describeSession(req: UpgradeRequest): string {
@@ -49,4 +51,47 @@ export const infoRoute: WebSocketRoute<null> = {
 /** `/echo` and `/info` as routes, with the `extra` route settings (permessage-deflate…) on both. */
 export function echoRoutes(extra: Partial<WebSocketRoute> = {}): Record<string, WebSocketRoute> {
   return { '/echo': { ...echoRoute, ...extra }, '/info': { ...infoRoute, ...extra } };
+}
+
+/** Where the pubsub routes live: /pubsub/<topic>. */
+export const PUBSUB_PREFIX = '/pubsub/';
+
+/**
+ * The topic of a /pubsub/<topic> path (percent-decoded), or undefined for another path or
+ * a topic that is empty, longer than 1024 characters or not decodable.
+ */
+export function pubsubTopic(pathname: string): string | undefined {
+  if (!pathname.startsWith(PUBSUB_PREFIX)) return undefined;
+  let topic: string;
+  try {
+    topic = decodeURIComponent(pathname.slice(PUBSUB_PREFIX.length));
+  } catch {
+    return undefined;
+  }
+  return topic.length > 0 && topic.length <= 1024 ? topic : undefined;
+}
+
+/**
+ * A /pubsub/<topic> route: the WebSocket subscribes to `topic` on open, and each message it
+ * sends is published to `topic` through `topics` (its server's hub), the sender included,
+ * in kind (text as text). With `?announce` it first gets the /info message. A member more
+ * than 1 MiB behind is closed with 1008.
+ */
+export function pubsubRoute(topics: Topics, topic: string): WebSocketRoute<null> {
+  return {
+    state: null,
+    maxBuffered: 1024 * 1024,
+    handler: {
+      init: (req, state, session) => {
+        // ?announce: this member first hears which HTTP version carries it (the page asks)
+        if (/[?&]announce(=|&|$)/.test(req.path)) session.send(describeSession(req));
+        session.subscribe(topic);
+        return ok(state);
+      },
+      handleIn: (msg, state) => {
+        topics.publish(topic, msg);
+        return ok(state);
+      },
+    },
+  };
 }

@@ -6,8 +6,9 @@
 import { readFileSync } from 'node:fs';
 import { buffered, type RequestHandler, websocket } from '../server/handler.js';
 import { serve } from '../server/serve.js';
+import { Topics } from '../ws/topics.js';
 import { type CertPaths, ensureCerts } from './certs.js';
-import { echoRoutes } from './echo.js';
+import { echoRoutes, pubsubRoute, pubsubTopic } from './echo.js';
 import { INTEROP_PAGE } from './page.js';
 
 /** Options of `serveInterop()`: address, plain and TLS ports, certificate, HTTP/3, deflate. */
@@ -50,19 +51,37 @@ export interface Served {
   close(): Promise<void>;
 }
 
+/** Options of `interopHandler()`. */
+export interface InteropHandlerOptions {
+  /** Accept permessage-deflate (default true). */
+  perMessageDeflate?: boolean;
+  /** The hub of the /pubsub/<topic> rooms: the servers' `topics` (default: a new one). */
+  topics?: Topics;
+}
+
 /**
  * The interop server's one request handler, the same on HTTP/1.1, HTTP/2 and HTTP/3:
- * /echo and /info are WebSockets (asked for without an upgrade: 426 + Upgrade on
- * HTTP/1.1, 405 + Allow: CONNECT on h2/h3, which forbid Upgrade), the page is at `/`.
+ * /echo, /info and /pubsub/<topic> are WebSockets (asked for without an upgrade: 426 +
+ * Upgrade on HTTP/1.1, 405 + Allow: CONNECT on h2/h3, which forbid Upgrade), the page
+ * is at `/`. Give the servers it runs on the same `topics`.
  */
-export function interopHandler(opts: { perMessageDeflate?: boolean } = {}): RequestHandler {
+export function interopHandler(opts: InteropHandlerOptions = {}): RequestHandler {
   // browsers offer permessage-deflate on every WebSocket: the interop server accepts it
-  const routes = echoRoutes({ perMessageDeflate: opts.perMessageDeflate ?? true });
+  const deflate = opts.perMessageDeflate ?? true;
+  const routes = echoRoutes({ perMessageDeflate: deflate });
+  const topics = opts.topics ?? new Topics();
+  // published messages are compressed once for all members: no context takeover
+  const roomDeflate = deflate && { serverNoContextTakeover: true };
   return (req) => {
     const route = routes[req.pathname];
     if (route) {
       const { handler, state, ...settings } = route;
       return websocket(handler, state, settings);
+    }
+    const topic = pubsubTopic(req.pathname);
+    if (topic !== undefined) {
+      const { handler, state, ...settings } = pubsubRoute(topics, topic);
+      return websocket(handler, state, { ...settings, perMessageDeflate: roomDeflate });
     }
     const page = req.pathname === '/' || req.pathname === '/index.html';
     if (page && (req.method === 'GET' || req.method === 'HEAD')) {
@@ -80,7 +99,10 @@ export function interopHandler(opts: { perMessageDeflate?: boolean } = {}): Requ
 export async function serveInterop(opts: InteropOptions = {}): Promise<Served> {
   const host = opts.host ?? '127.0.0.1';
   const log = opts.log ?? (() => {});
+  // one hub for both ports: a room mixes ws:// and wss:// members of every HTTP version
+  const topics = new Topics();
   const handle = interopHandler({
+    topics,
     ...(opts.perMessageDeflate !== undefined && { perMessageDeflate: opts.perMessageDeflate }),
   });
   const listeners: { close(): Promise<void> }[] = [];
@@ -88,7 +110,7 @@ export async function serveInterop(opts: InteropOptions = {}): Promise<Served> {
   let certs: CertPaths | undefined;
   try {
     if (opts.port !== null) {
-      const l = await serve({ port: opts.port ?? 8080, host, handle });
+      const l = await serve({ port: opts.port ?? 8080, host, handle, topics });
       listeners.push(l);
       endpoints.push({
         url: `${l.url}/echo`,
@@ -115,6 +137,7 @@ export async function serveInterop(opts: InteropOptions = {}): Promise<Served> {
         tls: { cert, key },
         http: http3 ? [1, 2, 3] : [1, 2],
         handle,
+        topics,
         ...(opts.quicRetry !== undefined && { retry: opts.quicRetry }),
       });
       listeners.push(l);

@@ -44,10 +44,11 @@ function show(r) {
   rows.appendChild(tr);
 }
 
-// Opens /echo?announce: the server first sends {"http":…} describing the session.
-function open(protocols) {
+// Opens /echo?announce (or another path with ?announce): the server first sends
+// {"http":…} describing the session.
+function open(protocols, path) {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(wsBase + '/echo?announce', protocols);
+    const ws = new WebSocket(wsBase + (path || '/echo?announce'), protocols);
     ws.binaryType = 'arraybuffer';
     const queue = [];
     const waiters = [];
@@ -129,6 +130,22 @@ async function run() {
     const c = await open();
     c.ws.close(1000);
     return { pass: true, http: c.info.http, detail: c.ws.extensions || '(none)' };
+  });
+  await check('pubsub across two WebSockets', async () => {
+    // both join one room; each message goes to both, the sender included, in kind
+    const path = '/pubsub/interop-' + Math.random().toString(36).slice(2) + '?announce';
+    const a = await open(undefined, path);
+    const b = await open(undefined, path);
+    a.ws.send('from a');
+    const [a1, b1] = await Promise.all([a.next(), b.next()]);
+    const bytes = new Uint8Array([1, 2, 3, 250]).buffer;
+    b.ws.send(bytes);
+    const [a2, b2] = await Promise.all([a.next(), b.next()]);
+    a.ws.close(1000);
+    b.ws.close(1000);
+    const pass = a1 === 'from a' && b1 === 'from a' &&
+      a2 instanceof ArrayBuffer && equalBytes(a2, bytes) && b2 instanceof ArrayBuffer && equalBytes(b2, bytes);
+    return { pass, http: a.info.http, detail: 'text and binary reached both members' };
   });
   const failed = results.filter((r) => !r.pass).length;
   document.title = failed === 0 ? 'interop: pass' : 'interop: fail (' + failed + ')';

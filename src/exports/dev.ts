@@ -1,10 +1,18 @@
 // omniws/dev: what development and interop testing use: a local CA and localhost
-// certificate, the interop server behind `npm start` (echo and info routes, a page that
-// checks a browser over HTTP/1.1, HTTP/2 and HTTP/3), and its request handler.
+// certificate, the interop server behind `npm start` (echo, info and pubsub routes, a
+// page that checks a browser over HTTP/1.1, HTTP/2 and HTTP/3), and its request handler.
 
 export type { CertPaths, EnsureCertsOptions } from '../dev/certs.js';
 export { ensureCerts } from '../dev/certs.js';
-export { describeSession, echoRoute, echoRoutes, infoRoute } from '../dev/echo.js';
-export type { Endpoint, InteropOptions, Served } from '../dev/interop.js';
+export {
+  describeSession,
+  echoRoute,
+  echoRoutes,
+  infoRoute,
+  PUBSUB_PREFIX,
+  pubsubRoute,
+  pubsubTopic,
+} from '../dev/echo.js';
+export type { Endpoint, InteropHandlerOptions, InteropOptions, Served } from '../dev/interop.js';
 export { describeServed, interopHandler, serveInterop } from '../dev/interop.js';
 export { INTEROP_PAGE } from '../dev/page.js';

@@ -82,6 +82,15 @@ export class H1Transport implements Transport {
     return !s.writableNeedDrain;
   }
 
+  writeNow(chunk: Uint8Array): boolean {
+    const s = this.#socket;
+    if (this.#ended || s.destroyed) return false;
+    // behind what this tick gathered, if anything: the batch goes first
+    if (this.#corked) return this.write(chunk);
+    s.write(chunk);
+    return !s.writableNeedDrain;
+  }
+
   #write(c: Uint8Array): void {
     if (c.length > BATCH_CHUNK_MAX) {
       this.#flushBatch();

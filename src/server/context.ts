@@ -2,6 +2,8 @@
 // user's `handle`, or `routes`/`route` compiled into one), the registry of live sessions,
 // running loop responses, and the count of upgrades being decided.
 
+import type { PublishOptions, TopicData } from '../ws/handler.js';
+import { Topics } from '../ws/topics.js';
 import type { HttpVersion } from '../ws/transport.js';
 import type { LoopEnd, RequestHandler } from './handler.js';
 import type { ServerOptions } from './options.js';
@@ -23,9 +25,18 @@ export interface HandleContext {
   closing: boolean;
 }
 
-/** A running server: its sessions, and how to stop it. */
+/** A running server: its sessions, its topics, and how to stop it. */
 export interface AttachedServer {
   readonly registry: SessionRegistry;
+  /** The topics hub of its sessions. */
+  readonly topics: Topics;
+  /**
+   * Publish `data` to every subscriber of `topic` (docs/topics.md): framed once, written at
+   * the end of this event-loop turn. Returns how many subscribers it was queued for.
+   */
+  publish(topic: string, data: TopicData, opts?: PublishOptions): number;
+  /** Subscribers of `topic` now. */
+  subscriberCount(topic: string): number;
   /** Stop serving WebSockets, close live sessions with 1001 (grace, then abort). */
   close(): Promise<void>;
 }
@@ -54,11 +65,25 @@ export function createHandleContext(
     opts,
     handle: opts.handle ?? compileRoutes(opts, plain, onPlain),
     decider: opts.handle ? 'handle()' : 'route()',
-    registry: new SessionRegistry(),
+    registry: new SessionRegistry(
+      opts.topics instanceof Topics ? opts.topics : new Topics(opts.topics),
+    ),
     loops: new Set(),
     maxConnections: opts.maxConnections ?? Number.POSITIVE_INFINITY,
     pending: 0,
     closing: false,
+  };
+}
+
+/** The topics face of a server whose sessions are in `registry`. */
+export function topicsFace(
+  registry: SessionRegistry,
+): Pick<AttachedServer, 'topics' | 'publish' | 'subscriberCount'> {
+  const topics = registry.topics;
+  return {
+    topics,
+    publish: (topic, data, opts) => topics.publish(topic, data, opts),
+    subscriberCount: (topic) => topics.subscriberCount(topic),
   };
 }
 

@@ -13,6 +13,7 @@ import {
   type HandleContext,
   type Server,
   shutdownLoops,
+  topicsFace,
 } from './context.js';
 import { type EmitHook, wrapEmit } from './emit.js';
 import { serveH1Request, serveH1Upgrade } from './h1.js';
@@ -51,6 +52,7 @@ export function attachH1(
   let closed = false;
   return {
     registry: ctx.registry,
+    ...topicsFace(ctx.registry),
     async close() {
       if (closed) return;
       closed = true;
@@ -157,6 +159,7 @@ export async function listen(opts: ListenOptions, shared?: HandleContext): Promi
   const bound = await bind(server, opts, opts.backlog ?? 4096);
   return {
     registry: attached.registry,
+    ...topicsFace(attached.registry),
     server,
     ...bound,
     versions: ['1.1'],

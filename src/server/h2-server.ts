@@ -40,6 +40,7 @@ import {
   type HandleContext,
   type Server,
   shutdownLoops,
+  topicsFace,
 } from './context.js';
 import { type EmitHook, wrapEmit } from './emit.js';
 import { writeAnswer } from './exchange.js';
@@ -142,6 +143,7 @@ export function attachH2(
   let closed = false;
   return {
     registry: ctx.registry,
+    ...topicsFace(ctx.registry),
     async close() {
       if (closed) return;
       closed = true;
@@ -322,6 +324,7 @@ export async function listenH2(opts: H2ListenOptions, shared?: HandleContext): P
   const bound = await bind(server, opts, opts.backlog ?? 4096);
   return {
     registry: attached.registry,
+    ...topicsFace(attached.registry),
     server,
     ...bound,
     versions: opts.tls && opts.allowHTTP1 !== false ? ['2', '1.1'] : ['2'],

@@ -24,7 +24,13 @@ import { checkH3Request, classifyH3Request } from '../h3/upgrade.js';
 import { WebSocketError } from '../ws/errors.js';
 import { foreignProtocol } from './answers.js';
 import { urlOf } from './bind.js';
-import { createHandleContext, type HandleContext, type Server, shutdownLoops } from './context.js';
+import {
+  createHandleContext,
+  type HandleContext,
+  type Server,
+  shutdownLoops,
+  topicsFace,
+} from './context.js';
 import { writeAnswer } from './exchange.js';
 import { h3Exchange, serveH3Request } from './h3.js';
 import type { HttpResponse, RequestHandler, RequestInfo } from './handler.js';
@@ -269,6 +275,7 @@ export async function listenH3(opts: H3ListenOptions, shared?: HandleContext): P
     url: urlOf('wss', quic.hosts[0]!, quic.port),
     versions: ['3'],
     registry: ctx.registry,
+    ...topicsFace(ctx.registry),
     connections: connections.all,
     goaway: () => connections.goaway(false),
     async close() {

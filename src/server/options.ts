@@ -4,6 +4,7 @@
 
 import type { NegotiationOptions } from '../ws/negotiate.js';
 import type { SessionOptions } from '../ws/session.js';
+import type { Topics, TopicsOptions } from '../ws/topics.js';
 import type { HttpResponse, RequestHandler, RequestInfo, WebSocketRoute } from './handler.js';
 
 /**
@@ -52,6 +53,11 @@ export interface ServerOptions extends NegotiationOptions, SessionOptions {
    * (not on HTTP/3, nor where the handler set one). `serve()` sets it to its HTTP/3 port.
    */
   altSvc?: string | (() => string | undefined);
+  /**
+   * The topics hub of this server's sessions (docs/topics.md): a `Topics` to share one
+   * with other servers, or its options (default: a hub of its own).
+   */
+  topics?: Topics | TopicsOptions;
 }
 
 /** Whether WebSockets can be served (h2 and h3 advertise extended CONNECT only then). */

@@ -6,6 +6,7 @@ import { deflateOptionsOf, PerMessageDeflate } from '../ws/deflate.js';
 import type { UpgradeRequest } from '../ws/handler.js';
 import type { NegotiationOptions, UpgradeInfo } from '../ws/negotiate.js';
 import { Session, type SessionOptions } from '../ws/session.js';
+import { Topics } from '../ws/topics.js';
 import type { Transport } from '../ws/transport.js';
 import type { RequestInfo, WebSocketRoute } from './handler.js';
 import type { ServerOptions } from './options.js';
@@ -78,6 +79,13 @@ export function toUpgradeRequest(req: RequestInfo, info: UpgradeInfo): UpgradeRe
 /** Live sessions of one server, for graceful shutdown. */
 export class SessionRegistry {
   readonly sessions = new Set<Session<any>>();
+  /** The topics hub of these sessions (`session.subscribe`, `server.publish`). */
+  readonly topics: Topics;
+
+  constructor(topics: Topics = new Topics()) {
+    this.topics = topics;
+  }
+
   readonly #ended = (s: Session<any>): void => {
     this.sessions.delete(s);
   };
@@ -107,6 +115,7 @@ export class SessionRegistry {
       state,
       request: toUpgradeRequest(req, info),
       onEnded: this.#ended,
+      topics: this.topics,
       ...so,
     });
     this.sessions.add(session);

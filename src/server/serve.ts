@@ -8,7 +8,7 @@
 import type { QuicSettings } from '../h3/quic.js';
 import { WebSocketError } from '../ws/errors.js';
 import type { HttpVersion } from '../ws/transport.js';
-import { createHandleContext, type HandleContext, type Server } from './context.js';
+import { createHandleContext, type HandleContext, type Server, topicsFace } from './context.js';
 import { listen } from './h1-server.js';
 import { listenH2 } from './h2-server.js';
 import { listenH3 } from './h3-lazy.js';
@@ -165,6 +165,7 @@ export async function serve(options: ServeOptions): Promise<Server> {
     host: main.host,
     versions: listeners.flatMap((l) => l.versions) as HttpVersion[],
     registry: ctx.registry,
+    ...topicsFace(ctx.registry),
     async close() {
       await Promise.all(listeners.map((l) => l.close()));
     },

@@ -25,7 +25,7 @@ import {
   validateDeflateOptions,
 } from './deflate-negotiate.js';
 import { WebSocketError } from './errors.js';
-import type { EncodedMessage, MessageExtension } from './extensions.js';
+import type { EncodedMessage, MessageExtension, SharedEncoder } from './extensions.js';
 import { DEFAULT_MAX_MESSAGE, type Role } from './frame.js';
 import type { ExtensionOffer } from './headers.js';
 
@@ -473,6 +473,7 @@ export class PerMessageDeflate implements MessageExtension {
   /** The decompressor's window while it is dropped (context takeover by the peer). */
   #dictionary: Buffer | null = null;
   #closed = false;
+  #shared: SharedEncoder | null | undefined;
 
   constructor(init: PerMessageDeflateInit) {
     const o = init.options ?? {};
@@ -521,6 +522,27 @@ export class PerMessageDeflate implements MessageExtension {
     );
     this.#dictionary = null;
     return this.#inflate;
+  }
+
+  /**
+   * Published messages are compressed once for every session with the same terms when our
+   * side starts each message afresh (no context takeover); null otherwise.
+   */
+  get shared(): SharedEncoder | null {
+    if (this.#shared !== undefined) return this.#shared;
+    if (!this.#ownNoContext) {
+      this.#shared = null;
+      return null;
+    }
+    const p = this.params;
+    const o = this.#options;
+    this.#shared = sharedDeflate(
+      Math.max(9, this.#server ? p.serverMaxWindowBits : p.clientMaxWindowBits),
+      o.level ?? zlib.constants.Z_DEFAULT_COMPRESSION,
+      o.memLevel ?? 8,
+      this.threshold,
+    );
+    return this.#shared;
   }
 
   /** Whether zlib contexts are held right now (for tests and accounting). */
@@ -595,6 +617,43 @@ export class PerMessageDeflate implements MessageExtension {
     this.#inflate = null;
     this.#dictionary = null;
   }
+}
+
+// ── shared compression (topics) ──────────────────────────────────────────────
+
+const sharedEncoders = new Map<string, SharedEncoder>();
+
+/**
+ * One message compressed without context (every message starts afresh), synchronously:
+ * a published message is compressed once for all the subscribers with these terms.
+ */
+function sharedDeflate(
+  windowBits: number,
+  level: number,
+  memLevel: number,
+  threshold: number,
+): SharedEncoder {
+  const key = `${windowBits}/${level}/${memLevel}/${threshold}`;
+  let enc = sharedEncoders.get(key);
+  if (enc !== undefined) return enc;
+  const opts: zlib.ZlibOptions = {
+    windowBits,
+    level,
+    memLevel,
+    finishFlush: zlib.constants.Z_SYNC_FLUSH,
+  };
+  enc = {
+    key,
+    encode(data: Uint8Array): EncodedMessage {
+      if (data.length < threshold) return { data, rsv: 0 };
+      const out = zlib.deflateRawSync(data, opts);
+      // RFC 7692 §7.2.1: remove the 00 00 ff ff that ends a sync-flushed block
+      const body = out.subarray(0, out.length - TRAILER.length);
+      return body.length >= data.length ? { data, rsv: 0 } : { data: body, rsv: RSV1 };
+    },
+  };
+  sharedEncoders.set(key, enc);
+  return enc;
 }
 
 // ── client glue, for every HTTP version ──────────────────────────────────────

@@ -11,6 +11,16 @@ export interface EncodedMessage {
   rsv: number;
 }
 
+/**
+ * An extension's encoding shared by every session that agreed the same terms: synchronous,
+ * and the same output for the same input whatever the session (no context takeover).
+ */
+export interface SharedEncoder {
+  /** Equal for sessions whose encodings are interchangeable. */
+  readonly key: string;
+  encode(data: Uint8Array): EncodedMessage;
+}
+
 /** A negotiated extension, such as permessage-deflate (RFC 7692): it transforms whole messages. */
 export interface MessageExtension {
   readonly name: string;
@@ -28,4 +38,9 @@ export interface MessageExtension {
   release?(): void;
   /** The session ended: free everything. */
   close(): void;
+  /**
+   * The encoder a published message may share with other sessions (./pubsub.ts), or null
+   * when each message depends on this session's earlier ones (context takeover).
+   */
+  readonly shared?: SharedEncoder | null;
 }

@@ -20,6 +20,22 @@ export type OutFrame =
   | { type: 'ping' | 'pong'; data?: Uint8Array | string }
   | { type: 'close'; code?: number; reason?: string };
 
+/** What can be published: a string is a text message, bytes a binary message. */
+export type TopicData =
+  | string
+  | Uint8Array
+  | { type: 'text'; data: string }
+  | { type: 'binary'; data: Uint8Array };
+
+/** How a message is published. */
+export interface PublishOptions {
+  /**
+   * Compress for subscribers that agreed permessage-deflate (default true). false sends
+   * every subscriber the plain frame.
+   */
+  compress?: boolean;
+}
+
 export interface ResultOptions {
   /** Release per-connection buffers until the next event (docs/handler.md: hibernation). */
   hibernate?: boolean;
@@ -125,6 +141,21 @@ export interface SessionApi {
   drained(): Promise<void>;
   close(code?: number, reason?: string): void;
   post(info: unknown): void;
+  /**
+   * Subscribe to `topic` (server sessions): messages published to it are delivered until
+   * `unsubscribe` or the end of the session. False when subscribed already.
+   */
+  subscribe(topic: string): boolean;
+  /** Stop receiving `topic`'s messages. False when not subscribed. */
+  unsubscribe(topic: string): boolean;
+  isSubscribed(topic: string): boolean;
+  /** The topics this session is subscribed to. */
+  readonly topics: ReadonlySet<string>;
+  /**
+   * Publish `data` to every subscriber of `topic` but this session (the server's
+   * `publish` includes everyone). Returns how many subscribers it was queued for.
+   */
+  publish(topic: string, data: TopicData, opts?: PublishOptions): number;
 }
 
 export type Awaitable<T> = T | Promise<T>;

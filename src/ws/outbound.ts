@@ -12,7 +12,17 @@ import type { SessionOptions } from './session-options.js';
 import { utf8Of } from './text.js';
 import type { Transport } from './transport.js';
 
-const DEFAULT_MAX_BUFFERED = 16 * 1024 * 1024;
+/** `maxBuffered` when not given: 16 MiB. */
+export const DEFAULT_MAX_BUFFERED = 16 * 1024 * 1024;
+
+/** WS_ERR_SLOW_CONSUMER: more than `max` bytes wait unsent. */
+export function slowConsumerError(max: number): WebSocketError {
+  return new WebSocketError(
+    'WS_ERR_SLOW_CONSUMER',
+    `more than ${max} bytes wait unsent: the peer does not read`,
+    { closeCode: 1008 },
+  );
+}
 
 /** What the outgoing side asks of its session. */
 export interface OutboundHost {
@@ -28,6 +38,8 @@ export interface OutboundHost {
   closeOnError(code: number, reason: string, err: WebSocketError): void;
   /** A close frame among the frames to send. */
   close(code?: number, reason?: string): void;
+  /** Write a frame encoded elsewhere (a topic's shared frame), in order. */
+  writeFramed(frame: readonly Uint8Array[]): void;
   /** An asynchronous encode failed while the session was still up. */
   encodeFailed(err: unknown): void;
   /** The last pending encode went out. */
@@ -67,19 +79,36 @@ export class Outbound {
     return true;
   }
 
+  /** A data message as bytes (a published message this session encodes itself); false when refused. */
+  sendMessage(p: Protocol, binary: boolean, data: Uint8Array): boolean {
+    if (!this.#admitData()) return false;
+    this.#sendData(p, binary, data, this.#opts.fragmentSize ?? 0);
+    return true;
+  }
+
+  /**
+   * A frame encoded elsewhere (a topic's shared frame) while messages are still being
+   * encoded: it goes out after them.
+   */
+  sendFramed(frame: readonly Uint8Array[]): void {
+    this.#pending++;
+    const host = this.#host;
+    this.#chain = (this.#chain ?? Promise.resolve()).then(() => {
+      this.#pending--;
+      const proto = host.currentProtocol();
+      if (!host.transportClosed() && proto !== null && !proto.closeSent) host.writeFramed(frame);
+      if (this.#pending === 0) host.encodesDone();
+    });
+  }
+
   /** Whether a data message may be queued now; applies the slow-consumer policy if not. */
   #admitData(): boolean {
     const max = this.#opts.maxBuffered ?? DEFAULT_MAX_BUFFERED;
     if (this.#transport.bufferedAmount() < max) return true;
     const host = this.#host;
     if ((this.#opts.onSlowConsumer ?? 'close') === 'close' && !host.closing()) {
-      const err = new WebSocketError(
-        'WS_ERR_SLOW_CONSUMER',
-        `more than ${max} bytes wait unsent: the peer does not read`,
-        { closeCode: 1008 },
-      );
       // RFC 6455 §7.4.1: 1008 "a message that violates its policy"
-      host.closeOnError(1008, 'slow consumer', err);
+      host.closeOnError(1008, 'slow consumer', slowConsumerError(max));
     }
     return false;
   }

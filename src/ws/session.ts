@@ -15,12 +15,28 @@ import {
   isPromise,
   type Message,
   type OutFrame,
+  type PublishOptions,
   type SessionApi,
+  type TopicData,
   type UpgradeRequest,
 } from './handler.js';
 import { HandlerCalls, Task } from './handler-calls.js';
-import { Outbound, type OutboundHost } from './outbound.js';
+import {
+  DEFAULT_MAX_BUFFERED,
+  Outbound,
+  type OutboundHost,
+  slowConsumerError,
+} from './outbound.js';
 import { Protocol, type ProtocolSink } from './protocol.js';
+import {
+  Delivery,
+  flushLater,
+  kDeliver,
+  kFlush,
+  type SharedMessage,
+  type Subscriber,
+  type TopicHub,
+} from './pubsub.js';
 import type { SessionOptions } from './session-options.js';
 import { decodeText, handledText } from './text.js';
 import type { HttpVersion, Transport, TransportSink } from './transport.js';
@@ -44,6 +60,33 @@ export interface SessionInit<S> extends SessionOptions {
    * registry forget it without a promise (and its reactions) per session.
    */
   onEnded?: (session: Session<any>) => void;
+  /** The topics hub `subscribe` and `publish` use (server sessions; ./topics.ts). */
+  topics?: TopicHub | undefined;
+}
+
+/** A session's topics and the published frames queued for it until the end of the turn. */
+class PubSub {
+  topics: Set<string> | null = null;
+  queue: Uint8Array[] | null = null;
+  /** Bytes in `queue`. */
+  bytes = 0;
+  /** Bytes `queue` may hold this turn (set when it starts). */
+  room = 0;
+}
+
+const NO_TOPICS: ReadonlySet<string> = new Set();
+/** Queued frames up to this many bytes in all are joined into one buffer when flushed. */
+const JOIN_QUEUE_MAX = 64 * 1024;
+/** Longest topic name, in UTF-16 units. */
+const MAX_TOPIC = 1024;
+
+function checkTopic(topic: unknown): asserts topic is string {
+  if (typeof topic !== 'string' || topic.length === 0 || topic.length > MAX_TOPIC) {
+    throw new WebSocketError(
+      'WS_ERR_INVALID_ARGUMENT',
+      `a topic is a string of 1 to ${MAX_TOPIC} characters, not ${typeof topic === 'string' ? `one of ${topic.length}` : typeof topic}`,
+    );
+  }
 }
 
 /** The session's one long-lived events object, as each of its users sees it. */
@@ -53,7 +96,7 @@ type SessionEvents = HandlerCalls<any> & TransportSink & OutboundHost;
  * One WebSocket: binds a Protocol, a Transport and a Handler; owns timeouts, backpressure,
  * hibernation.
  */
-export class Session<S = unknown> implements SessionApi {
+export class Session<S = unknown> implements SessionApi, Subscriber {
   readonly role: Role;
   readonly request: UpgradeRequest;
   readonly #transport: Transport;
@@ -63,6 +106,8 @@ export class Session<S = unknown> implements SessionApi {
   /** Created on first send; let go while hibernating. */
   #out: Outbound | null = null;
   #protocol: Protocol | null = null;
+  /** Topics and queued deliveries, from the first subscribe or delivery. */
+  #ps: PubSub | null = null;
 
   // closing
   #closeKind: CloseKind | null = null;
@@ -91,6 +136,8 @@ export class Session<S = unknown> implements SessionApi {
     }
     write(chunks: Uint8Array[]): void {
       const s = this.#s;
+      // published frames queued before this one go first
+      if (s.#ps?.queue) s.#flushDeliveries();
       s.#writable = s.#transport.write(chunks);
     }
     onMessage(binary: boolean, data: Buffer, rsv: number): void {
@@ -174,6 +221,11 @@ export class Session<S = unknown> implements SessionApi {
     }
     hibernate(): boolean {
       return this.#s.#hibernate();
+    }
+    writeFramed(frame: readonly Uint8Array[]): void {
+      const s = this.#s;
+      if (s.#ps?.queue) s.#flushDeliveries();
+      s.#writable = s.#transport.write(frame);
     }
     encodesDone(): void {
       this.#s.#events.hibernateIfWanted();
@@ -486,6 +538,7 @@ export class Session<S = unknown> implements SessionApi {
     };
     this.#final = final;
     this.#protocol = null;
+    this.#leaveTopics();
     try {
       this.#opts.extension?.close();
     } catch (err) {
@@ -610,5 +663,144 @@ export class Session<S = unknown> implements SessionApi {
       );
     }
     this.#transport.abort('cancel');
+  }
+
+  // ── topics ─────────────────────────────────────────────────────────────────
+
+  #hub(): TopicHub {
+    const hub = this.#opts.topics;
+    if (hub !== undefined) return hub;
+    throw new WebSocketError(
+      'WS_ERR_INVALID_STATE',
+      this.role === 'client'
+        ? 'topics are served: a client session has none'
+        : 'this session was made without a topics hub (SessionInit.topics)',
+    );
+  }
+
+  subscribe(topic: string): boolean {
+    checkTopic(topic);
+    const hub = this.#hub();
+    if (this.#terminated) {
+      throw new WebSocketError('WS_ERR_INVALID_STATE', 'the WebSocket is closed');
+    }
+    this.#ps ??= new PubSub();
+    const ps = this.#ps;
+    ps.topics ??= new Set();
+    const set = ps.topics;
+    if (set.has(topic)) return false;
+    set.add(topic);
+    hub.add(this, topic);
+    return true;
+  }
+
+  unsubscribe(topic: string): boolean {
+    const set = this.#ps?.topics;
+    if (!set?.delete(topic)) return false;
+    this.#opts.topics!.remove(this, topic);
+    return true;
+  }
+
+  isSubscribed(topic: string): boolean {
+    return this.#ps?.topics?.has(topic) ?? false;
+  }
+
+  get topics(): ReadonlySet<string> {
+    return this.#ps?.topics ?? NO_TOPICS;
+  }
+
+  /** Publish to every subscriber of `topic` but this session; how many it was queued for. */
+  publish(topic: string, data: TopicData, opts?: PublishOptions): number {
+    checkTopic(topic);
+    return this.#hub().publish(topic, data, opts, this);
+  }
+
+  #leaveTopics(): void {
+    const ps = this.#ps;
+    if (ps === null) return;
+    this.#ps = null;
+    const set = ps.topics;
+    if (set !== null) for (const t of set) this.#opts.topics!.remove(this, t);
+  }
+
+  /** A published message: its shared frame queued until the end of the turn. */
+  [kDeliver](m: SharedMessage): Delivery {
+    if (!this.#canSend()) return Delivery.Closed;
+    const o = this.#opts;
+    const frag = o.fragmentSize;
+    if (frag !== undefined && frag > 0 && m.data.length > frag) return this.#deliverOwn(m);
+    const ext = o.extension;
+    let frame: Uint8Array[];
+    if (ext === undefined || !m.compress) frame = m.plain();
+    else {
+      const enc = ext.shared;
+      if (enc === undefined || enc === null) return this.#deliverOwn(m);
+      frame = m.encoded(enc);
+    }
+    let ps = this.#ps;
+    if (ps === null) {
+      ps = new PubSub();
+      this.#ps = ps;
+    }
+    let q = ps.queue;
+    if (q === null) {
+      // what may still be queued this turn: maxBuffered less what the transport holds
+      ps.room = (o.maxBuffered ?? DEFAULT_MAX_BUFFERED) - this.#transport.bufferedAmount();
+      if (ps.room <= 0) return this.#slowSubscriber();
+    } else if (ps.bytes >= ps.room) {
+      return this.#slowSubscriber();
+    }
+    const out = this.#out;
+    if (out !== null && out.pending > 0) {
+      // messages of this session are being compressed: this one goes out after them
+      out.sendFramed(frame);
+      return Delivery.Queued;
+    }
+    if (q === null) {
+      q = [];
+      ps.queue = q;
+      flushLater(this);
+    }
+    for (let i = 0; i < frame.length; i++) {
+      const c = frame[i]!;
+      q.push(c);
+      ps.bytes += c.length;
+    }
+    return Delivery.Queued;
+  }
+
+  /** A published message this session encodes itself (context takeover, fragmentation). */
+  #deliverOwn(m: SharedMessage): Delivery {
+    if (this.#outbound().sendMessage(this.#proto(), m.binary, m.data)) return Delivery.Queued;
+    return this.#canSend() ? Delivery.Dropped : Delivery.Closed;
+  }
+
+  #slowSubscriber(): Delivery {
+    const max = this.#opts.maxBuffered ?? DEFAULT_MAX_BUFFERED;
+    if ((this.#opts.onSlowConsumer ?? 'close') === 'drop') return Delivery.Dropped;
+    // RFC 6455 §7.4.1: 1008 "a message that violates its policy"
+    this.#closeOnError(1008, 'slow consumer', slowConsumerError(max));
+    return Delivery.Closed;
+  }
+
+  /** The end of the turn: the queued frames leave in one write. */
+  [kFlush](): void {
+    if (this.#ps?.queue) this.#flushDeliveries();
+  }
+
+  #flushDeliveries(): void {
+    const ps = this.#ps!;
+    const q = ps.queue!;
+    const n = ps.bytes;
+    ps.queue = null;
+    ps.bytes = 0;
+    const t = this.#transport;
+    if (this.#transportClosed) return;
+    if (q.length === 1 || n <= JOIN_QUEUE_MAX) {
+      const one = q.length === 1 ? q[0]! : Buffer.concat(q, n);
+      this.#writable = t.writeNow ? t.writeNow(one) : t.write(one);
+    } else {
+      this.#writable = t.write(q);
+    }
   }
 }

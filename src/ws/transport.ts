@@ -45,6 +45,12 @@ export interface Transport {
   attach(sink: TransportSink): void;
   /** Queue bytes; false once the buffered amount is above the high-water mark. */
   write(chunks: Uint8Array | readonly Uint8Array[]): boolean;
+  /**
+   * Optional: write `chunk` now, without gathering it with the tick's other writes (the
+   * caller gathered already: a subscriber's published frames at the end of a turn). In
+   * order after anything written before. `write` is used where it is missing.
+   */
+  writeNow?(chunk: Uint8Array): boolean;
   /** Bytes accepted by `write` and not yet handed to the OS / the HTTP layer. */
   bufferedAmount(): number;
   /** Graceful end of our direction: TCP FIN / h2 END_STREAM / QUIC FIN. */

@@ -9,10 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { chromium } from 'playwright-core';
-import { echoRoutes } from '../../src/dev/echo.js';
+import { echoRoutes, pubsubRoute, pubsubTopic } from '../../src/dev/echo.js';
 import { INTEROP_PAGE } from '../../src/dev/page.js';
 import { SETTINGS_MAX_FIELD_SECTION_SIZE } from '../../src/h3/frames.js';
 import { listenH3 } from '../../src/server/h3-server.js';
+import { Topics } from '../../src/ws/topics.js';
 import { CHROMIUM, chromiumMissing } from '../interop/browser.js';
 import { makeCerts, removeCerts } from './helpers.js';
 
@@ -30,15 +31,19 @@ test.serial('Chromium loads a page and runs WebSockets over HTTP/3 (RFC 9220)', 
     return;
   }
   const certs = await makeCerts('h3-chromium');
+  const topics = new Topics();
   const seen: { http: string; method: string; path: string; remote: string | undefined }[] = [];
   const l = await listenH3({
     cert: certs.cert,
     key: certs.key,
     hosts: ['127.0.0.1', '::1'],
     routes: echoRoutes(),
+    topics,
     route(req) {
       seen.push({ http: req.http, method: req.method, path: req.path, remote: req.remoteAddress });
-      return undefined; // on to `routes`
+      // the page's pubsub check; anything else on to `routes`
+      const topic = pubsubTopic(req.pathname);
+      return topic === undefined ? undefined : pubsubRoute(topics, topic);
     },
     onRequest(req) {
       seen.push({ http: req.http, method: req.method, path: req.path, remote: req.remoteAddress });
@@ -81,14 +86,15 @@ test.serial('Chromium loads a page and runs WebSockets over HTTP/3 (RFC 9220)', 
     });
     const results = (await page.evaluate('window.interopResults')) as CheckResult[];
     t.is(await page.title(), 'interop: pass', JSON.stringify(results));
-    t.is(results.length, 5);
+    t.is(results.length, 6);
     for (const r of results) {
       t.true(r.pass, `${r.name}: ${r.detail ?? ''}`);
       t.is(r.http, '3', `${r.name} came over ${r.http}`);
     }
     // server side: the page and every WebSocket arrived over HTTP/3
     const sockets = seen.filter((s) => s.method === 'CONNECT');
-    t.is(sockets.length, 5);
+    // one WebSocket per check, two for the pubsub check
+    t.is(sockets.length, 7);
     t.true(seen.every((s) => s.http === '3'));
     t.true(seen.some((s) => s.method === 'GET' && s.path === '/'));
     // Chromium's control stream was read: its SETTINGS are there

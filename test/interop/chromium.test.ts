@@ -42,7 +42,7 @@ test.serial(
         const title = await page.title();
         const results = (await page.evaluate('window.interopResults')) as CheckResult[];
         t.is(title, 'interop: pass', JSON.stringify(results));
-        t.is(results.length, 5);
+        t.is(results.length, 6);
         // Chromium offers permessage-deflate; the interop server accepts it on h1 and h2
         t.regex(results.find((r) => r.name === 'extensions')?.detail ?? '', /^permessage-deflate/);
         for (const r of results) {
@@ -94,7 +94,7 @@ test.serial('interop page passes in Chromium over HTTP/3 (RFC 9220)', async (t) 
       await page.evaluate('(performance.getEntriesByType("navigation")[0] || {}).nextHopProtocol'),
       'h3',
     );
-    t.is(results.length, 5);
+    t.is(results.length, 6);
     for (const r of results) t.is(r.http, '3', `${r.name}: ${r.detail ?? ''}`);
   } finally {
     await browser.close();
@@ -134,7 +134,7 @@ test.serial(
       });
       const results = (await page.evaluate('window.interopResults')) as CheckResult[];
       t.is(await page.title(), 'interop: pass', JSON.stringify(results));
-      t.is(results.length, 5);
+      t.is(results.length, 6);
       for (const r of results) t.is(r.http, '3', `${r.name}: ${r.detail ?? ''}`);
       t.true(
         r.fromServer.some((p) => p.type === 'retry'),
