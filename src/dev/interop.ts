@@ -28,6 +28,8 @@ export interface InteropOptions {
   perMessageDeflate?: boolean;
   /** Where generated certificates live (default certs/out). */
   certsDir?: string;
+  /** See InteropHandlerOptions.onReport. */
+  onReport?: (report: InteropReport) => void;
   log?: (line: string) => void;
 }
 
@@ -57,6 +59,18 @@ export interface InteropHandlerOptions {
   perMessageDeflate?: boolean;
   /** The hub of the /pubsub/<topic> rooms: the servers' `topics` (default: a new one). */
   topics?: Topics;
+  /**
+   * Results the page POSTs to /interop-report when opened with `?report` (browsers run
+   * without an automation protocol report this way). Without it, /interop-report is 404.
+   */
+  onReport?: (report: InteropReport) => void;
+}
+
+/** What the interop page reports: its title, the browser's user agent and every check. */
+export interface InteropReport {
+  title: string;
+  userAgent: string;
+  results: { name: string; pass: boolean; http: string; ms?: number; detail?: string }[];
 }
 
 /**
@@ -83,6 +97,9 @@ export function interopHandler(opts: InteropHandlerOptions = {}): RequestHandler
       const { handler, state, ...settings } = pubsubRoute(topics, topic);
       return websocket(handler, state, { ...settings, perMessageDeflate: roomDeflate });
     }
+    if (req.pathname === '/interop-report' && req.method === 'POST' && opts.onReport) {
+      return takeReport(req.body, opts.onReport);
+    }
     const page = req.pathname === '/' || req.pathname === '/index.html';
     if (page && (req.method === 'GET' || req.method === 'HEAD')) {
       return buffered(
@@ -95,6 +112,20 @@ export function interopHandler(opts: InteropHandlerOptions = {}): RequestHandler
   };
 }
 
+async function takeReport(
+  body: { json(limit?: number): Promise<unknown> },
+  onReport: (report: InteropReport) => void,
+) {
+  let report: InteropReport;
+  try {
+    report = (await body.json(1024 * 1024)) as InteropReport;
+  } catch {
+    return buffered(400, { 'content-type': 'text/plain; charset=utf-8' }, 'not a JSON report\n');
+  }
+  onReport(report);
+  return buffered(204, {}, '');
+}
+
 /** The interop server: a plain port and a TLS port, certificates generated when none are given. */
 export async function serveInterop(opts: InteropOptions = {}): Promise<Served> {
   const host = opts.host ?? '127.0.0.1';
@@ -103,6 +134,7 @@ export async function serveInterop(opts: InteropOptions = {}): Promise<Served> {
   const topics = new Topics();
   const handle = interopHandler({
     topics,
+    ...(opts.onReport && { onReport: opts.onReport }),
     ...(opts.perMessageDeflate !== undefined && { perMessageDeflate: opts.perMessageDeflate }),
   });
   const listeners: { close(): Promise<void> }[] = [];

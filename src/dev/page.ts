@@ -3,7 +3,8 @@
  * origin, runs the checks, shows which HTTP version carried each WebSocket (the
  * server announces it), and sets the title to `interop: pass` or
  * `interop: fail (N)` once every check has run. Browser tests read
- * `window.interopResults`.
+ * `window.interopResults`; opened with `?report`, the page also POSTs them to
+ * `/interop-report` (for browsers driven without an automation protocol).
  */
 export const INTEROP_PAGE = `<!doctype html>
 <html lang="en">
@@ -149,6 +150,10 @@ async function run() {
   });
   const failed = results.filter((r) => !r.pass).length;
   document.title = failed === 0 ? 'interop: pass' : 'interop: fail (' + failed + ')';
+  if (new URLSearchParams(location.search).has('report')) {
+    const body = JSON.stringify({ title: document.title, userAgent: navigator.userAgent, results });
+    fetch('/interop-report', { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+  }
 }
 run();
 </script>
