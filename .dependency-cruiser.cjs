@@ -4,18 +4,20 @@
 //
 //   ws      src/ws        the engine: codec, protocol, session, deflate (no sockets)
 //   wire    src/h1|h2|h3  validators, transports, HTTP/3 framing and QPACK, QUIC, clients
+//   scale   src/scale     topics across processes (Redis, a cluster's primary), beside the wire
 //   server  src/server    request handler, routes, listen/attach per version
 //   client  src/client    connect, the reconnecting client, the WHATWG WebSocket
 //   dev     src/dev       certificates, the interop server and page
 //   face    src/index.ts, src/cli.ts, src/exports/ (the package's entry points)
 //
-// server and client are siblings: neither imports the other.
+// server and client are siblings: neither imports the other. The wire never imports scale.
 // The parser is swc: TypeScript 7 ships no JS API for dependency-cruiser's tsc parser.
 
 const face = '^src/(index|cli)\\.ts$|^src/exports/';
 const above = {
-  ws: `^src/(h[123]|server|client|dev)/|${face}`,
-  wire: `^src/(server|client|dev)/|${face}`,
+  ws: `^src/(h[123]|scale|server|client|dev)/|${face}`,
+  wire: `^src/(scale|server|client|dev)/|${face}`,
+  scale: `^src/(server|client|dev)/|${face}`,
   server: `^src/(client|dev)/|${face}`,
   client: `^src/(server|dev)/|${face}`,
   dev: face,
@@ -51,6 +53,21 @@ module.exports = {
       severity: 'error',
       from: { path: '^src/h[123]/' },
       to: { path: above.wire },
+    },
+    {
+      name: 'scale-imports-down',
+      comment: 'src/scale carries topics between processes: below the servers, like the wire',
+      severity: 'error',
+      from: { path: '^src/scale/' },
+      to: { path: above.scale },
+    },
+    {
+      name: 'one-redis-file',
+      comment:
+        'exactly one file loads the Redis client, lazily (the rule quic.ts follows for QUIC)',
+      severity: 'error',
+      from: { path: '^src/', pathNot: '^src/scale/redis\\.ts$' },
+      to: { path: '@redis/client' },
     },
     {
       name: 'server-imports-down',

@@ -1,5 +1,6 @@
 // Installs the real peers the interop tests drive, when they are missing: Debian's
-// chromium, firefox-esr (with libnss3-tools), python3-websockets and curl (apt, as root).
+// chromium, firefox-esr (with libnss3-tools), redis-server, python3-websockets and curl
+// (apt, as root).
 // Never fails the run by itself: the tests that need a peer report what is missing.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -10,6 +11,8 @@ if (!existsSync('/usr/bin/chromium')) want.push('chromium');
 // certutil puts the test CA into its profile
 if (!existsSync('/usr/bin/firefox-esr')) want.push('firefox-esr');
 if (!existsSync('/usr/bin/certutil')) want.push('libnss3-tools');
+// a real Redis for the scale-out tests (test/redis.ts starts it on a free port)
+if (!existsSync('/usr/bin/redis-server')) want.push('redis-server');
 const py = spawnSync('/usr/bin/python3', ['-c', 'import websockets'], { stdio: 'ignore' });
 if (py.status !== 0) want.push('python3-websockets');
 const curl = spawnSync('sh', ['-c', 'command -v curl'], { stdio: 'ignore' });

@@ -13,7 +13,7 @@ import type { Session } from './ws/session.js';
 
 const USAGE = `usage:
   omniws serve [--port P] [--host H] [--tls [--cert F --key F | --certs DIR]] [--tls-port P2]
-               [--no-http3]
+               [--no-http3] [--redis URL]
   omniws connect URL [--http1 | --http2 | --http3 | --auto] [--subprotocol P] [--header K:V]
                  [--origin O] [--insecure | --ca FILE] [--binary] [--ping MS] [--linger MS]`;
 
@@ -46,6 +46,7 @@ async function serveCmd(argv: string[]): Promise<number> {
       key: { type: 'string' },
       certs: { type: 'string' },
       'no-http3': { type: 'boolean', default: false },
+      redis: { type: 'string' },
     },
   });
   // No ports named: the interop set-up (plain 8080, TLS 8443). `--port P` alone: one
@@ -62,6 +63,7 @@ async function serveCmd(argv: string[]): Promise<number> {
     // without HTTP/3 the TLS port serves HTTP/2 and HTTP/1.1 alone (quiche's binding
     // does not exist for every platform)
     ...(values['no-http3'] && { http3: false }),
+    ...(values.redis !== undefined && { redis: values.redis }),
   };
   if (values.cert || values.key) {
     if (!values.cert || !values.key) {

@@ -4,7 +4,8 @@
 // response constructors; errors. Importing it loads no native code: HTTP/3 loads when
 // first used. Building blocks live in subpaths: omniws/protocol (the sans-I/O core,
 // validators, Session and Transport, deflate), omniws/h3 (HTTP/3 and QUIC), omniws/dev
-// (certificates, the interop server). docs/api.md lists the whole surface.
+// (certificates, the interop server), omniws/scale (topics across processes: Redis).
+// docs/api.md lists the whole surface.
 
 export type { AgentOptions } from './client/agent.js';
 export { Agent, globalAgent } from './client/agent.js';
@@ -91,6 +92,13 @@ export type { ExtensionOffer } from './ws/headers.js';
 export type { NegotiationOptions } from './ws/negotiate.js';
 export type { Limits, SessionOptions } from './ws/session.js';
 export { Session } from './ws/session.js';
-export type { TopicDrop, TopicStats, TopicsOptions } from './ws/topics.js';
+export type {
+  AdapterHub,
+  RemoteMessage,
+  TopicDrop,
+  TopicStats,
+  TopicsAdapter,
+  TopicsOptions,
+} from './ws/topics.js';
 export { Topics } from './ws/topics.js';
 export type { HttpVersion } from './ws/transport.js';

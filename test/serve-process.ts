@@ -1,5 +1,5 @@
-// A real `omniws serve` process for the tests that kill and restart a server (issue 16),
-// and free ports to put one on.
+// A real `omniws serve` process for the tests that kill and restart a server (issue 16)
+// or run several on one Redis (issue 18), and free ports to put one on.
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import dgram from 'node:dgram';
@@ -32,8 +32,13 @@ export async function freeUdpPort(): Promise<number> {
  * `dir`; resolves once it printed its endpoints.
  */
 export function startServeProcess(port: number, dir: string): Promise<ChildProcess> {
+  return spawnServe(['--tls-port', String(port), '--certs', dir], 'Node clients:');
+}
+
+/** `omniws serve` with `args`; resolves once its output includes `ready`. */
+export function spawnServe(args: string[], ready: string): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [bin, 'serve', '--tls-port', String(port), '--certs', dir], {
+    const p = spawn(process.execPath, [bin, 'serve', ...args], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let out = '';
@@ -47,7 +52,7 @@ export function startServeProcess(port: number, dir: string): Promise<ChildProce
     });
     p.stdout!.on('data', (d) => {
       out += d;
-      if (out.includes('Node clients:')) {
+      if (out.includes(ready)) {
         clearTimeout(timer);
         resolve(p);
       }

@@ -30,6 +30,8 @@ export interface InteropOptions {
   certsDir?: string;
   /** See InteropHandlerOptions.onReport. */
   onReport?: (report: InteropReport) => void;
+  /** Share the /pubsub rooms with other processes through Redis at this URL (docs/scaling.md). */
+  redis?: string;
   log?: (line: string) => void;
 }
 
@@ -50,6 +52,8 @@ export interface Endpoint {
 export interface Served {
   endpoints: Endpoint[];
   certs: CertPaths | undefined;
+  /** The hub of the /pubsub rooms (both ports). */
+  topics: Topics;
   close(): Promise<void>;
 }
 
@@ -131,7 +135,12 @@ export async function serveInterop(opts: InteropOptions = {}): Promise<Served> {
   const host = opts.host ?? '127.0.0.1';
   const log = opts.log ?? (() => {});
   // one hub for both ports: a room mixes ws:// and wss:// members of every HTTP version
-  const topics = new Topics();
+  // (and, through Redis, members of other processes)
+  const adapter =
+    opts.redis === undefined
+      ? undefined
+      : await (await import('../scale/redis.js')).RedisTopicsAdapter.connect({ url: opts.redis });
+  const topics = new Topics(adapter ? { adapter } : {});
   const handle = interopHandler({
     topics,
     ...(opts.onReport && { onReport: opts.onReport }),
@@ -181,13 +190,16 @@ export async function serveInterop(opts: InteropOptions = {}): Promise<Served> {
     }
   } catch (err) {
     await Promise.all(listeners.map((l) => l.close()));
+    await adapter?.close();
     throw err;
   }
   return {
     endpoints,
     certs,
+    topics,
     async close() {
       await Promise.all(listeners.map((l) => l.close()));
+      await adapter?.close();
     },
   };
 }

@@ -6,7 +6,9 @@
 // loaded only when HTTP/3 is served.
 
 import type { QuicSettings } from '../h3/quic.js';
+import type { RedisTopicsOptions } from '../scale/redis.js';
 import { WebSocketError } from '../ws/errors.js';
+import { Topics, type TopicsAdapter } from '../ws/topics.js';
 import type { HttpVersion } from '../ws/transport.js';
 import { createHandleContext, type HandleContext, type Server, topicsFace } from './context.js';
 import { listen } from './h1-server.js';
@@ -67,6 +69,29 @@ export interface ServeOptions extends ServerOptions {
   retryAbove?: number;
   /** The key of HTTP/3 stateless reset tokens (default: derived from `tls.key`). */
   statelessResetKey?: Uint8Array;
+  /**
+   * Share topics with other processes and machines through Redis (docs/scaling.md): a
+   * URL (`redis://…`, `rediss://…`) or the adapter's options. `close()` disconnects it.
+   */
+  redis?: string | RedisTopicsOptions;
+}
+
+/** The topics hub of a serve(): with `redis`, one whose adapter serve() connected (and closes). */
+async function topicsOf(
+  options: ServeOptions,
+): Promise<{ topics: Topics | ServeOptions['topics']; adapter?: TopicsAdapter }> {
+  if (options.redis === undefined) return { topics: options.topics };
+  if (options.topics instanceof Topics) {
+    throw new WebSocketError(
+      'WS_ERR_INVALID_ARGUMENT',
+      'serve: give `redis` or a Topics hub (with its own adapter), not both',
+    );
+  }
+  const { RedisTopicsAdapter } = await import('../scale/redis.js');
+  const adapter = await RedisTopicsAdapter.connect(
+    typeof options.redis === 'string' ? { url: options.redis } : options.redis,
+  );
+  return { topics: new Topics({ ...options.topics, adapter }), adapter };
 }
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
@@ -137,8 +162,10 @@ export async function serve(options: ServeOptions): Promise<Server> {
   const http = versionsOf(options);
   const hosts = hostsOf(options.host);
   let h3Port: number | undefined;
+  const { topics, adapter } = await topicsOf(options);
   const opts: ServeOptions = {
     ...options,
+    ...(topics !== undefined && { topics }),
     ...(options.altSvc === undefined &&
       http.includes(3) && {
         altSvc: () => (h3Port === undefined ? undefined : `h3=":${h3Port}"; ma=86400`),
@@ -156,6 +183,7 @@ export async function serve(options: ServeOptions): Promise<Server> {
     }
   } catch (err) {
     await Promise.all(listeners.map((l) => l.close()));
+    await adapter?.close();
     throw err;
   }
   const main = listeners[0]!;
@@ -168,6 +196,7 @@ export async function serve(options: ServeOptions): Promise<Server> {
     ...topicsFace(ctx.registry),
     async close() {
       await Promise.all(listeners.map((l) => l.close()));
+      await adapter?.close();
     },
   };
 }

@@ -23,8 +23,17 @@ function frameOf(binary: boolean, data: Uint8Array, rsv: number): Uint8Array[] {
   return [Buffer.concat(parts)];
 }
 
+/** A published message's payload as bytes, as it travels between processes. */
+export interface MessageBytes {
+  readonly binary: boolean;
+  /** The payload (UTF-8 for text). */
+  readonly data: Uint8Array;
+  /** false: sent uncompressed (PublishOptions.compress). */
+  readonly compress: boolean;
+}
+
 /** One published message and its frames, made on first use, once per variant. */
-export class SharedMessage {
+export class SharedMessage implements MessageBytes {
   readonly topic: string;
   readonly binary: boolean;
   /** The payload as published (UTF-8 for text). */
@@ -36,7 +45,7 @@ export class SharedMessage {
   #last: Uint8Array[] | null = null;
   #others: Map<string, Uint8Array[]> | null = null;
 
-  constructor(topic: string, data: TopicData, opts?: PublishOptions) {
+  constructor(topic: string, data: TopicData | MessageBytes, opts?: PublishOptions) {
     this.topic = topic;
     this.compress = opts?.compress ?? true;
     if (typeof data === 'string') {
@@ -45,6 +54,10 @@ export class SharedMessage {
     } else if (data instanceof Uint8Array) {
       this.binary = true;
       this.data = data;
+    } else if ('binary' in data) {
+      this.binary = data.binary;
+      this.data = data.data;
+      this.compress = data.compress;
     } else if (data.type === 'text') {
       this.binary = false;
       this.data = utf8Of(data.data);

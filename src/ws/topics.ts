@@ -3,9 +3,22 @@
 // mix in it. A publish builds one SharedMessage and hands it to each subscriber, which
 // queues the shared frame until the end of the turn (./pubsub.ts). A topic without
 // subscribers has no entry: publishing to it allocates nothing.
+//
+// With an adapter (Redis: src/scale/redis.ts; a cluster's primary: src/scale/cluster.ts)
+// the hub also carries publishes between processes: it tells the adapter which topics
+// have local subscribers, hands it each local publish, and delivers what other
+// processes published. Local subscribers get a local publish at once, not through the
+// adapter, and the adapter never hands a process its own publishes back.
 
 import type { PublishOptions, SessionApi, TopicData } from './handler.js';
-import { Delivery, kDeliver, SharedMessage, type Subscriber, type TopicHub } from './pubsub.js';
+import {
+  Delivery,
+  kDeliver,
+  type MessageBytes,
+  SharedMessage,
+  type Subscriber,
+  type TopicHub,
+} from './pubsub.js';
 
 /** A message not queued for a subscriber whose buffer was full (policy 'drop'). */
 export interface TopicDrop {
@@ -15,6 +28,31 @@ export interface TopicDrop {
   readonly session: SessionApi;
 }
 
+/** What a hub asks of the adapter that carries its publishes to other processes. */
+export interface TopicsAdapter {
+  /** Called once, by the hub the adapter serves. */
+  attach(hub: AdapterHub): void;
+  /** The first local subscriber of `topic` came. */
+  subscribe(topic: string): void;
+  /** The last local subscriber of `topic` left. */
+  unsubscribe(topic: string): void;
+  /** A message published in this process, for the others. */
+  publish(topic: string, message: RemoteMessage): void;
+  /** Stop: no more publishes in or out. */
+  close(): Promise<void>;
+}
+
+/** A published message as it travels between processes. */
+export type RemoteMessage = MessageBytes;
+
+/** What an adapter may do with its hub. */
+export interface AdapterHub {
+  /** A message another process published: deliver it to this process's subscribers. */
+  deliver(topic: string, message: RemoteMessage): number;
+  /** Topics with local subscribers now. */
+  topicNames(): string[];
+}
+
 /** Options of a Topics hub. */
 export interface TopicsOptions {
   /**
@@ -22,6 +60,8 @@ export interface TopicsOptions {
    * 'drop' (its `maxBuffered` bytes wait unsent). Also counted in `stats().dropped`.
    */
   onDrop?: (drop: TopicDrop) => void;
+  /** Carries publishes to and from other processes (default: none, this process only). */
+  adapter?: TopicsAdapter;
 }
 
 /** Counters of a Topics hub since it was made. */
@@ -30,7 +70,7 @@ export interface TopicStats {
   readonly topics: number;
   /** (session, topic) pairs. */
   readonly subscriptions: number;
-  /** publish() calls that found subscribers. */
+  /** Messages (published here or arriving from other processes) that found local subscribers. */
   readonly published: number;
   /** Messages queued to subscribers. */
   readonly delivered: number;
@@ -42,6 +82,8 @@ export interface TopicStats {
 export class Topics implements TopicHub {
   readonly #topics = new Map<string, Set<Subscriber>>();
   readonly #onDrop: ((drop: TopicDrop) => void) | undefined;
+  /** The adapter, if any. */
+  readonly adapter: TopicsAdapter | undefined;
   #subscriptions = 0;
   #published = 0;
   #delivered = 0;
@@ -49,6 +91,11 @@ export class Topics implements TopicHub {
 
   constructor(opts: TopicsOptions = {}) {
     this.#onDrop = opts.onDrop;
+    this.adapter = opts.adapter;
+    this.adapter?.attach({
+      deliver: (topic, m) => this.#deliver(topic, new SharedMessage(topic, m), undefined),
+      topicNames: () => this.topicNames(),
+    });
   }
 
   /** Called by a session that subscribed (use `session.subscribe(topic)`). */
@@ -57,6 +104,7 @@ export class Topics implements TopicHub {
     if (set === undefined) {
       set = new Set();
       this.#topics.set(topic, set);
+      this.adapter?.subscribe(topic);
     }
     const n = set.size;
     set.add(s);
@@ -68,7 +116,10 @@ export class Topics implements TopicHub {
     const set = this.#topics.get(topic);
     if (set === undefined || !set.delete(s)) return;
     this.#subscriptions--;
-    if (set.size === 0) this.#topics.delete(topic);
+    if (set.size === 0) {
+      this.#topics.delete(topic);
+      this.adapter?.unsubscribe(topic);
+    }
   }
 
   /**
@@ -78,9 +129,20 @@ export class Topics implements TopicHub {
    */
   publish(topic: string, data: TopicData, opts?: PublishOptions, except?: Subscriber): number {
     const set = this.#topics.get(topic);
-    if (set === undefined) return 0;
-    if (set.size === 1 && except !== undefined && set.has(except)) return 0;
+    const adapter = this.adapter;
+    if (adapter === undefined) {
+      if (set === undefined) return 0;
+      if (set.size === 1 && except !== undefined && set.has(except)) return 0;
+    }
     const m = new SharedMessage(topic, data, opts);
+    adapter?.publish(topic, m);
+    return this.#deliver(topic, m, except);
+  }
+
+  /** Queue `m` to the local subscribers of `topic` but `except`. */
+  #deliver(topic: string, m: SharedMessage, except: Subscriber | undefined): number {
+    const set = this.#topics.get(topic);
+    if (set === undefined) return 0;
     this.#published++;
     let queued = 0;
     for (const s of set) {
@@ -109,7 +171,7 @@ export class Topics implements TopicHub {
     return this.#topics.get(topic)?.size ?? 0;
   }
 
-  /** Topics with at least one subscriber. */
+  /** Topics with at least one subscriber in this process. */
   topicNames(): string[] {
     return [...this.#topics.keys()];
   }
