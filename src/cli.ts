@@ -7,13 +7,14 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { connect, type HttpChoice } from './client/connect.js';
 import { describeServed, type InteropOptions, serveInterop } from './dev/interop.js';
+import { workerInfo } from './scale/cluster.js';
 import type { WebSocketError } from './ws/errors.js';
 import { type CloseReason, type Handler, ok } from './ws/handler.js';
 import type { Session } from './ws/session.js';
 
 const USAGE = `usage:
   omniws serve [--port P] [--host H] [--tls [--cert F --key F | --certs DIR]] [--tls-port P2]
-               [--no-http3] [--redis URL]
+               [--no-http3] [--redis URL] [--workers N|auto]
   omniws connect URL [--http1 | --http2 | --http3 | --auto] [--subprotocol P] [--header K:V]
                  [--origin O] [--insecure | --ca FILE] [--binary] [--ping MS] [--linger MS]`;
 
@@ -47,8 +48,19 @@ async function serveCmd(argv: string[]): Promise<number> {
       certs: { type: 'string' },
       'no-http3': { type: 'boolean', default: false },
       redis: { type: 'string' },
+      workers: { type: 'string' },
     },
   });
+  let workers: number | 'auto' | undefined;
+  if (values.workers !== undefined) {
+    workers = values.workers === 'auto' ? 'auto' : Number(values.workers);
+    if (workers !== 'auto' && !(Number.isInteger(workers) && workers >= 1 && workers <= 255)) {
+      console.error(`omniws serve: --workers takes 1 to 255 or auto\n${USAGE}`);
+      return Exit.Usage;
+    }
+  }
+  // a worker (the same command, forked by the primary) serves quietly: the primary speaks
+  const quiet = workerInfo() !== undefined;
   // No ports named: the interop set-up (plain 8080, TLS 8443). `--port P` alone: one
   // plain endpoint; with --tls that endpoint is TLS. `--tls-port` adds a TLS endpoint.
   const named = values.port !== undefined || values['tls-port'] !== undefined;
@@ -58,12 +70,13 @@ async function serveCmd(argv: string[]): Promise<number> {
     host: values.host ?? '127.0.0.1',
     port: named ? (values.tls ? null : (port ?? null)) : 8080,
     tlsPort: named ? (values.tls ? (port ?? tlsPort ?? 8443) : (tlsPort ?? null)) : 8443,
-    log: (l) => console.log(l),
+    log: quiet ? () => {} : (l) => console.log(l),
     ...(values.certs !== undefined && { certsDir: values.certs }),
     // without HTTP/3 the TLS port serves HTTP/2 and HTTP/1.1 alone (quiche's binding
     // does not exist for every platform)
     ...(values['no-http3'] && { http3: false }),
     ...(values.redis !== undefined && { redis: values.redis }),
+    ...(workers !== undefined && { workers }),
   };
   if (values.cert || values.key) {
     if (!values.cert || !values.key) {
@@ -74,13 +87,29 @@ async function serveCmd(argv: string[]): Promise<number> {
     opts.key = readFileSync(values.key);
   }
   const served = await serveInterop(opts);
-  for (const line of describeServed(served)) console.log(line);
+  if (!quiet) for (const line of describeServed(served)) console.log(line);
+  const group = served.workers;
+  if (group) {
+    console.log(
+      `workers: ${group.count} (pids ${group.pids.join(', ')}); SIGUSR2 restarts them in turn`,
+    );
+    process.on('SIGUSR2', () => {
+      console.log('restarting workers in turn');
+      group.restartAll().then(
+        () => console.log(`workers restarted (pids ${group.pids.join(', ')})`),
+        (err: Error) => console.error(`omniws serve: restart failed: ${err.message}`),
+      );
+    });
+  }
   await new Promise<void>((resolve) => {
     process.once('SIGINT', () => resolve());
     process.once('SIGTERM', () => resolve());
   });
-  console.log('shutting down: closing sessions with 1001');
+  if (!quiet) console.log('shutting down: closing sessions with 1001');
   await served.close();
+  // a worker keeps its channel to the primary open: leave now (the primary forks another
+  // unless it is shutting down too)
+  if (quiet) process.exit(Exit.Ok);
   return Exit.Ok;
 }
 

@@ -35,8 +35,12 @@ export function startServeProcess(port: number, dir: string): Promise<ChildProce
   return spawnServe(['--tls-port', String(port), '--certs', dir], 'Node clients:');
 }
 
-/** `omniws serve` with `args`; resolves once its output includes `ready`. */
-export function spawnServe(args: string[], ready: string): Promise<ChildProcess> {
+/** `omniws serve` with `args`; resolves once its output includes `ready` (all of it goes to `onOutput`). */
+export function spawnServe(
+  args: string[],
+  ready: string,
+  onOutput?: (chunk: string) => void,
+): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
     const p = spawn(process.execPath, [bin, 'serve', ...args], {
       stdio: ['ignore', 'pipe', 'inherit'],
@@ -51,6 +55,7 @@ export function spawnServe(args: string[], ready: string): Promise<ChildProcess>
       reject(new Error(`serve exited (${code ?? signal}): ${out}`));
     });
     p.stdout!.on('data', (d) => {
+      onOutput?.(String(d));
       out += d;
       if (out.includes(ready)) {
         clearTimeout(timer);

@@ -3,18 +3,22 @@
 // then close 1000) and /pubsub/<topic> (a room: every message goes to every member,
 // the sender included). Interop tests, browsers and the fan-out benchmark rely on them.
 
+import { workerInfo } from '../scale/cluster.js';
 import type { WebSocketRoute } from '../server/handler.js';
 import { ok, reply, stop, type UpgradeRequest } from '../ws/handler.js';
 import type { Topics } from '../ws/topics.js';
 
 /** What /info (and /echo?announce, first) tells the peer about its own session. */
 export function describeSession(req: UpgradeRequest): string {
+  const w = workerInfo();
   return JSON.stringify({
     http: req.http,
     subprotocol: req.subprotocol ?? null,
     extensions: req.extensions,
     secure: req.secure,
     path: req.path,
+    // with --workers: which worker serves this WebSocket
+    ...(w && { worker: w.slot }),
   });
 }
 

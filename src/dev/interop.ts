@@ -4,6 +4,12 @@
 // point a browser at it. It is two calls of `serve()` with one request handler.
 
 import { readFileSync } from 'node:fs';
+import {
+  ClusterTopicsAdapter,
+  type WorkerGroup,
+  workerCount,
+  workerInfo,
+} from '../scale/cluster.js';
 import { buffered, type RequestHandler, websocket } from '../server/handler.js';
 import { serve } from '../server/serve.js';
 import { Topics } from '../ws/topics.js';
@@ -32,6 +38,8 @@ export interface InteropOptions {
   onReport?: (report: InteropReport) => void;
   /** Share the /pubsub rooms with other processes through Redis at this URL (docs/scaling.md). */
   redis?: string;
+  /** Worker processes on the same ports (serve()'s `workers`; the rooms span them). */
+  workers?: number | 'auto';
   log?: (line: string) => void;
 }
 
@@ -54,6 +62,8 @@ export interface Served {
   certs: CertPaths | undefined;
   /** The hub of the /pubsub rooms (both ports). */
   topics: Topics;
+  /** With `workers`, in the primary: the group (restart one, or all in turn). */
+  workers?: WorkerGroup | undefined;
   close(): Promise<void>;
 }
 
@@ -130,28 +140,52 @@ async function takeReport(
   return buffered(204, {}, '');
 }
 
+function groupOf(listeners: readonly { workers?: WorkerGroup }[]): WorkerGroup | undefined {
+  return listeners.find((l) => l.workers)?.workers;
+}
+
 /** The interop server: a plain port and a TLS port, certificates generated when none are given. */
 export async function serveInterop(opts: InteropOptions = {}): Promise<Served> {
   const host = opts.host ?? '127.0.0.1';
   const log = opts.log ?? (() => {});
-  // one hub for both ports: a room mixes ws:// and wss:// members of every HTTP version
-  // (and, through Redis, members of other processes)
-  const adapter =
-    opts.redis === undefined
-      ? undefined
-      : await (await import('../scale/redis.js')).RedisTopicsAdapter.connect({ url: opts.redis });
+  const workers = workerCount(opts.workers);
+  // the certificate first: with workers, the first serve() forks them, and they must
+  // find it made, not make one each
+  let certs: CertPaths | undefined;
+  let cert = opts.cert;
+  let key = opts.key;
+  if (
+    opts.tlsPort !== null &&
+    opts.tlsPort !== undefined &&
+    (cert === undefined || key === undefined)
+  ) {
+    certs = await ensureCerts(opts.certsDir, { log });
+    cert = readFileSync(certs.cert);
+    key = readFileSync(certs.key);
+  }
+  // one hub for both ports: a room mixes ws:// and wss:// members of every HTTP version,
+  // and, through Redis or the workers' primary, members of other processes. The primary
+  // of workers serves nothing itself: it needs no hub.
+  const primary = workers > 1 && workerInfo() === undefined;
+  const adapter = primary
+    ? undefined
+    : opts.redis !== undefined
+      ? await (await import('../scale/redis.js')).RedisTopicsAdapter.connect({ url: opts.redis })
+      : workerInfo() !== undefined
+        ? new ClusterTopicsAdapter()
+        : undefined;
   const topics = new Topics(adapter ? { adapter } : {});
+  const spread = workers > 1 ? { workers } : {};
   const handle = interopHandler({
     topics,
     ...(opts.onReport && { onReport: opts.onReport }),
     ...(opts.perMessageDeflate !== undefined && { perMessageDeflate: opts.perMessageDeflate }),
   });
-  const listeners: { close(): Promise<void> }[] = [];
+  const listeners: { close(): Promise<void>; workers?: WorkerGroup | undefined }[] = [];
   const endpoints: Endpoint[] = [];
-  let certs: CertPaths | undefined;
   try {
     if (opts.port !== null) {
-      const l = await serve({ port: opts.port ?? 8080, host, handle, topics });
+      const l = await serve({ port: opts.port ?? 8080, host, handle, topics, ...spread });
       listeners.push(l);
       endpoints.push({
         url: `${l.url}/echo`,
@@ -161,14 +195,7 @@ export async function serveInterop(opts: InteropOptions = {}): Promise<Served> {
         transport: 'http/1.1',
       });
     }
-    if (opts.tlsPort !== null && opts.tlsPort !== undefined) {
-      let cert = opts.cert;
-      let key = opts.key;
-      if (cert === undefined || key === undefined) {
-        certs = await ensureCerts(opts.certsDir, { log });
-        cert = readFileSync(certs.cert);
-        key = readFileSync(certs.key);
-      }
+    if (opts.tlsPort !== null && opts.tlsPort !== undefined && cert && key) {
       // HTTP/2 and HTTP/1.1 on one port by ALPN (browsers open WebSockets over h2, RFC
       // 8441), and HTTP/3 on the same port number over UDP, advertised with Alt-Svc
       const http3 = opts.http3 !== false;
@@ -179,6 +206,7 @@ export async function serveInterop(opts: InteropOptions = {}): Promise<Served> {
         http: http3 ? [1, 2, 3] : [1, 2],
         handle,
         topics,
+        ...spread,
         ...(opts.quicRetry !== undefined && { retry: opts.quicRetry }),
       });
       listeners.push(l);
@@ -197,6 +225,7 @@ export async function serveInterop(opts: InteropOptions = {}): Promise<Served> {
     endpoints,
     certs,
     topics,
+    workers: groupOf(listeners),
     async close() {
       await Promise.all(listeners.map((l) => l.close()));
       await adapter?.close();

@@ -1,7 +1,8 @@
 // Retry tokens (RFC 9000 §8.1.2): what a server that validates addresses gives a client
 // in its Retry and checks in the client's next Initial. Stateless: a token carries the
 // client's original DCID and the time it was minted, bound to the client's address by a
-// MAC under a key that lives and dies with one server.
+// MAC under a key that lives and dies with one server (or that the workers of one server
+// share, derived from their common secret, so that any of them validates a token).
 
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { CID_LENGTH, type Host } from './quic.js';
@@ -17,7 +18,15 @@ const RETRY_TOKEN_LIFETIME = 10_000;
  * binding them to the client's address and port under a key that lives with the server.
  */
 export class RetryTokens {
-  readonly #key = randomBytes(32);
+  readonly #key: Buffer;
+
+  /** `secret`: shared by the processes that must accept each other's tokens (default: random). */
+  constructor(secret?: Uint8Array) {
+    this.#key =
+      secret === undefined
+        ? randomBytes(32)
+        : createHmac('sha256', 'omniws QUIC retry token key').update(secret).digest();
+  }
 
   #mac(from: Host, time: Buffer, odcid: Uint8Array): Buffer {
     return createHmac('sha256', this.#key)

@@ -4,7 +4,7 @@
 // Negotiation, with a Retry (address validation, quic-retry.ts) or by a new connection,
 // whose handler `onConnection` makes once the handshake completes.
 
-import { randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import type dgram from 'node:dgram';
 import type { RemoteInfo } from 'node:dgram';
 import {
@@ -64,6 +64,71 @@ export interface QuicServerOptions {
    * one before it. Servers that share it must not share connection IDs (ours are random).
    */
   statelessResetKey?: Uint8Array;
+  /**
+   * Several processes on one UDP port (workers sharing the socket): which of them owns
+   * a connection, and how a datagram reaches its owner. Without it, one process.
+   */
+  router?: QuicRouter;
+}
+
+/**
+ * Workers that share one UDP socket: the kernel hands each datagram to any of them. Our
+ * connection IDs name the worker that issued them (byte 0, under a MAC so a client's own
+ * ID is not mistaken for ours); a client's Initial goes to the worker its DCID hashes to.
+ * A worker that reads a datagram it does not own forwards it to the owner, which answers
+ * on the same socket: NAT rebinding and migration keep working.
+ */
+export interface QuicRouter {
+  /** This worker: 0 … count - 1. */
+  readonly slot: number;
+  readonly count: number;
+  /** Shared by every worker: the key of the connection-ID MAC and of Retry tokens. */
+  readonly secret: Uint8Array;
+  /** Hand `msg` (received on the socket bound to `local`, from `from`) to worker `slot`. */
+  forward(slot: number, msg: Buffer, from: Host, local: Host): void;
+  /** Where datagrams other workers forward to this one go. */
+  onForwarded(deliver: (msg: Buffer, from: Host, local: Host) => void): void;
+}
+
+/** Connection IDs that name their worker: byte 0 the worker, bytes 1-3 a MAC of the rest. */
+class WorkerIds {
+  readonly #router: QuicRouter;
+  readonly #key: Buffer;
+
+  constructor(router: QuicRouter) {
+    this.#router = router;
+    this.#key = createHmac('sha256', 'omniws QUIC worker CID key').update(router.secret).digest();
+  }
+
+  #mac(cid: Uint8Array): Buffer {
+    return createHmac('sha256', this.#key)
+      .update(cid.subarray(4))
+      .update(cid.subarray(0, 1))
+      .digest();
+  }
+
+  /** A new connection ID of this worker. */
+  next(): Uint8Array {
+    const cid = randomBytes(CID_LENGTH);
+    cid[0] = this.#router.slot;
+    this.#mac(cid).copy(cid, 1, 0, 3);
+    return cid;
+  }
+
+  /** The worker that owns a datagram's connection. */
+  ownerOf(msg: Buffer): number {
+    const count = this.#router.count;
+    const long = (msg[0]! & 0x80) !== 0;
+    const len = long ? (msg[5] ?? 0) : CID_LENGTH;
+    const start = long ? 6 : 1;
+    if (msg.length < start + len) return this.#router.slot;
+    const dcid = msg.subarray(start, start + len);
+    if (len === CID_LENGTH && dcid[0]! < count && this.#mac(dcid).compare(dcid, 1, 4, 0, 3) === 0) {
+      return dcid[0]!;
+    }
+    // a client's own DCID (its first Initials): the same worker for each retransmission
+    return createHash('sha256').update(dcid).digest().readUInt32BE(0) % count;
+  }
 }
 
 export interface QuicServer {
@@ -90,6 +155,7 @@ export async function listenQuic(opts: QuicServerOptions): Promise<QuicServer> {
   const sockets = await bindHosts(opts);
   const listener = new Listener(opts, settings, configFor);
   for (const socket of sockets) listener.attach(socket);
+  if (opts.router) listener.acceptForwarded(opts.router, sockets);
   return {
     port: sockets[0]!.address().port,
     hosts: sockets.map((s) => s.address().address),
@@ -161,8 +227,9 @@ class Listener {
   readonly #byCid = new Map<string, DriverConnection>();
   /** Connections whose handshake has not completed (for retry 'auto'). */
   readonly #handshaking = new Set<DriverConnection>();
-  readonly #tokens = new RetryTokens();
+  readonly #tokens: RetryTokens;
   readonly #resets: StatelessResets;
+  readonly #ids: WorkerIds | null;
 
   constructor(
     opts: QuicServerOptions,
@@ -175,6 +242,22 @@ class Listener {
     this.#mustRetry = retryPolicy(opts);
     const key = opts.statelessResetKey ?? Buffer.from(opts.key);
     this.#resets = new StatelessResets(key, CID_LENGTH);
+    this.#tokens = new RetryTokens(opts.router?.secret);
+    this.#ids = opts.router ? new WorkerIds(opts.router) : null;
+  }
+
+  #newCid(): Uint8Array {
+    return this.#ids === null ? randomBytes(CID_LENGTH) : this.#ids.next();
+  }
+
+  /** Take the datagrams other workers forward (the socket bound to `local`'s family answers). */
+  acceptForwarded(router: QuicRouter, sockets: readonly dgram.Socket[]): void {
+    router.onForwarded((msg, from, local) => {
+      const socket =
+        sockets.find((s) => s.address().address === local.host) ??
+        sockets.find((s) => s.address().family === (local.host.includes(':') ? 'IPv6' : 'IPv4'));
+      if (socket) this.#dispatch(socket, local, msg, from, true);
+    });
   }
 
   /** Take the datagrams of `socket`. */
@@ -187,12 +270,20 @@ class Listener {
     socket.on('error', noop); // ICMP errors and the like: QUIC's own timers recover
   }
 
-  #dispatch(socket: dgram.Socket, local: Host, msg: Buffer, from: Host): void {
+  #dispatch(socket: dgram.Socket, local: Host, msg: Buffer, from: Host, forwarded = false): void {
     const dcid = peekDcid(msg);
     const known = dcid === null ? undefined : this.#byCid.get(dcid);
     if (known) {
       known.receive(msg, from);
       return;
+    }
+    // not ours to answer: another worker's connection, or a new one that hashes to it
+    if (this.#ids !== null && !forwarded && msg.length > 0) {
+      const owner = this.#ids.ownerOf(msg);
+      if (owner !== this.#opts.router!.slot) {
+        this.#opts.router!.forward(owner, msg, from, local);
+        return;
+      }
     }
     const header = parseInitialHeader(msg);
     if (header === null) {
@@ -241,11 +332,11 @@ class Listener {
       this.#sendRetry(socket, header, from);
       return null;
     }
-    return { scid: randomBytes(CID_LENGTH), odcid: null };
+    return { scid: this.#newCid(), odcid: null };
   }
 
   #sendRetry(socket: dgram.Socket, header: Header, from: Host): void {
-    const newScid = randomBytes(CID_LENGTH);
+    const newScid = this.#newCid();
     const out = Buffer.allocUnsafe(MIN_CLIENT_INITIAL_LEN);
     try {
       const token = this.#tokens.mint(from, header.dcid);

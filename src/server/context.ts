@@ -2,6 +2,7 @@
 // user's `handle`, or `routes`/`route` compiled into one), the registry of live sessions,
 // running loop responses, and the count of upgrades being decided.
 
+import type { WorkerGroup } from '../scale/cluster.js';
 import type { PublishOptions, TopicData } from '../ws/handler.js';
 import { Topics } from '../ws/topics.js';
 import type { HttpVersion } from '../ws/transport.js';
@@ -43,6 +44,8 @@ export interface AttachedServer {
 
 /** Every listening server: where it listens, the HTTP versions it serves, its sessions. */
 export interface Server extends AttachedServer {
+  /** With `workers`, in the primary: the group (pids, restart(slot)). Sessions live in the workers. */
+  readonly workers?: WorkerGroup;
   /** ws(s)://host:port. */
   readonly url: string;
   readonly port: number;

@@ -18,7 +18,7 @@ import { DEFAULT_MAX_FIELD_SECTION_SIZE, H3Connection } from '../h3/connection.j
 import { H3_MESSAGE_ERROR, H3_NO_ERROR } from '../h3/errors.js';
 import type { Header } from '../h3/qpack.js';
 import type { QuicConnection, QuicSettings } from '../h3/quic.js';
-import { listenQuic } from '../h3/quic-server.js';
+import { listenQuic, type QuicRouter } from '../h3/quic-server.js';
 import type { H3Stream } from '../h3/stream.js';
 import { checkH3Request, classifyH3Request } from '../h3/upgrade.js';
 import { WebSocketError } from '../ws/errors.js';
@@ -73,6 +73,8 @@ export interface H3ListenOptions extends ServerOptions {
   maxFieldSectionSize?: number;
   /** QUIC transport parameters and limits. */
   quic?: QuicSettings;
+  /** Workers sharing the UDP port (serve({ workers }) sets it): src/scale/cluster.ts. */
+  router?: QuicRouter;
   /**
    * Validate client addresses with a QUIC Retry before keeping any state for them:
    * 'auto' (default) once `retryAbove` (64) handshakes are in progress, true always, false
@@ -266,6 +268,7 @@ export async function listenH3(opts: H3ListenOptions, shared?: HandleContext): P
     ...(opts.retry !== undefined && { retry: opts.retry }),
     ...(opts.retryAbove !== undefined && { retryAbove: opts.retryAbove }),
     ...(opts.statelessResetKey !== undefined && { statelessResetKey: opts.statelessResetKey }),
+    ...(opts.router && { router: opts.router }),
     onConnection: (q) => connections.accept(q),
   });
   return {

@@ -5,8 +5,8 @@
 // one registry of sessions, one shutdown. HTTP/3 code (and quiche's native binding) is
 // loaded only when HTTP/3 is served.
 
-import type { QuicSettings } from '../h3/quic.js';
-import type { RedisTopicsOptions } from '../scale/redis.js';
+import type { QuicRouter } from '../h3/quic-server.js';
+import { workerCount } from '../scale/cluster.js';
 import { WebSocketError } from '../ws/errors.js';
 import { Topics, type TopicsAdapter } from '../ws/topics.js';
 import type { HttpVersion } from '../ws/transport.js';
@@ -14,67 +14,10 @@ import { createHandleContext, type HandleContext, type Server, topicsFace } from
 import { listen } from './h1-server.js';
 import { listenH2 } from './h2-server.js';
 import { listenH3 } from './h3-lazy.js';
-import type { ServerOptions } from './options.js';
+import type { ServeOptions } from './serve-options.js';
+import { redisTopics, serveWorkers } from './workers.js';
 
-/** A certificate (chain) and its key, PEM; other node:tls options may ride along. */
-export interface ServerTls {
-  cert: string | Buffer;
-  key: string | Buffer;
-  [option: string]: unknown;
-}
-
-/**
- * Options of `serve()`: port, addresses, TLS and the HTTP versions to serve, plus every server
- * option.
- */
-export interface ServeOptions extends ServerOptions {
-  /** TCP and UDP port (default 0: any free one; HTTP/3 then takes the TCP port's number). */
-  port?: number;
-  /**
-   * Address(es) to listen on (default 127.0.0.1). TCP binds the first; HTTP/3 listens on
-   * all of them, and on both loopback families when given one loopback address
-   * (Chromium tries ::1 first for localhost).
-   */
-  host?: string | readonly string[];
-  /** Serve TLS: wss:// and https:// (required for HTTP/2 by ALPN and for HTTP/3). */
-  tls?: ServerTls;
-  /**
-   * The HTTP versions to serve (default with `tls` [1, 2, 3], without [1]). Without TLS a
-   * port serves either HTTP/1.1 or HTTP/2 with prior knowledge (h2c), not both.
-   */
-  http?: readonly (1 | 2 | 3)[];
-  /** The request head (and TLS handshake) must arrive within this many ms (default 10 000). */
-  handshakeTimeout?: number;
-  /** An HTTP/2 or HTTP/3 connection with nothing open this long is sent away (default 60 000). */
-  keepAliveTimeout?: number;
-  /** Pending TCP connections the kernel may queue (default 4096). */
-  backlog?: number;
-  /**
-   * Largest request header section in bytes: the HTTP/1.1 head (431 above it; default
-   * 16 KiB), HTTP/2's SETTINGS_MAX_HEADER_LIST_SIZE (the stream is reset above it),
-   * HTTP/3's SETTINGS_MAX_FIELD_SECTION_SIZE (default 64 KiB).
-   */
-  maxHeaderSize?: number;
-  /** Header fields of an HTTP/1.1 request beyond this count are ignored (default 2000). */
-  maxHeadersCount?: number;
-  /** HTTP/2 SETTINGS_INITIAL_WINDOW_SIZE: a stream's receive window (default 256 KiB). */
-  initialWindowSize?: number;
-  /** HTTP/2 connection-level receive window (default 4 MiB). */
-  connectionWindowSize?: number;
-  /** QUIC transport settings of HTTP/3. */
-  quic?: QuicSettings;
-  /** QUIC address validation with Retry (listenH3's `retry`, default 'auto'). */
-  retry?: boolean | 'auto';
-  /** With `retry: 'auto'`: handshakes in progress from which a Retry is asked for (default 64). */
-  retryAbove?: number;
-  /** The key of HTTP/3 stateless reset tokens (default: derived from `tls.key`). */
-  statelessResetKey?: Uint8Array;
-  /**
-   * Share topics with other processes and machines through Redis (docs/scaling.md): a
-   * URL (`redis://…`, `rediss://…`) or the adapter's options. `close()` disconnects it.
-   */
-  redis?: string | RedisTopicsOptions;
-}
+export type { ServeOptions, ServerTls } from './serve-options.js';
 
 /** The topics hub of a serve(): with `redis`, one whose adapter serve() connected (and closes). */
 async function topicsOf(
@@ -87,11 +30,7 @@ async function topicsOf(
       'serve: give `redis` or a Topics hub (with its own adapter), not both',
     );
   }
-  const { RedisTopicsAdapter } = await import('../scale/redis.js');
-  const adapter = await RedisTopicsAdapter.connect(
-    typeof options.redis === 'string' ? { url: options.redis } : options.redis,
-  );
-  return { topics: new Topics({ ...options.topics, adapter }), adapter };
+  return redisTopics(options);
 }
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
@@ -148,10 +87,11 @@ async function listenUdp(
   port: number,
   hosts: readonly string[],
   ctx: HandleContext,
+  router: QuicRouter | undefined,
 ): Promise<Server> {
   const first = hosts[0]!;
   const both = hosts.length === 1 && LOOPBACK.has(first) ? ['127.0.0.1', '::1'] : hosts;
-  return listenH3({ ...opts, port, host: both, tls: opts.tls! }, ctx);
+  return listenH3({ ...opts, port, host: both, tls: opts.tls!, ...(router && { router }) }, ctx);
 }
 
 /**
@@ -159,6 +99,13 @@ async function listenUdp(
  * Resolves once every listener is bound; `close()` closes WebSockets with 1001 and stops.
  */
 export async function serve(options: ServeOptions): Promise<Server> {
+  const workers = workerCount(options.workers);
+  if (workers > 1) return serveWorkers(options, workers, serveHere);
+  return serveHere(options);
+}
+
+/** serve() in this process (`router`: a worker's HTTP/3 routing among its group). */
+async function serveHere(options: ServeOptions, router?: QuicRouter): Promise<Server> {
   const http = versionsOf(options);
   const hosts = hostsOf(options.host);
   let h3Port: number | undefined;
@@ -177,7 +124,7 @@ export async function serve(options: ServeOptions): Promise<Server> {
     const tcp = await listenTcp(opts, http, hosts[0]!, ctx);
     if (tcp) listeners.push(tcp);
     if (http.includes(3)) {
-      const udp = await listenUdp(opts, tcp?.port ?? opts.port ?? 0, hosts, ctx);
+      const udp = await listenUdp(opts, tcp?.port ?? opts.port ?? 0, hosts, ctx, router);
       listeners.push(udp);
       h3Port = udp.port;
     }
