@@ -12,13 +12,14 @@
 // first use into ~/.cache/omniws-bench (OMNIWS_BENCH_CACHE), never by `npm install`. Without
 // it (no registry, another platform) the Bun columns say why they are empty.
 
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureCerts } from '../src/dev/certs.js';
-import { cpuOf, freePort, startChild, stopChild, withFds } from './procs.js';
+import { fixed, int, median, ratio, runLoads, table } from './measure.js';
+import { freePort, startChild, stopChild, withFds } from './procs.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url)); // dist/bench
 const ROOT = join(HERE, '..', '..');
@@ -66,21 +67,6 @@ interface Run {
 
 // ── helpers ──────────────────────────────────────────────────────────────────
 
-function median(xs: readonly number[]): number {
-  const s = xs.filter(Number.isFinite).sort((a, b) => a - b);
-  if (s.length === 0) return Number.NaN;
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-const int = (n: number): string =>
-  Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : 'n/a';
-const fixed = (n: number, d = 2): string => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
-const ratio = (n: number): string => (Number.isFinite(n) ? `${n.toFixed(2)}×` : 'n/a');
-function table(head: string[], rows: string[][]): string {
-  const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
-  return [line(head), line(head.map(() => '---')), ...rows.map(line)].join('\n');
-}
-
 /** Bun's binary: cached, or fetched from the npm registry now; a reason when there is none. */
 function bunBinary(): { path?: string; why?: string } {
   if (argv.includes('--no-bun')) return { why: '--no-bun' };
@@ -108,56 +94,15 @@ function bunBinary(): { path?: string; why?: string } {
   return { path: bin };
 }
 
-/**
- * Run a load generator to completion while sampling its CPU and the server's every 50 ms;
- * the counting window is the generator's last `seconds` before it prints its result.
- */
+/** One generator against one server, measured over the generator's counting window. */
 async function measure(
   server: ChildProcess,
   cmd: string,
   args: string[],
   seconds: number,
 ): Promise<Run> {
-  const gen = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  const samples: [number, number, number][] = [];
-  const sample = () => samples.push([performance.now(), cpuOf(server.pid), cpuOf(gen.pid)]);
-  const timer = setInterval(sample, 50);
-  let out = '';
-  let err = '';
-  let printedAt = 0;
-  gen.stdout!.on('data', (d) => {
-    if (printedAt === 0) printedAt = performance.now();
-    out += d;
-  });
-  gen.stderr!.on('data', (d) => {
-    err += d;
-  });
-  const code = await new Promise<number | null>((resolve) => {
-    const kill = setTimeout(() => gen.kill('SIGKILL'), (seconds + 120) * 1000);
-    gen.once('close', (c) => {
-      clearTimeout(kill);
-      resolve(c);
-    });
-  });
-  clearInterval(timer);
-  const line = out.trim().split('\n').pop() ?? '';
-  if (code !== 0 || !line.startsWith('{')) {
-    throw new Error(`load generator failed (${code}): ${err.trim() || out.trim()}`);
-  }
-  const r = JSON.parse(line) as { deliveriesPerSec: number; errors?: number };
-  // the samples inside the counting window [printedAt - seconds, printedAt]
-  const from = printedAt - seconds * 1000;
-  const inside = samples.filter(([t, s, g]) => t >= from && t <= printedAt && s >= 0 && g >= 0);
-  let serverUs = Number.NaN;
-  let loadCpu = Number.NaN;
-  if (inside.length >= 2) {
-    const [t0, s0, g0] = inside[0]!;
-    const [t1, s1, g1] = inside.at(-1)!;
-    const ms = t1 - t0;
-    serverUs = (s1 - s0) / Math.max(1, (r.deliveriesPerSec * ms) / 1000);
-    loadCpu = (g1 - g0) / (ms * 1000);
-  }
-  return { deliveriesPerSec: r.deliveriesPerSec, serverUs, loadCpu, errors: r.errors ?? 0 };
+  const r = await runLoads(() => (server.pid ? [server.pid] : []), [{ cmd, args }], seconds);
+  return { deliveriesPerSec: r.perSec, serverUs: r.serverUs, loadCpu: r.loadCpu, errors: r.errors };
 }
 
 // ── servers ──────────────────────────────────────────────────────────────────

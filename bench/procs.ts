@@ -3,7 +3,7 @@
 // ours), free ports, and a child that is ready once it prints a line.
 
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 
 /** The soft fd limit a child starts with, and the hard one (sh -c 'ulimit -n'). */
@@ -37,6 +37,21 @@ export function cpuOf(pid: number | undefined): number {
   } catch {
     return Number.NaN;
   }
+}
+
+/** The processes whose parent is `pid` now (the workers of a cluster's primary). */
+export function childrenOf(pid: number): number[] {
+  const kids: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) kids.push(Number(d));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return kids;
 }
 
 /** A free TCP port on 127.0.0.1 (also free for UDP, most likely: asked again by the server). */

@@ -5,7 +5,7 @@
 // the per-round ratios (each round measures the kinds back to back). The machine is
 // shared and noisy: read ratios, not absolute numbers; nothing here is a test.
 //
-//   npm run bench [-- --quick] [-- --only echo,memory,codec,setup,h2,h3,fanout] [-- --rounds N]
+//   npm run bench [-- --quick] [-- --only echo,memory,codec,setup,h2,h3,fanout,scale] [-- --rounds N]
 //                 [-- --seconds S] [-- --conns N (idle connections)]
 //
 // Prints markdown tables and writes bench/results/latest.md and latest.json (quick or
@@ -34,7 +34,7 @@ const opt = (name: string): string | undefined => {
   return i >= 0 ? argv[i + 1] : undefined;
 };
 const QUICK = flag('quick');
-const SECTIONS = ['echo', 'memory', 'codec', 'setup', 'h2', 'h3', 'fanout'] as const;
+const SECTIONS = ['echo', 'memory', 'codec', 'setup', 'h2', 'h3', 'fanout', 'scale'] as const;
 type Section = (typeof SECTIONS)[number];
 const only = opt('only')?.split(',') ?? [...SECTIONS];
 for (const s of only) {
@@ -657,14 +657,15 @@ async function external(section: 'h2' | 'h3'): Promise<void> {
 }
 
 /**
- * Fan-out (issue #17): bench/fanout.ts against Bun and ws, in its own process. Its
- * markdown is kept as printed; its JSON (in a trailing comment) goes to latest.json.
+ * A section script of its own (bench/fanout.ts: issue #17; bench/scale.ts: issue #18),
+ * in its own process. Its markdown is kept as printed; its JSON (in a trailing comment)
+ * goes to latest.json.
  */
-async function fanout(): Promise<void> {
-  log('fanout: running bench/fanout.ts');
+async function script(name: 'fanout' | 'scale'): Promise<void> {
+  log(`${name}: running bench/${name}.ts`);
   const child = spawn(
     process.execPath,
-    [join(HERE, 'fanout.js'), '--rounds', String(ROUNDS), '--seconds', String(SECONDS)],
+    [join(HERE, `${name}.js`), '--rounds', String(ROUNDS), '--seconds', String(SECONDS)],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   let out = '';
@@ -674,13 +675,13 @@ async function fanout(): Promise<void> {
   const code = await withTimeout(
     new Promise<number | null>((resolve) => child.once('close', resolve)),
     900_000,
-    'bench/fanout.ts',
+    `bench/${name}.ts`,
     () => child.kill('SIGKILL'),
   );
   const m = /<!-- json (.*) -->/.exec(out);
-  json.fanout = m ? JSON.parse(m[1]!) : { exit: code, output: out };
+  json[name] = m ? JSON.parse(m[1]!) : { exit: code, output: out };
   const body = out.replace(/<!-- json .* -->/, '').trim();
-  emit(code === 0 ? body : `### fanout\n\nFailed in this run (exit ${code}):\n\n${body}`);
+  emit(code === 0 ? body : `### ${name}\n\nFailed in this run (exit ${code}):\n\n${body}`);
   if (code !== 0) process.exitCode = 1;
 }
 
@@ -757,7 +758,8 @@ async function main(): Promise<void> {
       ['setup', () => setup(certs)],
       ['h2', () => external('h2')],
       ['h3', () => external('h3')],
-      ['fanout', fanout],
+      ['fanout', () => script('fanout')],
+      ['scale', () => script('scale')],
     ];
     for (const [name, run] of sections) {
       if (!want(name)) continue;

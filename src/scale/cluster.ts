@@ -40,15 +40,16 @@ export interface ListenReport {
   readonly hub: number;
 }
 
+/** One publish as it crosses between workers. */
+interface Published {
+  topic: string;
+  binary: boolean;
+  compress: boolean;
+  data: Uint8Array;
+}
+
 type Envelope =
-  | {
-      omniws: 'topic';
-      hub: number;
-      topic: string;
-      binary: boolean;
-      compress: boolean;
-      data: Uint8Array;
-    }
+  | { omniws: 'topic'; hub: number; items: Published[] }
   | { omniws: 'quic'; to: number; msg: Uint8Array; from: Host; local: Host }
   | { omniws: 'listening'; index: number; report: ListenReport }
   | { omniws: 'failed'; index: number; message: string }
@@ -107,12 +108,20 @@ export class ClusterTopicsAdapter implements TopicsAdapter {
   readonly id = hubs++;
   #hub: AdapterHub | null = null;
   #closed = false;
+  /** This turn's publishes: they cross to the primary in one message. */
+  #batch: Published[] | null = null;
 
   attach(hub: AdapterHub): void {
     this.#hub = hub;
     onEnvelope((m) => {
       if (m.omniws !== 'topic' || m.hub !== this.id || this.#closed) return;
-      this.#hub?.deliver(m.topic, { binary: m.binary, compress: m.compress, data: bytes(m.data) });
+      for (const p of m.items) {
+        this.#hub?.deliver(p.topic, {
+          binary: p.binary,
+          compress: p.compress,
+          data: bytes(p.data),
+        });
+      }
     });
   }
 
@@ -121,13 +130,16 @@ export class ClusterTopicsAdapter implements TopicsAdapter {
 
   publish(topic: string, m: RemoteMessage): void {
     if (this.#closed) return;
-    send({
-      omniws: 'topic',
-      hub: this.id,
-      topic,
-      binary: m.binary,
-      compress: m.compress,
-      data: m.data,
+    const p = { topic, binary: m.binary, compress: m.compress, data: m.data };
+    if (this.#batch !== null) {
+      this.#batch.push(p);
+      return;
+    }
+    this.#batch = [p];
+    setImmediate(() => {
+      const items = this.#batch!;
+      this.#batch = null;
+      send({ omniws: 'topic', hub: this.id, items });
     });
   }
 
@@ -299,14 +311,8 @@ export class WorkerGroup {
 
   /** Publish from the primary: to every worker's hub number `hub`. */
   publish(hub: number, topic: string, m: RemoteMessage): void {
-    const e: Envelope = {
-      omniws: 'topic',
-      hub,
-      topic,
-      binary: m.binary,
-      compress: m.compress,
-      data: m.data,
-    };
+    const item = { topic, binary: m.binary, compress: m.compress, data: m.data };
+    const e: Envelope = { omniws: 'topic', hub, items: [item] };
     for (const s of this.#slots) s.worker?.send(e);
   }
 
