@@ -14,7 +14,7 @@ import type { Session } from './ws/session.js';
 
 const USAGE = `usage:
   omniws serve [--port P] [--host H] [--tls [--cert F --key F | --certs DIR]] [--tls-port P2]
-               [--no-http3] [--redis URL] [--workers N|auto]
+               [--no-http3] [--redis URL [--history N]] [--workers N|auto]
   omniws connect URL [--http1 | --http2 | --http3 | --auto] [--subprotocol P] [--header K:V]
                  [--origin O] [--insecure | --ca FILE] [--binary] [--ping MS] [--linger MS]`;
 
@@ -49,8 +49,14 @@ async function serveCmd(argv: string[]): Promise<number> {
       'no-http3': { type: 'boolean', default: false },
       redis: { type: 'string' },
       workers: { type: 'string' },
+      history: { type: 'string' },
     },
   });
+  const history = values.history === undefined ? undefined : Number(values.history);
+  if (history !== undefined && (!(Number.isInteger(history) && history > 0) || !values.redis)) {
+    console.error(`omniws serve: --history takes a count of messages, with --redis\n${USAGE}`);
+    return Exit.Usage;
+  }
   let workers: number | 'auto' | undefined;
   if (values.workers !== undefined) {
     workers = values.workers === 'auto' ? 'auto' : Number(values.workers);
@@ -77,6 +83,7 @@ async function serveCmd(argv: string[]): Promise<number> {
     ...(values['no-http3'] && { http3: false }),
     ...(values.redis !== undefined && { redis: values.redis }),
     ...(workers !== undefined && { workers }),
+    ...(history !== undefined && { history }),
   };
   if (values.cert || values.key) {
     if (!values.cert || !values.key) {

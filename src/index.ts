@@ -16,6 +16,7 @@ export type { ClientConnectOptions, ClientHandler } from './client/lifecycle.js'
 export { ClientConnection, connectClient } from './client/lifecycle.js';
 export type { ReconnectOptions, RetryDecision, RetryReason } from './client/reconnect.js';
 export { defaultShouldRetry, ReconnectPolicy } from './client/reconnect.js';
+export type { RecoveryInfo } from './client/resume.js';
 export type { DataFrame, QueueOptions } from './client/send-queue.js';
 export type {
   AttemptInfo,
@@ -84,6 +85,7 @@ export type {
   PublishOptions,
   Result,
   SessionApi,
+  SubscribeOptions,
   TopicData,
   UpgradeRequest,
 } from './ws/handler.js';

@@ -41,6 +41,7 @@ import { type ConnectOptions, connect, type HttpChoice } from './connect.js';
 import { deferred } from './deferred.js';
 import { Heartbeat, type HeartbeatOptions, heartbeatOptions } from './heartbeat.js';
 import { ReconnectPolicy } from './reconnect.js';
+import { parseNotice, type RecoveryInfo, resumePath } from './resume.js';
 import { byteLength, type DataFrame, dataOf, type QueueOptions, SendQueue } from './send-queue.js';
 import { Turns } from './turns.js';
 import type {
@@ -79,6 +80,11 @@ export interface ClientHandler<S> {
   ): Awaitable<Result<S>>;
   /** Transform an outgoing data frame (envelopes, encodings); synchronous, once per frame. */
   prepareFrame?(data: string | Uint8Array, type: 'text' | 'binary', state: S): DataFrame;
+  /**
+   * With `resume`: the outcome of coming back to a topic with history. Without this
+   * callback the notice goes to handleIn as a text message: a gap is never silent.
+   */
+  handleRecovery?(r: RecoveryInfo, state: S, conn: ClientConnection<S>): Awaitable<Result<S>>;
   /** Called exactly once, when the connection ends for good. */
   terminate?(reason: CloseReason, state: S): void | Promise<void>;
 }
@@ -95,6 +101,12 @@ export interface ClientConnectOptions<S>
   /** Ping and watch for silence (default off); true for the defaults. */
   heartbeat?: HeartbeatOptions | boolean;
   queue?: QueueOptions;
+  /**
+   * Resume topics with history across reconnections (docs/scaling.md): ask for positions
+   * (`?positions=1`), keep the last one, and come back with `?since=<it>` so the server
+   * replays what was missed. Position notices are not passed to handleIn.
+   */
+  resume?: boolean;
 }
 
 /**
@@ -145,6 +157,8 @@ export class ClientConnection<S = unknown> {
   // the session is open but handleConnect has not finished: sends queue behind the waiting ones
   #flushed = false;
   #attemptTimeout = 15_000;
+  /** With `resume`: the last position heard. */
+  #position: string | undefined;
 
   readonly #opened = deferred<void>();
   readonly #closed = deferred<CloseReason>();
@@ -194,6 +208,11 @@ export class ClientConnection<S = unknown> {
 
   get extensions(): string {
     return this.#session?.extensions ?? '';
+  }
+
+  /** With `resume`: the last position heard (what the next connection resumes after). */
+  get position(): string | undefined {
+    return this.#position;
   }
 
   status(): ClientStatus {
@@ -320,8 +339,17 @@ export class ClientConnection<S = unknown> {
       return;
     }
     const ci: ConnectionInfo = { ...this.#defaults, ...(change ?? {}) };
+    if (this.#opts.resume) ci.path = resumePath(ci.path, this.#position);
     this.#attemptTimeout = ci.handshakeTimeout ?? ci.timeout ?? 15_000;
-    const { handler: _h, state: _s, policy: _p, heartbeat: _b, queue: _q, ...rest } = this.#opts;
+    const {
+      handler: _h,
+      state: _s,
+      policy: _p,
+      heartbeat: _b,
+      queue: _q,
+      resume: _r,
+      ...rest
+    } = this.#opts;
     let p: Promise<Session<null>>;
     try {
       p = connect(attemptUrl(ci), attemptOptions(rest, ci, this.#sessionHandler(attempt)));
@@ -342,6 +370,14 @@ export class ClientConnection<S = unknown> {
         this.#heartbeat?.alive();
         this.#messagesIn++;
         this.#bytesIn += msg.type === 'text' ? Buffer.byteLength(msg.data) : msg.data.length;
+        const notice = this.#opts.resume && msg.type === 'text' ? parseNotice(msg.data) : undefined;
+        if (notice?.kind === 'position') {
+          this.#position = notice.position;
+          return ok(null);
+        }
+        if (notice?.kind === 'recovery' && h.handleRecovery) {
+          return this.#callback(() => h.handleRecovery!(notice.info, this.#state, this));
+        }
         return this.#callback(() => h.handleIn(msg, this.#state, this));
       },
       handleControl: (ctl) => {

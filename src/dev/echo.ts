@@ -6,6 +6,7 @@
 import { workerInfo } from '../scale/cluster.js';
 import type { WebSocketRoute } from '../server/handler.js';
 import { ok, reply, stop, type UpgradeRequest } from '../ws/handler.js';
+import { isPosition } from '../ws/pubsub.js';
 import type { Topics } from '../ws/topics.js';
 
 /** What /info (and /echo?announce, first) tells the peer about its own session. */
@@ -78,8 +79,9 @@ export function pubsubTopic(pathname: string): string | undefined {
 /**
  * A /pubsub/<topic> route: the WebSocket subscribes to `topic` on open, and each message it
  * sends is published to `topic` through `topics` (its server's hub), the sender included,
- * in kind (text as text). With `?announce` it first gets the /info message. A member more
- * than 1 MiB behind is closed with 1008.
+ * in kind (text as text). With `?announce` it first gets the /info message; with
+ * `?positions` or `?since=<position>`, positions and recovery (docs/scaling.md). A member
+ * more than 1 MiB behind is closed with 1008.
  */
 export function pubsubRoute(topics: Topics, topic: string): WebSocketRoute<null> {
   return {
@@ -87,9 +89,20 @@ export function pubsubRoute(topics: Topics, topic: string): WebSocketRoute<null>
     maxBuffered: 1024 * 1024,
     handler: {
       init: (req, state, session) => {
+        const q = new URLSearchParams(req.path.split('?')[1] ?? '');
         // ?announce: this member first hears which HTTP version carries it (the page asks)
-        if (/[?&]announce(=|&|$)/.test(req.path)) session.send(describeSession(req));
-        session.subscribe(topic);
+        if (q.has('announce')) session.send(describeSession(req));
+        // ?positions, ?since=<position>: history and recovery (docs/scaling.md)
+        const since = q.get('since');
+        if (since !== null && !isPosition(since)) {
+          session.subscribe(topic, { positions: true });
+          session.send(JSON.stringify({ 'omniws.lost': since, topic }));
+        } else {
+          session.subscribe(topic, {
+            positions: q.has('positions') || since !== null,
+            ...(since !== null && { since }),
+          });
+        }
         return ok(state);
       },
       handleIn: (msg, state) => {

@@ -38,6 +38,8 @@ export interface InteropOptions {
   onReport?: (report: InteropReport) => void;
   /** Share the /pubsub rooms with other processes through Redis at this URL (docs/scaling.md). */
   redis?: string;
+  /** With `redis`: keep about this many messages per room for recovery (default 0: none). */
+  history?: number;
   /** Worker processes on the same ports (serve()'s `workers`; the rooms span them). */
   workers?: number | 'auto';
   log?: (line: string) => void;
@@ -170,7 +172,10 @@ export async function serveInterop(opts: InteropOptions = {}): Promise<Served> {
   const adapter = primary
     ? undefined
     : opts.redis !== undefined
-      ? await (await import('../scale/redis.js')).RedisTopicsAdapter.connect({ url: opts.redis })
+      ? await (await import('../scale/redis.js')).RedisTopicsAdapter.connect({
+          url: opts.redis,
+          ...(opts.history && { history: { maxLength: opts.history } }),
+        })
       : workerInfo() !== undefined
         ? new ClusterTopicsAdapter()
         : undefined;

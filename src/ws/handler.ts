@@ -36,6 +36,21 @@ export interface PublishOptions {
   compress?: boolean;
 }
 
+/** How a session subscribes. */
+export interface SubscribeOptions {
+  /**
+   * Before each message that has a position in its topic's history, send the text
+   * `{"omniws.position":"<position>","topic":"<topic>"}` (docs/scaling.md).
+   */
+  positions?: boolean;
+  /**
+   * Recover what was published after this position first (the history adapter replays
+   * it), then go live; implies `positions`. Ends with `{"omniws.recovered":<count>,…}`,
+   * or `{"omniws.lost":"<since>",…}` when the history no longer reaches back that far.
+   */
+  since?: string;
+}
+
 export interface ResultOptions {
   /** Release per-connection buffers until the next event (docs/handler.md: hibernation). */
   hibernate?: boolean;
@@ -145,7 +160,7 @@ export interface SessionApi {
    * Subscribe to `topic` (server sessions): messages published to it are delivered until
    * `unsubscribe` or the end of the session. False when subscribed already.
    */
-  subscribe(topic: string): boolean;
+  subscribe(topic: string, opts?: SubscribeOptions): boolean;
   /** Stop receiving `topic`'s messages. False when not subscribed. */
   unsubscribe(topic: string): boolean;
   isSubscribed(topic: string): boolean;

@@ -11,7 +11,7 @@
 
 import type { SharedEncoder } from './extensions.js';
 import { encodeFrame, Opcode } from './frame.js';
-import type { PublishOptions, SessionApi, TopicData } from './handler.js';
+import type { PublishOptions, SessionApi, SubscribeOptions, TopicData } from './handler.js';
 import { utf8Of } from './text.js';
 
 /** Frames at most this long are one contiguous buffer (header and payload); longer ones two. */
@@ -30,6 +30,21 @@ export interface MessageBytes {
   readonly data: Uint8Array;
   /** false: sent uncompressed (PublishOptions.compress). */
   readonly compress: boolean;
+  /** Its place in the topic's history (a topic with history: src/scale/redis.ts). */
+  readonly position?: string | undefined;
+}
+
+/** Whether `s` is a history position: `<ms>-<seq>`, as Redis stream IDs are. */
+export function isPosition(s: string): boolean {
+  return /^\d{1,20}-\d{1,20}$/.test(s);
+}
+
+/**
+ * The text message that precedes a message with a position, for subscribers that asked
+ * for positions (docs/scaling.md, "History and recovery").
+ */
+export function positionNotice(topic: string, position: string): string {
+  return JSON.stringify({ 'omniws.position': position, topic });
 }
 
 /** One published message and its frames, made on first use, once per variant. */
@@ -39,7 +54,9 @@ export class SharedMessage implements MessageBytes {
   /** The payload as published (UTF-8 for text). */
   readonly data: Uint8Array;
   readonly compress: boolean;
+  readonly position: string | undefined;
   #plain: Uint8Array[] | null = null;
+  #notice: Uint8Array[] | null = null;
   // the last encoded variant, and any others (one key is the common case)
   #lastKey: string | null = null;
   #last: Uint8Array[] | null = null;
@@ -48,6 +65,7 @@ export class SharedMessage implements MessageBytes {
   constructor(topic: string, data: TopicData | MessageBytes, opts?: PublishOptions) {
     this.topic = topic;
     this.compress = opts?.compress ?? true;
+    this.position = undefined;
     if (typeof data === 'string') {
       this.binary = false;
       this.data = utf8Of(data);
@@ -58,6 +76,7 @@ export class SharedMessage implements MessageBytes {
       this.binary = data.binary;
       this.data = data.data;
       this.compress = data.compress;
+      this.position = data.position;
     } else if (data.type === 'text') {
       this.binary = false;
       this.data = utf8Of(data.data);
@@ -71,6 +90,12 @@ export class SharedMessage implements MessageBytes {
   plain(): Uint8Array[] {
     this.#plain ??= frameOf(this.binary, this.data, 0);
     return this.#plain;
+  }
+
+  /** The frame of the position notice that goes before it (only when it has a position). */
+  notice(): Uint8Array[] {
+    this.#notice ??= frameOf(false, Buffer.from(positionNotice(this.topic, this.position!)), 0);
+    return this.#notice;
   }
 
   /** The frame as `enc` encodes it, made once per distinct encoder key. */
@@ -142,7 +167,7 @@ export interface Subscriber extends SessionApi {
 /** What a session asks of the hub it belongs to. */
 export interface TopicHub {
   /** `s` subscribed to `topic` (the session keeps its own set: called once per pair). */
-  add(s: Subscriber, topic: string): void;
+  add(s: Subscriber, topic: string, opts?: SubscribeOptions): void;
   remove(s: Subscriber, topic: string): void;
   /** Deliver to every subscriber of `topic` except `except`; the count queued. */
   publish(topic: string, data: TopicData, opts?: PublishOptions, except?: Subscriber): number;

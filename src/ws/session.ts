@@ -17,6 +17,7 @@ import {
   type OutFrame,
   type PublishOptions,
   type SessionApi,
+  type SubscribeOptions,
   type TopicData,
   type UpgradeRequest,
 } from './handler.js';
@@ -31,8 +32,10 @@ import { Protocol, type ProtocolSink } from './protocol.js';
 import {
   Delivery,
   flushLater,
+  isPosition,
   kDeliver,
   kFlush,
+  positionNotice,
   type SharedMessage,
   type Subscriber,
   type TopicHub,
@@ -67,6 +70,8 @@ export interface SessionInit<S> extends SessionOptions {
 /** A session's topics and the published frames queued for it until the end of the turn. */
 class PubSub {
   topics: Set<string> | null = null;
+  /** Topics whose messages come with their position notices (subscribe's `positions`). */
+  positioned: Set<string> | null = null;
   queue: Uint8Array[] | null = null;
   /** Bytes in `queue`. */
   bytes = 0;
@@ -678,9 +683,15 @@ export class Session<S = unknown> implements SessionApi, Subscriber {
     );
   }
 
-  subscribe(topic: string): boolean {
+  subscribe(topic: string, opts?: SubscribeOptions): boolean {
     checkTopic(topic);
     const hub = this.#hub();
+    if (opts?.since !== undefined && !isPosition(opts.since)) {
+      throw new WebSocketError(
+        'WS_ERR_INVALID_ARGUMENT',
+        `since must be a history position (<ms>-<seq>), not ${JSON.stringify(opts.since).slice(0, 40)}`,
+      );
+    }
     if (this.#terminated) {
       throw new WebSocketError('WS_ERR_INVALID_STATE', 'the WebSocket is closed');
     }
@@ -690,13 +701,18 @@ export class Session<S = unknown> implements SessionApi, Subscriber {
     const set = ps.topics;
     if (set.has(topic)) return false;
     set.add(topic);
-    hub.add(this, topic);
+    if (opts?.positions || opts?.since !== undefined) {
+      ps.positioned ??= new Set();
+      ps.positioned.add(topic);
+    }
+    hub.add(this, topic, opts);
     return true;
   }
 
   unsubscribe(topic: string): boolean {
     const set = this.#ps?.topics;
     if (!set?.delete(topic)) return false;
+    this.#ps!.positioned?.delete(topic);
     this.#opts.topics!.remove(this, topic);
     return true;
   }
@@ -750,9 +766,11 @@ export class Session<S = unknown> implements SessionApi, Subscriber {
     } else if (ps.bytes >= ps.room) {
       return this.#slowSubscriber();
     }
+    const positioned = m.position !== undefined && ps.positioned?.has(m.topic) === true;
     const out = this.#out;
     if (out !== null && out.pending > 0) {
       // messages of this session are being compressed: this one goes out after them
+      if (positioned) out.sendFramed(m.notice());
       out.sendFramed(frame);
       return Delivery.Queued;
     }
@@ -760,6 +778,12 @@ export class Session<S = unknown> implements SessionApi, Subscriber {
       q = [];
       ps.queue = q;
       flushLater(this);
+    }
+    if (positioned) {
+      for (const c of m.notice()) {
+        q.push(c);
+        ps.bytes += c.length;
+      }
     }
     for (let i = 0; i < frame.length; i++) {
       const c = frame[i]!;
@@ -771,7 +795,14 @@ export class Session<S = unknown> implements SessionApi, Subscriber {
 
   /** A published message this session encodes itself (context takeover, fragmentation). */
   #deliverOwn(m: SharedMessage): Delivery {
-    if (this.#outbound().sendMessage(this.#proto(), m.binary, m.data)) return Delivery.Queued;
+    const out = this.#outbound();
+    if (m.position !== undefined && this.#ps?.positioned?.has(m.topic)) {
+      const notice = Buffer.from(positionNotice(m.topic, m.position));
+      if (!out.sendMessage(this.#proto(), false, notice)) {
+        return this.#canSend() ? Delivery.Dropped : Delivery.Closed;
+      }
+    }
+    if (out.sendMessage(this.#proto(), m.binary, m.data)) return Delivery.Queued;
     return this.#canSend() ? Delivery.Dropped : Delivery.Closed;
   }
 

@@ -10,7 +10,7 @@
 // processes published. Local subscribers get a local publish at once, not through the
 // adapter, and the adapter never hands a process its own publishes back.
 
-import type { PublishOptions, SessionApi, TopicData } from './handler.js';
+import type { PublishOptions, SessionApi, SubscribeOptions, TopicData } from './handler.js';
 import {
   Delivery,
   kDeliver,
@@ -38,6 +38,17 @@ export interface TopicsAdapter {
   unsubscribe(topic: string): void;
   /** A message published in this process, for the others. */
   publish(topic: string, message: RemoteMessage): void;
+  /**
+   * True when the adapter gives `topic`'s messages their positions (a topic with history):
+   * then a publish reaches this process's subscribers through the adapter too, in the
+   * order the history recorded, and not at once.
+   */
+  ordered?(topic: string): boolean;
+  /**
+   * What `topic`'s history holds after `since`, oldest first, or `lost` when it no longer
+   * reaches back there (trimmed, or the history itself was lost).
+   */
+  history?(topic: string, since: string): Promise<{ entries: RemoteMessage[]; lost: boolean }>;
   /** Stop: no more publishes in or out. */
   close(): Promise<void>;
 }
@@ -85,6 +96,14 @@ export class Topics implements TopicHub {
   /** The adapter, if any. */
   readonly adapter: TopicsAdapter | undefined;
   #subscriptions = 0;
+  /** Subscribers recovering a topic's history: what is published meanwhile waits here. */
+  readonly #recovering = new Map<Subscriber, Map<string, SharedMessage[]>>();
+  /**
+   * After a replay: the last position replayed. A live message at or before it may still
+   * come (it was published before the replay was read, and its publication arrives on
+   * another connection): it was replayed already and is skipped.
+   */
+  readonly #floors = new Map<Subscriber, Map<string, string>>();
   #published = 0;
   #delivered = 0;
   #dropped = 0;
@@ -99,7 +118,7 @@ export class Topics implements TopicHub {
   }
 
   /** Called by a session that subscribed (use `session.subscribe(topic)`). */
-  add(s: Subscriber, topic: string): void {
+  add(s: Subscriber, topic: string, opts?: SubscribeOptions): void {
     let set = this.#topics.get(topic);
     if (set === undefined) {
       set = new Set();
@@ -109,10 +128,61 @@ export class Topics implements TopicHub {
     const n = set.size;
     set.add(s);
     if (set.size !== n) this.#subscriptions++;
+    if (opts?.since !== undefined) void this.#recover(s, topic, opts.since);
+  }
+
+  /**
+   * Replay `topic`'s history after `since` to `s`, then what was published meanwhile, then
+   * live: each message once, in position order. Told `lost` when it cannot be replayed.
+   */
+  async #recover(s: Subscriber, topic: string, since: string): Promise<void> {
+    let mine = this.#recovering.get(s);
+    if (mine === undefined) {
+      mine = new Map();
+      this.#recovering.set(s, mine);
+    }
+    mine.set(topic, []);
+    let result: { entries: RemoteMessage[]; lost: boolean };
+    try {
+      result = (await this.adapter?.history?.(topic, since)) ?? { entries: [], lost: true };
+    } catch {
+      result = { entries: [], lost: true };
+    }
+    const held = mine.get(topic) ?? [];
+    mine.delete(topic);
+    if (mine.size === 0) this.#recovering.delete(s);
+    if (!this.#topics.get(topic)?.has(s)) return; // gone meanwhile
+    let last = since;
+    try {
+      if (result.lost) {
+        s.send(JSON.stringify({ 'omniws.lost': since, topic }));
+      } else {
+        for (const e of result.entries) {
+          s[kDeliver](new SharedMessage(topic, e));
+          last = e.position ?? last;
+        }
+        s.send(JSON.stringify({ 'omniws.recovered': result.entries.length, topic, since }));
+      }
+      for (const m of held) {
+        if (m.position === undefined || comparePositions(m.position, last) > 0) s[kDeliver](m);
+      }
+      if (last !== since) {
+        let floors = this.#floors.get(s);
+        if (floors === undefined) {
+          floors = new Map();
+          this.#floors.set(s, floors);
+        }
+        floors.set(topic, last);
+      }
+    } catch {
+      // the session closed meanwhile
+    }
   }
 
   /** Called by a session that unsubscribed or ended. */
   remove(s: Subscriber, topic: string): void {
+    const floors = this.#floors.get(s);
+    if (floors?.delete(topic) && floors.size === 0) this.#floors.delete(s);
     const set = this.#topics.get(topic);
     if (set === undefined || !set.delete(s)) return;
     this.#subscriptions--;
@@ -136,6 +206,8 @@ export class Topics implements TopicHub {
     }
     const m = new SharedMessage(topic, data, opts);
     adapter?.publish(topic, m);
+    // a topic with history: this process's subscribers get it with its position, from the adapter
+    if (adapter?.ordered?.(topic)) return 0;
     return this.#deliver(topic, m, except);
   }
 
@@ -145,14 +217,37 @@ export class Topics implements TopicHub {
     if (set === undefined) return 0;
     this.#published++;
     let queued = 0;
+    const recovering = this.#recovering.size > 0 ? this.#recovering : null;
+    const floors = this.#floors.size > 0 ? this.#floors : null;
     for (const s of set) {
       if (s === except) continue;
+      const held = recovering?.get(s)?.get(topic);
+      if (held !== undefined) {
+        held.push(m);
+        continue;
+      }
+      if (floors !== null && this.#belowFloor(floors, s, m)) continue;
       const d = s[kDeliver](m);
       if (d === Delivery.Queued) queued++;
       else if (d === Delivery.Dropped) this.#drop(m, s);
     }
     this.#delivered += queued;
     return queued;
+  }
+
+  /** Whether `m` was replayed to `s` already; the first message past the replay ends the check. */
+  #belowFloor(
+    floors: Map<Subscriber, Map<string, string>>,
+    s: Subscriber,
+    m: SharedMessage,
+  ): boolean {
+    const mine = floors.get(s);
+    const floor = mine?.get(m.topic);
+    if (floor === undefined) return false;
+    if (m.position !== undefined && comparePositions(m.position, floor) <= 0) return true;
+    mine!.delete(m.topic);
+    if (mine!.size === 0) floors.delete(s);
+    return false;
   }
 
   #drop(m: SharedMessage, s: Subscriber): void {
@@ -185,4 +280,14 @@ export class Topics implements TopicHub {
       dropped: this.#dropped,
     };
   }
+}
+
+/** Order of two history positions (`<ms>-<seq>`, as Redis stream IDs are). */
+export function comparePositions(a: string, b: string): number {
+  const [am = '0', as = '0'] = a.split('-');
+  const [bm = '0', bs = '0'] = b.split('-');
+  const d = BigInt(am) - BigInt(bm);
+  if (d !== 0n) return d < 0n ? -1 : 1;
+  const e = BigInt(as) - BigInt(bs);
+  return e === 0n ? 0 : e < 0n ? -1 : 1;
 }
