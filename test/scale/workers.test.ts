@@ -2,7 +2,8 @@
 // HTTP/1.1, HTTP/2 and HTTP/3 clients spread over both and share the /pubsub rooms; 50
 // HTTP/3 connections all succeed and echo; an HTTP/3 client whose source port changes
 // keeps its WebSocket (its datagrams reach whichever worker reads them, which hands them
-// to the owner); one worker stopped gracefully leaves the other's connections alone.
+// to the owner); one worker stopped gracefully leaves the other's connections alone; with
+// --redis the rooms also span a second omniws serve.
 
 import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -15,6 +16,7 @@ import { type Message, ok } from '../../src/ws/handler.js';
 import type { Session } from '../../src/ws/session.js';
 import { relay } from '../h3/helpers.js';
 import { delay, until } from '../helpers.js';
+import { redisMissing, startRedis } from '../redis.js';
 import { freeTcpPort, killProcess, spawnServe } from '../serve-process.js';
 
 interface Cluster {
@@ -197,5 +199,77 @@ test.serial(
     }
     t.deepEqual([...new Set(later.map((m) => m.worker))].sort(), [0, 1]);
     for (const m of [...stayed, ...later]) m.session.close(1000);
+  },
+);
+
+test.serial(
+  '--workers 2 --redis: the rooms span both workers and a second omniws serve on another port',
+  async (t) => {
+    t.timeout(90_000);
+    const missing = redisMissing();
+    if (missing) {
+      t.fail(missing);
+      return;
+    }
+    const redis = await startRedis();
+    t.teardown(() => redis.stop());
+    const dir = await mkdtemp(join(tmpdir(), 'omniws-workers-redis-'));
+    const [p1, p2] = [await freeTcpPort(), await freeTcpPort()];
+    const clustered = await spawnServe(
+      ['--tls-port', String(p1), '--certs', dir, '--workers', '2', '--redis', redis.url],
+      'SIGUSR2 restarts them',
+    );
+    const second = await spawnServe(
+      ['--port', String(p2), '--redis', redis.url],
+      'listening ws://',
+    );
+    t.teardown(async () => {
+      await killProcess(clustered);
+      await killProcess(second);
+      await rm(dir, { recursive: true, force: true });
+    });
+    const ca = await readFile(join(dir, 'ca.pem'));
+    const agents: Agent[] = [];
+    t.teardown(() => {
+      for (const a of agents) a.close();
+    });
+    const members: Member[] = [];
+    // h1, h2 and h3 members of the clustered server until both workers have some
+    for (let i = 0; i < 24 || new Set(members.map((m) => m.worker)).size < 2; i++) {
+      if (i > 100) break;
+      const agent = new Agent({ idleTimeout: 100 });
+      agents.push(agent);
+      const http = ((i % 3) + 1) as 1 | 2 | 3;
+      members.push(await member(`wss://localhost:${p1}/pubsub/hall`, http, ca, agent));
+    }
+    t.deepEqual([...new Set(members.map((m) => m.worker))].sort(), [0, 1]);
+    // and members of the second server (one process: no worker field)
+    for (let i = 0; i < 4; i++)
+      members.push(await member(`ws://127.0.0.1:${p2}/pubsub/hall`, 1, ca));
+    // every process's subscription is in place once a publish from each reaches everyone
+    const warm = async () => {
+      for (let round = 0; round < 100; round++) {
+        for (const m of members) m.got.length = 0;
+        members[0]!.session.send('warm');
+        members.at(-1)!.session.send('warm');
+        await delay(100);
+        if (members.every((m) => m.got.filter((x) => String(x.data) === 'warm').length === 2))
+          return;
+      }
+      throw new Error('the subscriptions did not come up');
+    };
+    await warm();
+    for (const m of members) m.got.length = 0;
+    for (const [i, m] of members.entries()) m.session.send(`from ${i}`);
+    const n = members.length;
+    await until(() => members.every((m) => m.got.length >= n), 30_000, 'every message everywhere');
+    await delay(200);
+    for (const m of members) {
+      t.deepEqual(
+        m.got.map((x) => String(x.data)).sort(),
+        members.map((_, i) => `from ${i}`).sort(),
+      );
+    }
+    for (const m of members) m.session.close(1000);
   },
 );
