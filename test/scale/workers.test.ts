@@ -273,3 +273,32 @@ test.serial(
     for (const m of members) m.session.close(1000);
   },
 );
+
+test.serial(
+  '--workers 2: SIGUSR2 restarts the workers in turn (restartAll): each closes with 1001, new ones serve',
+  async (t) => {
+    t.timeout(60_000);
+    const c = await startCluster(t);
+    const before = /pids (\d+), (\d+)/.exec(c.output())!;
+    const members: Member[] = [];
+    while (new Set(members.map((m) => m.worker)).size < 2) {
+      members.push(await member(`ws://127.0.0.1:${c.plain}/echo`, 1, c.ca));
+    }
+    c.proc.kill('SIGUSR2');
+    await until(
+      () => /workers restarted \(pids (\d+), (\d+)\)/.test(c.output()),
+      30_000,
+      'the restart',
+    );
+    const after = /workers restarted \(pids (\d+), (\d+)\)/.exec(c.output())!;
+    t.not(after[1], before[1]);
+    t.not(after[2], before[2]);
+    for (const m of members) t.like(await m.session.closed, { code: 1001 });
+    const later: Member[] = [];
+    while (new Set(later.map((m) => m.worker)).size < 2 && later.length < 40) {
+      later.push(await member(`ws://127.0.0.1:${c.plain}/echo`, 1, c.ca));
+    }
+    t.deepEqual([...new Set(later.map((m) => m.worker))].sort(), [0, 1]);
+    for (const m of later) m.session.close(1000);
+  },
+);
