@@ -15,33 +15,32 @@
 import { type ChildProcess, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { ensureCerts } from '../src/dev/certs.js';
-import { fixed, int, median, ratio, runLoads, table } from './measure.js';
+import {
+  benchArgs,
+  FANOUT,
+  fixed,
+  int,
+  log,
+  median,
+  paths,
+  ratio,
+  runLoads,
+  table,
+} from './measure.js';
 import { freePort, startChild, stopChild, withFds } from './procs.js';
 
-const HERE = dirname(fileURLToPath(import.meta.url)); // dist/bench
-const ROOT = join(HERE, '..', '..');
-const SHARED = process.env.OMNIWS_SHARED ?? join(ROOT, '..', 'shared');
-const FANOUT = join(SHARED, 'bench', 'fanout.mjs');
+const { here: HERE, root: ROOT, shared: SHARED, cli: CLI } = paths;
 const BUN_ROOM = join(SHARED, 'bench', 'bun-room.ts');
-const CLI = join(ROOT, 'bin', 'omniws.js');
 const WS_ROOM = join(ROOT, 'bench', 'ws-room.mjs');
 const CLIENT = join(HERE, 'fanout-client.js');
 const BUN_VERSION = '1.4.4';
 
-const argv = process.argv.slice(2);
-const opt = (name: string): string | undefined => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 ? argv[i + 1] : undefined;
-};
-const ROUNDS = Number(opt('rounds') ?? 3);
-const SECONDS = Number(opt('seconds') ?? 3);
-const ONLY = opt('only');
-const log = (line: string): void => {
-  process.stderr.write(`${line}\n`);
-};
+const args = benchArgs();
+const ROUNDS = args.rounds;
+const SECONDS = args.seconds;
+const ONLY = args.opt('only');
 
 interface Shape {
   label: string;
@@ -69,7 +68,7 @@ interface Run {
 
 /** Bun's binary: cached, or fetched from the npm registry now; a reason when there is none. */
 function bunBinary(): { path?: string; why?: string } {
-  if (argv.includes('--no-bun')) return { why: '--no-bun' };
+  if (args.flag('no-bun')) return { why: '--no-bun' };
   if (process.platform !== 'linux' || process.arch !== 'x64') {
     return { why: `no @oven/bun-linux-x64 for ${process.platform}-${process.arch}` };
   }

@@ -4,7 +4,44 @@
 // Tables and medians for the reports. Used by bench/fanout.ts and bench/scale.ts.
 
 import { spawn } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { cpuOf } from './procs.js';
+
+const HERE = dirname(fileURLToPath(import.meta.url)); // dist/bench
+
+/** Where the section scripts find what they run. */
+export const paths = {
+  /** The compiled bench scripts (dist/bench). */
+  here: HERE,
+  /** The checkout. */
+  root: join(HERE, '..', '..'),
+  /** ../shared beside the checkout (OMNIWS_SHARED to put it elsewhere). */
+  shared: process.env.OMNIWS_SHARED ?? join(HERE, '..', '..', '..', 'shared'),
+  /** The `omniws` command. */
+  cli: join(HERE, '..', '..', 'bin', 'omniws.js'),
+};
+/** The neutral fan-out load generator of ../shared/bench. */
+export const FANOUT = join(paths.shared, 'bench', 'fanout.mjs');
+
+/** A section script's flags: `--rounds R`, `--seconds S` (3 and 3), and any other by name. */
+export function benchArgs(argv = process.argv.slice(2)) {
+  const opt = (name: string): string | undefined => {
+    const i = argv.indexOf(`--${name}`);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  return {
+    opt,
+    flag: (name: string) => argv.includes(`--${name}`),
+    rounds: Number(opt('rounds') ?? 3),
+    seconds: Number(opt('seconds') ?? 3),
+  };
+}
+
+/** Progress, on standard error (standard output is the report). */
+export const log = (line: string): void => {
+  process.stderr.write(`${line}\n`);
+};
 
 export function median(xs: readonly number[]): number {
   const s = xs.filter(Number.isFinite).sort((a, b) => a - b);

@@ -13,31 +13,29 @@
 
 import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { fixed, int, type Load, median, ratio, runLoads, table } from './measure.js';
+import { join } from 'node:path';
+import {
+  benchArgs,
+  FANOUT,
+  fixed,
+  int,
+  type Load,
+  log,
+  median,
+  paths,
+  ratio,
+  runLoads,
+  table,
+} from './measure.js';
 import { childrenOf, freePort, startChild, stopChild, withFds } from './procs.js';
 
-const HERE = dirname(fileURLToPath(import.meta.url)); // dist/bench
-const ROOT = join(HERE, '..', '..');
-const SHARED = process.env.OMNIWS_SHARED ?? join(ROOT, '..', 'shared');
-const FANOUT = join(SHARED, 'bench', 'fanout.mjs');
+const { root: ROOT, cli: CLI } = paths;
 const LOADGEN = join(ROOT, 'bench', 'loadgen.mjs');
-const CLI = join(ROOT, 'bin', 'omniws.js');
 const SIO_ROOM = join(ROOT, 'bench', 'sio-room.mjs');
 const SIO_FANOUT = join(ROOT, 'bench', 'sio-fanout.mjs');
 const REDIS_SERVER = '/usr/bin/redis-server';
 
-const argv = process.argv.slice(2);
-const opt = (name: string): string | undefined => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 ? argv[i + 1] : undefined;
-};
-const ROUNDS = Number(opt('rounds') ?? 3);
-const SECONDS = Number(opt('seconds') ?? 3);
-const log = (line: string): void => {
-  process.stderr.write(`${line}\n`);
-};
+const { rounds: ROUNDS, seconds: SECONDS } = benchArgs();
 const FDS = 24_000;
 const node = withFds(FDS);
 

@@ -14,6 +14,26 @@ export function redisMissing(): string | undefined {
   return `${REDIS_SERVER} is missing: scripts/test-deps.mjs installs Debian's redis-server with apt-get (npm test runs it)`;
 }
 
+/**
+ * A file's shared Redis, started once in `test.before` (`startRedis()` when redis-server
+ * is there): each test asks for it, and fails saying what is missing when it is not.
+ */
+export function sharedRedis(test: {
+  before(f: () => Promise<void>): void;
+  after: { always(f: () => Promise<void> | undefined): void };
+}) {
+  let redis: TestRedis | undefined;
+  test.before(async () => {
+    if (!redisMissing()) redis = await startRedis();
+  });
+  test.after.always(() => redis?.stop());
+  return (t: { fail(m: string): void }): TestRedis | undefined => {
+    const missing = redisMissing();
+    if (missing || !redis) t.fail(missing ?? 'redis-server did not start');
+    return redis;
+  };
+}
+
 export interface TestRedis {
   readonly port: number;
   readonly url: string;

@@ -4,14 +4,10 @@
 // point a browser at it. It is two calls of `serve()` with one request handler.
 
 import { readFileSync } from 'node:fs';
-import {
-  ClusterTopicsAdapter,
-  type WorkerGroup,
-  workerCount,
-  workerInfo,
-} from '../scale/cluster.js';
+import { type WorkerGroup, workerCount, workerInfo } from '../scale/cluster.js';
 import { buffered, type RequestHandler, websocket } from '../server/handler.js';
 import { serve } from '../server/serve.js';
+import { processTopics } from '../server/workers.js';
 import { Topics } from '../ws/topics.js';
 import { type CertPaths, ensureCerts } from './certs.js';
 import { echoRoutes, pubsubRoute, pubsubTopic } from './echo.js';
@@ -169,17 +165,20 @@ export async function serveInterop(opts: InteropOptions = {}): Promise<Served> {
   // and, through Redis or the workers' primary, members of other processes. The primary
   // of workers serves nothing itself: it needs no hub.
   const primary = workers > 1 && workerInfo() === undefined;
-  const adapter = primary
-    ? undefined
-    : opts.redis !== undefined
-      ? await (await import('../scale/redis.js')).RedisTopicsAdapter.connect({
-          url: opts.redis,
-          ...(opts.history && { history: { maxLength: opts.history } }),
-        })
-      : workerInfo() !== undefined
-        ? new ClusterTopicsAdapter()
-        : undefined;
-  const topics = new Topics(adapter ? { adapter } : {});
+  const hub: Awaited<ReturnType<typeof processTopics>> = primary
+    ? { topics: undefined }
+    : await processTopics(
+        opts.redis === undefined
+          ? {}
+          : {
+              redis: {
+                url: opts.redis,
+                ...(opts.history && { history: { maxLength: opts.history } }),
+              },
+            },
+      );
+  const adapter = hub.adapter;
+  const topics = hub.topics instanceof Topics ? hub.topics : new Topics();
   const spread = workers > 1 ? { workers } : {};
   const handle = interopHandler({
     topics,

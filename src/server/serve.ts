@@ -8,30 +8,15 @@
 import type { QuicRouter } from '../h3/quic-server.js';
 import { workerCount } from '../scale/cluster.js';
 import { WebSocketError } from '../ws/errors.js';
-import { Topics, type TopicsAdapter } from '../ws/topics.js';
 import type { HttpVersion } from '../ws/transport.js';
 import { createHandleContext, type HandleContext, type Server, topicsFace } from './context.js';
 import { listen } from './h1-server.js';
 import { listenH2 } from './h2-server.js';
 import { listenH3 } from './h3-lazy.js';
 import type { ServeOptions } from './serve-options.js';
-import { redisTopics, serveWorkers } from './workers.js';
+import { processTopics, serveWorkers } from './workers.js';
 
 export type { ServeOptions, ServerTls } from './serve-options.js';
-
-/** The topics hub of a serve(): with `redis`, one whose adapter serve() connected (and closes). */
-async function topicsOf(
-  options: ServeOptions,
-): Promise<{ topics: Topics | ServeOptions['topics']; adapter?: TopicsAdapter }> {
-  if (options.redis === undefined) return { topics: options.topics };
-  if (options.topics instanceof Topics) {
-    throw new WebSocketError(
-      'WS_ERR_INVALID_ARGUMENT',
-      'serve: give `redis` or a Topics hub (with its own adapter), not both',
-    );
-  }
-  return redisTopics(options);
-}
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 
@@ -109,7 +94,7 @@ async function serveHere(options: ServeOptions, router?: QuicRouter): Promise<Se
   const http = versionsOf(options);
   const hosts = hostsOf(options.host);
   let h3Port: number | undefined;
-  const { topics, adapter } = await topicsOf(options);
+  const { topics, adapter } = await processTopics(options);
   const opts: ServeOptions = {
     ...options,
     ...(topics !== undefined && { topics }),

@@ -12,6 +12,7 @@ import {
   WorkerGroup,
   workerInfo,
 } from '../scale/cluster.js';
+import { WebSocketError } from '../ws/errors.js';
 import { Topics, type TopicsAdapter } from '../ws/topics.js';
 import type { HttpVersion } from '../ws/transport.js';
 import { type Server, topicsFace } from './context.js';
@@ -21,16 +22,34 @@ import type { ServeOptions } from './serve-options.js';
 /** A serve() of this process, given the router its HTTP/3 listener takes in a worker. */
 export type ServeHere = (options: ServeOptions, router?: QuicRouter) => Promise<Server>;
 
-/** A hub whose adapter is a Redis connection made for `options.redis` (the caller closes it). */
-export async function redisTopics(
-  options: ServeOptions,
-): Promise<{ topics: Topics; adapter: TopicsAdapter }> {
-  const { RedisTopicsAdapter } = await import('../scale/redis.js');
-  const adapter = await RedisTopicsAdapter.connect(
-    typeof options.redis === 'string' ? { url: options.redis } : options.redis!,
-  );
+/**
+ * The topics hub a serve() of this process uses, and the adapter made for it (the caller
+ * closes that): with `redis`, a hub on a Redis connection; in a worker without a hub of
+ * the program's own, one whose publishes go between the workers through the primary;
+ * else `options.topics` as given.
+ */
+export async function processTopics(
+  options: Pick<ServeOptions, 'redis' | 'topics'>,
+): Promise<{ topics: Topics | ServeOptions['topics']; adapter?: TopicsAdapter }> {
   const own = options.topics instanceof Topics ? undefined : options.topics;
-  return { topics: new Topics({ ...own, adapter }), adapter };
+  if (options.redis !== undefined) {
+    if (options.topics instanceof Topics) {
+      throw new WebSocketError(
+        'WS_ERR_INVALID_ARGUMENT',
+        'serve: give `redis` or a Topics hub (with its own adapter), not both',
+      );
+    }
+    const { RedisTopicsAdapter } = await import('../scale/redis.js');
+    const adapter = await RedisTopicsAdapter.connect(
+      typeof options.redis === 'string' ? { url: options.redis } : options.redis,
+    );
+    return { topics: new Topics({ ...own, adapter }), adapter };
+  }
+  if (workerInfo() !== undefined && !(options.topics instanceof Topics)) {
+    const adapter = new ClusterTopicsAdapter();
+    return { topics: new Topics({ ...own, adapter }), adapter };
+  }
+  return { topics: options.topics };
 }
 
 let primaryCalls = 0;
@@ -50,17 +69,10 @@ export function serveWorkers(
 
 async function worker(options: ServeOptions, index: number, here: ServeHere): Promise<Server> {
   const w = workerInfo()!;
-  // without Redis (or a hub of the program's own), topics go between workers via the primary
-  const topics =
-    options.redis === undefined && !(options.topics instanceof Topics)
-      ? new Topics({ ...options.topics, adapter: new ClusterTopicsAdapter() })
-      : options.topics;
   let server: Server;
   try {
-    server = await here(
-      { ...options, ...(topics !== undefined && { topics }) },
-      clusterQuicRouter(w),
-    );
+    // its hub (processTopics) carries topics between the workers, or through Redis
+    server = await here(options, clusterQuicRouter(w));
   } catch (err) {
     reportListening(index, err as Error);
     throw err;
@@ -93,9 +105,9 @@ async function primary(options: ServeOptions, count: number, index: number): Pro
   // the primary serves nothing itself: its publishes go to the workers' subscribers,
   // through Redis given `redis`, else through the group
   const hub = r.hub;
-  const redis = options.redis === undefined ? undefined : await redisTopics(options);
+  const redis = options.redis === undefined ? undefined : await processTopics(options);
   const relay =
-    redis?.topics ??
+    (redis?.topics as Topics | undefined) ??
     new Topics({
       adapter: {
         attach() {},
@@ -118,7 +130,7 @@ async function primary(options: ServeOptions, count: number, index: number): Pro
     workers: group,
     async close() {
       await group.close();
-      await redis?.adapter.close();
+      await redis?.adapter?.close();
     },
   };
 }

@@ -140,10 +140,7 @@ export class Session<S = unknown> implements SessionApi, Subscriber {
       this.#s = s;
     }
     write(chunks: Uint8Array[]): void {
-      const s = this.#s;
-      // published frames queued before this one go first
-      if (s.#ps?.queue) s.#flushDeliveries();
-      s.#writable = s.#transport.write(chunks);
+      this.#s.#write(chunks);
     }
     onMessage(binary: boolean, data: Buffer, rsv: number): void {
       this.#s.#onMessage(binary, data, rsv);
@@ -228,9 +225,7 @@ export class Session<S = unknown> implements SessionApi, Subscriber {
       return this.#s.#hibernate();
     }
     writeFramed(frame: readonly Uint8Array[]): void {
-      const s = this.#s;
-      if (s.#ps?.queue) s.#flushDeliveries();
-      s.#writable = s.#transport.write(frame);
+      this.#s.#write(frame);
     }
     encodesDone(): void {
       this.#s.#events.hibernateIfWanted();
@@ -812,6 +807,12 @@ export class Session<S = unknown> implements SessionApi, Subscriber {
     // RFC 6455 §7.4.1: 1008 "a message that violates its policy"
     this.#closeOnError(1008, 'slow consumer', slowConsumerError(max));
     return Delivery.Closed;
+  }
+
+  /** Every write of the session's own: the published frames queued before it go first. */
+  #write(chunks: readonly Uint8Array[]): void {
+    if (this.#ps?.queue) this.#flushDeliveries();
+    this.#writable = this.#transport.write(chunks);
   }
 
   /** The end of the turn: the queued frames leave in one write. */

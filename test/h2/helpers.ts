@@ -44,9 +44,13 @@ export function closePayload(code: number, reason = ''): Buffer {
 
 export interface ParsedFrame {
   fin: boolean;
+  /** RSV1: permessage-deflate's "compressed" bit. */
+  rsv1: boolean;
   opcode: number;
   masked: boolean;
   payload: Buffer;
+  /** The whole frame as it came, header included. */
+  bytes: Buffer;
 }
 
 /** Parses frames from a growing buffer of server bytes. */
@@ -77,7 +81,14 @@ export class FrameReader {
       if (b.length < off + len) break;
       const payload = Buffer.from(b.subarray(off, off + len));
       if (masked) for (let i = 0; i < len; i++) payload[i] = payload[i]! ^ b[keyOff + (i % 4)]!;
-      this.frames.push({ fin: (b[0]! & 0x80) !== 0, opcode: b[0]! & 0x0f, masked, payload });
+      this.frames.push({
+        fin: (b[0]! & 0x80) !== 0,
+        rsv1: (b[0]! & 0x40) !== 0,
+        opcode: b[0]! & 0x0f,
+        masked,
+        payload,
+        bytes: Buffer.from(b.subarray(0, off + len)),
+      });
       this.#buf = b.subarray(off + len);
     }
     const w = this.#waiters;

@@ -10,14 +10,10 @@ import { ReconnectPolicy } from '../../src/client/reconnect.js';
 import type { RecoveryInfo } from '../../src/client/resume.js';
 import { ok } from '../../src/ws/handler.js';
 import { delay, until, wsClient } from '../helpers.js';
-import { redisMissing, startRedis, type TestRedis } from '../redis.js';
+import { sharedRedis } from '../redis.js';
 import { freeTcpPort, killProcess, spawnServe } from '../serve-process.js';
 
-let redis: TestRedis | undefined;
-test.before(async () => {
-  if (!redisMissing()) redis = await startRedis();
-});
-test.after.always(() => redis?.stop());
+const needRedis = sharedRedis(test);
 
 async function process_(port: number, url: string, history: number): Promise<ChildProcess> {
   return spawnServe(
@@ -60,11 +56,8 @@ test.serial(
   'a process dies mid-stream: its clients reconnect to another and recover the gap from history',
   async (t) => {
     t.timeout(90_000);
-    const missing = redisMissing();
-    if (missing || !redis) {
-      t.fail(missing ?? 'no redis');
-      return;
-    }
+    const redis = needRedis(t);
+    if (!redis) return;
     const ports = [await freeTcpPort(), await freeTcpPort(), await freeTcpPort()];
     const [a, b, c] = await Promise.all(ports.map((p) => process_(p, redis!.url, 10_000)));
     t.teardown(async () => {
@@ -110,11 +103,8 @@ test.serial(
   'a client back after its position was trimmed, or after Redis lost the history, is told: never a silent gap',
   async (t) => {
     t.timeout(90_000);
-    const missing = redisMissing();
-    if (missing || !redis) {
-      t.fail(missing ?? 'no redis');
-      return;
-    }
+    const redis = needRedis(t);
+    if (!redis) return;
     const [pa, pb] = [await freeTcpPort(), await freeTcpPort()];
     let a = await process_(pa, redis.url, 10);
     const b = await process_(pb, redis.url, 10);

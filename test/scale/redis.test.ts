@@ -11,20 +11,10 @@ import { serve } from '../../src/server/serve.js';
 import type { WebSocketError } from '../../src/ws/errors.js';
 import { ok } from '../../src/ws/handler.js';
 import { delay, until, type WsPeer, wsClient } from '../helpers.js';
-import { redisMissing, startRedis, type TestRedis } from '../redis.js';
+import { sharedRedis } from '../redis.js';
 import { freeTcpPort, killProcess, spawnServe } from '../serve-process.js';
 
-let redis: TestRedis | undefined;
-test.before(async () => {
-  if (!redisMissing()) redis = await startRedis();
-});
-test.after.always(() => redis?.stop());
-
-function needRedis(t: { fail(m: string): void }): TestRedis | undefined {
-  const missing = redisMissing();
-  if (missing) t.fail(missing);
-  return redis;
-}
+const needRedis = sharedRedis(test);
 
 /** Send `warm` until every peer has heard one: every process's subscription is in place. */
 async function warmUp(publisher: WsPeer, peers: WsPeer[]): Promise<void> {

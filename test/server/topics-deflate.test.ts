@@ -11,6 +11,7 @@ import { listen } from '../../src/server/h1-server.js';
 import type { WebSocketRoute } from '../../src/server/handler.js';
 import { ok } from '../../src/ws/handler.js';
 import { Topics } from '../../src/ws/topics.js';
+import { FrameReader } from '../h2/helpers.js';
 import { delay, until, wsClient } from '../helpers.js';
 
 /** A raw HTTP/1.1 client that offers permessage-deflate and keeps every frame's bytes. */
@@ -23,7 +24,7 @@ async function deflateClient(port: number, path: string) {
       'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n' +
       'Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n',
   );
-  const frames: Buffer[] = [];
+  const reader = new FrameReader();
   let head = '';
   let buf = Buffer.alloc(0);
   let headDone: () => void;
@@ -31,44 +32,25 @@ async function deflateClient(port: number, path: string) {
     headDone = r;
   });
   socket.on('data', (d: Buffer) => {
+    if (head) {
+      reader.push(d);
+      return;
+    }
     buf = Buffer.concat([buf, d]);
-    if (!head) {
-      const i = buf.indexOf('\r\n\r\n');
-      if (i < 0) return;
-      head = buf.subarray(0, i).toString('latin1');
-      buf = buf.subarray(i + 4);
-      headDone();
-    }
-    for (;;) {
-      if (buf.length < 2) break;
-      let len = buf[1]! & 0x7f;
-      let off = 2;
-      if (len === 126) {
-        if (buf.length < 4) break;
-        len = buf.readUInt16BE(2);
-        off = 4;
-      } else if (len === 127) {
-        if (buf.length < 10) break;
-        len = Number(buf.readBigUInt64BE(2));
-        off = 10;
-      }
-      if (buf.length < off + len) break;
-      frames.push(Buffer.from(buf.subarray(0, off + len)));
-      buf = buf.subarray(off + len);
-    }
+    const i = buf.indexOf('\r\n\r\n');
+    if (i < 0) return;
+    head = buf.subarray(0, i).toString('latin1');
+    headDone();
+    reader.push(buf.subarray(i + 4));
   });
   await opened;
   return {
     socket,
-    frames,
+    frames: reader.frames,
     head: () => head,
     /** Payload and RSV1 of frame `i`, inflated when RSV1 is set (RFC 7692 §7.2.2). */
     message(i: number): { rsv1: boolean; text: string } {
-      const f = frames[i]!;
-      const len = f[1]! & 0x7f;
-      const off = len === 126 ? 4 : len === 127 ? 10 : 2;
-      const rsv1 = (f[0]! & 0x40) !== 0;
-      const payload = f.subarray(off);
+      const { rsv1, payload } = reader.frames[i]!;
       const data = rsv1
         ? zlib.inflateRawSync(Buffer.concat([payload, Buffer.from([0, 0, 0xff, 0xff])]), {
             finishFlush: zlib.constants.Z_SYNC_FLUSH,
@@ -137,10 +119,10 @@ test.serial(
       t.deepEqual(r.message(0), { rsv1: true, text: TEXT });
       t.deepEqual(r.message(1), { rsv1: false, text: 'short: below the threshold' });
       t.deepEqual(r.message(2), { rsv1: false, text: TEXT });
-      t.true(r.frames[0]!.length < 200, `compressed to ${r.frames[0]!.length} bytes`);
+      t.true(r.frames[0]!.bytes.length < 200, `compressed to ${r.frames[0]!.bytes.length} bytes`);
     }
     t.true(
-      raws.every((r) => r.frames[0]!.equals(raws[0]!.frames[0]!)),
+      raws.every((r) => r.frames[0]!.bytes.equals(raws[0]!.frames[0]!.bytes)),
       'identical bytes',
     );
     t.deepEqual(
