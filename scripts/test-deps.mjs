@@ -1,6 +1,6 @@
 // Installs the real peers the interop tests drive, when they are missing: Debian's
-// chromium, firefox-esr (with libnss3-tools), redis-server, python3-websockets and curl
-// (apt, as root).
+// chromium, firefox-esr (with libnss3-tools), redis-server, python3-websockets,
+// python3-hypercorn, haproxy, nghttp2-proxy and curl (apt, as root).
 // Never fails the run by itself: the tests that need a peer report what is missing.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -15,6 +15,12 @@ if (!existsSync('/usr/bin/certutil')) want.push('libnss3-tools');
 if (!existsSync('/usr/bin/redis-server')) want.push('redis-server');
 const py = spawnSync('/usr/bin/python3', ['-c', 'import websockets'], { stdio: 'ignore' });
 if (py.status !== 0) want.push('python3-websockets');
+// the RFC 8441 peers of the conformance tests: Hypercorn (an ASGI server), haproxy and
+// nghttpx (front ends before an HTTP/1.1 backend)
+const hyper = spawnSync('/usr/bin/python3', ['-c', 'import hypercorn'], { stdio: 'ignore' });
+if (hyper.status !== 0) want.push('python3-hypercorn');
+if (!existsSync('/usr/sbin/haproxy')) want.push('haproxy');
+if (!existsSync('/usr/sbin/nghttpx') && !existsSync('/usr/bin/nghttpx')) want.push('nghttp2-proxy');
 const curl = spawnSync('sh', ['-c', 'command -v curl'], { stdio: 'ignore' });
 if (curl.status !== 0) want.push('curl');
 if (want.length === 0 || process.env.OMNIWS_NO_APT) process.exit(0);

@@ -440,8 +440,12 @@ export class Session<S = unknown> implements SessionApi, Subscriber {
   #onCloseFrame(code: number, reason: string): void {
     if (this.#closeKind === null) this.#setReason('remote', code, reason);
     // RFC 6455 §7.1.1: "the underlying TCP connection, in most normal cases, SHOULD be
-    // closed first by the server"; the client waits for that (bounded by the close timeout).
-    if (this.role === 'server') this.#transport.end();
+    // closed first by the server"; over TCP the client waits for that (bounded by the
+    // close timeout), so that the server holds TIME_WAIT. A stream of HTTP/2 or HTTP/3 has
+    // no TIME_WAIT, and a client whose close handshake is complete has nothing left to
+    // send: it ends its side now (END_STREAM / FIN). Servers that wait for the client's
+    // end before their own (Hypercorn) would otherwise hold both sides to the timeout.
+    if (this.role === 'server' || this.#transport.info.http !== '1.1') this.#transport.end();
     this.#armCloseTimer();
   }
 
