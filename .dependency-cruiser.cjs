@@ -8,6 +8,8 @@
 //   server  src/server    request handler, routes, listen/attach per version
 //   client  src/client    connect, the reconnecting client, the WHATWG WebSocket
 //   dev     src/dev       certificates, the interop server and page
+//   conformance  src/conformance  the case table, its judge and raw peers for every version:
+//           a tool on top of the library (`omniws conformance`), which nothing below imports
 //   face    src/index.ts, src/cli.ts, src/exports/ (the package's entry points)
 //
 // server and client are siblings: neither imports the other. The wire never imports scale.
@@ -15,12 +17,13 @@
 
 const face = '^src/(index|cli)\\.ts$|^src/exports/';
 const above = {
-  ws: `^src/(h[123]|scale|server|client|dev)/|${face}`,
-  wire: `^src/(scale|server|client|dev)/|${face}`,
-  scale: `^src/(server|client|dev)/|${face}`,
-  server: `^src/(client|dev)/|${face}`,
-  client: `^src/(server|dev)/|${face}`,
-  dev: face,
+  ws: `^src/(h[123]|scale|server|client|dev|conformance)/|${face}`,
+  wire: `^src/(scale|server|client|dev|conformance)/|${face}`,
+  scale: `^src/(server|client|dev|conformance)/|${face}`,
+  server: `^src/(client|dev|conformance)/|${face}`,
+  client: `^src/(server|dev|conformance)/|${face}`,
+  dev: `^src/conformance/|${face}`,
+  conformance: face,
 };
 
 module.exports = {
@@ -86,6 +89,12 @@ module.exports = {
       severity: 'error',
       from: { path: '^src/dev/' },
       to: { path: above.dev },
+    },
+    {
+      name: 'conformance-imports-down',
+      severity: 'error',
+      from: { path: '^src/conformance/' },
+      to: { path: above.conformance },
     },
     {
       name: 'one-quic-file',

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { connect, type HttpChoice } from './client/connect.js';
+import { CONFORMANCE_USAGE, conformanceCmd } from './conformance/command.js';
 import { describeServed, type InteropOptions, serveInterop } from './dev/interop.js';
 import { workerInfo } from './scale/cluster.js';
 import type { WebSocketError } from './ws/errors.js';
@@ -16,7 +17,8 @@ const USAGE = `usage:
   omniws serve [--port P] [--host H] [--tls [--cert F --key F | --certs DIR]] [--tls-port P2]
                [--no-http3] [--redis URL [--history N]] [--workers N|auto]
   omniws connect URL [--http1 | --http2 | --http3 | --auto] [--subprotocol P] [--header K:V]
-                 [--origin O] [--insecure | --ca FILE] [--binary] [--ping MS] [--linger MS]`;
+                 [--origin O] [--insecure | --ca FILE] [--binary] [--ping MS] [--linger MS]
+${CONFORMANCE_USAGE.split('\n').slice(1).join('\n')}`;
 
 /** Exit codes of `omniws connect`. */
 export const Exit = {
@@ -31,6 +33,7 @@ export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   if (cmd === 'serve') return serveCmd(rest);
   if (cmd === 'connect') return connectCmd(rest);
+  if (cmd === 'conformance') return conformanceCmd(rest, packageVersion());
   console.error(USAGE);
   return cmd === undefined || cmd === '--help' || cmd === '-h' ? Exit.Ok : Exit.Usage;
 }
@@ -269,4 +272,13 @@ function parseConnectArgs(argv: string[]) {
   if (picked > 1) throw new Error('choose one of --http1, --http2, --http3, --auto');
   const http: HttpChoice = values.http2 ? 2 : values.http3 ? 3 : values.auto ? 'auto' : 1;
   return { url, values, http };
+}
+
+function packageVersion(): string | undefined {
+  try {
+    const pkg = new URL('../../package.json', import.meta.url);
+    return (JSON.parse(readFileSync(pkg, 'utf8')) as { version?: string }).version;
+  } catch {
+    return undefined;
+  }
 }

@@ -16,7 +16,18 @@ import {
   randomBytes,
   X509Certificate,
 } from 'node:crypto';
-import { mkdir, open, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import {
+  mkdir,
+  mkdtemp,
+  open,
+  readFile,
+  rename,
+  rm,
+  stat,
+  unlink,
+  writeFile,
+} from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import forge from 'node-forge';
@@ -331,4 +342,30 @@ async function lock(path: string): Promise<() => Promise<void>> {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${path}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** Certificates made for one run, read into memory; `dir` is removed by `remove()`. */
+export interface TempCerts {
+  ca: Buffer;
+  cert: Buffer;
+  key: Buffer;
+  /** base64 SHA-256 of the leaf's SubjectPublicKeyInfo (Chromium's --ignore-certificate-errors-spki-list). */
+  spki: string;
+  dir: string;
+}
+
+/** A CA and a localhost certificate in a fresh directory under os.tmpdir(). */
+export async function tempCerts(name: string): Promise<TempCerts> {
+  const dir = await mkdtemp(join(tmpdir(), `omniws-${name}-`));
+  const paths = await ensureCerts(dir);
+  const [ca, cert, key] = await Promise.all([
+    readFile(paths.ca),
+    readFile(paths.cert),
+    readFile(paths.key),
+  ]);
+  return { ca, cert, key, spki: paths.spkiSha256, dir };
+}
+
+export function removeTempCerts(c: TempCerts): Promise<void> {
+  return rm(c.dir, { recursive: true, force: true });
 }

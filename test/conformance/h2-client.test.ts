@@ -2,7 +2,7 @@
 // being a raw node:http2 server that answers the extended CONNECT itself.
 // Groups 9, 12, 13: the ends of each subgroup by default, all of it with OMNIWS_SOAK=1.
 
-import { h2ClientDriver } from './h2.js';
+import { h2ClientDriver } from '../../src/conformance/h2.js';
 import { registerSuite } from './suite.js';
 
 registerSuite('h2 client', h2ClientDriver, { role: 'client', subset: 'ends' });

@@ -2,7 +2,7 @@
 // being a raw node:http2 client that writes masked frames into the CONNECT stream.
 // Groups 9, 12, 13: the ends of each subgroup by default, all of it with OMNIWS_SOAK=1.
 
-import { h2ServerDriver } from './h2.js';
+import { h2ServerDriver } from '../../src/conformance/h2.js';
 import { registerSuite } from './suite.js';
 
 registerSuite('h2 server', h2ServerDriver, { role: 'server', subset: 'ends' });

@@ -2,7 +2,7 @@
 // endpoint on our QUIC layer that carries the WebSocket bytes in DATA frames.
 // Groups 9, 12, 13: the ends of each subgroup by default, all of it with OMNIWS_SOAK=1.
 
-import { h3ServerDriver } from './h3.js';
+import { h3ServerDriver } from '../../src/conformance/h3.js';
 import { registerSuite } from './suite.js';
 
 registerSuite('h3 server', h3ServerDriver, { role: 'server', subset: 'ends' });

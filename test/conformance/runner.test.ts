@@ -7,16 +7,23 @@ import { once } from 'node:events';
 import net, { type AddressInfo } from 'node:net';
 import test from 'ava';
 import { WebSocketServer } from 'ws';
-import { type Case, caseTable } from './cases.js';
-import { accept, parseHeaders, rawClientStream, readHead, type Tracker, tracker } from './h1.js';
+import { type Case, caseTable } from '../../src/conformance/cases.js';
+import {
+  accept,
+  parseHeaders,
+  rawClientStream,
+  readHead,
+  type Tracker,
+  tracker,
+} from '../../src/conformance/h1.js';
 import {
   encodePeerFrame,
   FrameReader,
   type ImplOptions,
   type PeerDriver,
   type WireFrame,
-} from './peer.js';
-import { runCase, type Verdict } from './runner.js';
+} from '../../src/conformance/peer.js';
+import { runCase, type Verdict } from '../../src/conformance/runner.js';
 
 const all = [...caseTable({ group9Scale: 64 }).values()].flat();
 function caseById(id: string, patch: Partial<Case> = {}): Case {
@@ -43,7 +50,11 @@ function rawServerDriver(
         t.calls++;
         t.resolve({ kind: 'remote', code: 1005, reason: '', wasClean: true });
       });
-      return rawClientStream(port, path, t, sockets);
+      return rawClientStream(
+        { host: '127.0.0.1', port, path, peerExtensions: opts.peerExtensions },
+        t,
+        sockets,
+      );
     },
     async close() {
       for (const s of sockets) s.destroy();

@@ -15,10 +15,10 @@
 // 10 of 90 in 12, 14 (server) or 12 (client) of 126 / 108 in 13. OMNIWS_SOAK=1 runs all.
 
 import test, { type ExecutionContext } from 'ava';
-import { type Case, caseTable } from './cases.js';
-import { deflateCaseTable } from './cases-deflate.js';
-import type { PeerDriver } from './peer.js';
-import { type Report, runCase, type Verdict } from './runner.js';
+import { type Case, caseTable } from '../../src/conformance/cases.js';
+import { deflateCaseTable } from '../../src/conformance/cases-deflate.js';
+import type { PeerDriver } from '../../src/conformance/peer.js';
+import { type Report, runCase, type Verdict } from '../../src/conformance/runner.js';
 
 const soak = process.env.OMNIWS_SOAK === '1';
 const scale = Number(process.env.OMNIWS_CONFORMANCE_SCALE ?? (soak ? 1 : 4));

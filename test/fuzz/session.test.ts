@@ -10,9 +10,9 @@
 import net from 'node:net';
 import test from 'ava';
 import fc from 'fast-check';
+import { FrameReader } from '../../src/conformance/peer.js';
 import { listen } from '../../src/server/h1-server.js';
 import { type CloseReason, type Handler, ok, reply } from '../../src/ws/handler.js';
-import { FrameReader } from '../conformance/peer.js';
 import { delay, rawClient } from '../helpers.js';
 import { chunk, cutsArb, runs, SOAK, streamArb } from './gen.js';
 

@@ -5,9 +5,9 @@
 // allows answering only the most recent ping) and it is sent once the transport drains.
 
 import test from 'ava';
+import { FrameReader } from '../../src/conformance/peer.js';
 import { listen } from '../../src/server/h1-server.js';
 import { Opcode } from '../../src/ws/frame.js';
-import { FrameReader } from '../conformance/peer.js';
 import { clientFrame, delay, rawClient, recorder, until } from '../helpers.js';
 
 // Enough that the pongs overflow the kernel's socket buffers (on loopback they absorb

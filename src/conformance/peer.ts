@@ -5,8 +5,8 @@
 // handshake by hand and hands back the raw stream after it. h1 is a raw TCP socket;
 // an h2 driver would hand back an extended-CONNECT stream, an h3 driver a request stream.
 
-import type { DeflateOptions } from '../../src/ws/deflate-negotiate.js';
-import type { CloseReason } from '../../src/ws/handler.js';
+import type { DeflateOptions } from '../ws/deflate-negotiate.js';
+import type { CloseReason } from '../ws/handler.js';
 
 // ── bytes ────────────────────────────────────────────────────────────────────
 
@@ -238,18 +238,29 @@ export interface PeerStream {
   readonly closed: Promise<void>;
   /** Whether the stream died by a reset/error rather than an orderly end. */
   reset(): boolean;
+  /** How the stream died when it was not an orderly end, for the trace (e.g. "RST_STREAM CANCEL"). */
+  resetHow?(): string;
   /**
    * The agreed Sec-WebSocket-Extensions: the server's response when the implementation
    * is the server; the peer's answer when it is the client (undefined without an offer).
    */
   readonly extensions?: string | undefined;
-  /** The implementation's session: how it ended, and how many times terminate ran. */
-  readonly impl: { readonly terminated: Promise<CloseReason>; terminateCalls(): number };
+  /**
+   * The implementation's session, when it runs in this process (omniws under test): how it
+   * ended, and how many times terminate ran. Absent for an implementation elsewhere.
+   */
+  readonly impl?: { readonly terminated: Promise<CloseReason>; terminateCalls(): number };
 }
 
 export interface PeerDriver {
-  /** 'h1' now; 'h2', 'h3' later. */
+  /** 'h1', 'h2' or 'h3'. */
   readonly transport: string;
+  /**
+   * The implementation is someone else's (a server at a URL, a client that connected): its
+   * endpoint cannot be configured per case, so the runner judges by the RFCs alone, not by
+   * omniws' settings (see RunOptions in runner.ts).
+   */
+  readonly foreign?: boolean;
   /** The role of the implementation under test. */
   readonly implRole: 'server' | 'client';
   open(opts: ImplOptions): Promise<PeerStream>;

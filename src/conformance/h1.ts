@@ -7,9 +7,10 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import net, { type AddressInfo } from 'node:net';
-import { connectH1 } from '../../src/h1/client.js';
-import { listen } from '../../src/server/h1-server.js';
-import { type CloseReason, type Handler, reply } from '../../src/ws/handler.js';
+import tls from 'node:tls';
+import { connectH1 } from '../h1/client.js';
+import { listen } from '../server/h1-server.js';
+import { type CloseReason, type Handler, reply } from '../ws/handler.js';
 import {
   type ImplOptions,
   implOptions,
@@ -87,7 +88,7 @@ export function parseHeaders(lines: string[]): Map<string, string> {
 export function socketStream(
   socket: net.Socket,
   first: Buffer,
-  t: Tracker,
+  t: Tracker | undefined,
   extensions?: string,
 ): PeerStream {
   let sink: ((c: Buffer) => void) | null = null;
@@ -124,30 +125,53 @@ export function socketStream(
     closed,
     extensions,
     reset: () => reset,
-    impl: { terminated: t.terminated, terminateCalls: () => t.calls },
+    ...(t && { impl: { terminated: t.terminated, terminateCalls: () => t.calls } }),
   };
 }
 
-/** A raw TCP client that completes the opening handshake by hand and checks the 101. */
+/** Where a raw client opens its WebSocket: host and port, TLS or not, the request target. */
+export interface RawTarget {
+  host: string;
+  port: number;
+  path: string;
+  /** The Host header (default host:port). */
+  authority?: string;
+  /** wss://: TLS with these options (ALPN http/1.1 is added). */
+  tls?: tls.ConnectionOptions;
+  /** Sec-WebSocket-Extensions of the request. */
+  peerExtensions?: string | undefined;
+}
+
+/** A raw TCP (or TLS) client that completes the opening handshake by hand and checks the 101. */
 export async function rawClientStream(
-  port: number,
-  path: string,
-  t: Tracker,
+  target: RawTarget,
+  t: Tracker | undefined,
   sockets: Set<net.Socket>,
 ): Promise<PeerStream> {
-  const socket = net.connect(port, '127.0.0.1');
+  const { host, port, path } = target;
+  const socket: net.Socket = target.tls
+    ? tls.connect({
+        host,
+        port,
+        ...(net.isIP(host) === 0 && { servername: host }),
+        ...target.tls,
+        ALPNProtocols: ['http/1.1'],
+      })
+    : net.connect(port, host);
   sockets.add(socket);
   socket.once('close', () => sockets.delete(socket));
   socket.on('error', () => {});
-  await once(socket, 'connect');
+  await new Promise<void>((resolve, reject) => {
+    socket.once(target.tls ? 'secureConnect' : 'connect', () => resolve());
+    socket.once('error', reject);
+  });
   socket.setNoDelay(true);
   const key = randomBytes(16).toString('base64');
+  const ext = target.peerExtensions;
   socket.write(
-    `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\n` +
+    `GET ${path} HTTP/1.1\r\nHost: ${target.authority ?? `${host}:${port}`}\r\nUpgrade: websocket\r\n` +
       `Connection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n` +
-      (t.opts.peerExtensions !== undefined
-        ? `Sec-WebSocket-Extensions: ${t.opts.peerExtensions}\r\n`
-        : '') +
+      (ext !== undefined ? `Sec-WebSocket-Extensions: ${ext}\r\n` : '') +
       '\r\n',
   );
   const { head, rest } = await readHead(socket);
@@ -155,7 +179,7 @@ export async function rawClientStream(
   const h = parseHeaders(lines);
   if (!/^HTTP\/1\.1 101 /.test(status ?? '') || h.get('sec-websocket-accept') !== accept(key)) {
     socket.destroy();
-    throw new Error(`bad 101: ${head}`);
+    throw new Error(`no WebSocket: the answer was ${status ?? 'empty'}`);
   }
   return socketStream(socket, rest, t, h.get('sec-websocket-extensions'));
 }
@@ -184,7 +208,11 @@ export async function h1ServerDriver(): Promise<PeerDriver> {
       const path = `/case/${++n}`;
       const t = tracker(opts);
       trackers.set(path, t);
-      return rawClientStream(srv.port, path, t, sockets);
+      return rawClientStream(
+        { host: '127.0.0.1', port: srv.port, path, peerExtensions: opts.peerExtensions },
+        t,
+        sockets,
+      );
     },
     async close() {
       for (const s of sockets) s.destroy();

@@ -19,9 +19,9 @@ import http2, {
   type ServerHttp2Stream,
 } from 'node:http2';
 import type { AddressInfo } from 'node:net';
-import { closeH2Sessions, connectH2 } from '../../src/h2/client.js';
-import { listenH2 } from '../../src/server/h2-server.js';
-import { type Handler, reply } from '../../src/ws/handler.js';
+import { closeH2Sessions, connectH2 } from '../h2/client.js';
+import { listenH2 } from '../server/h2-server.js';
+import { type Handler, reply } from '../ws/handler.js';
 import { type Tracker, tracker } from './h1.js';
 import { implOptions, offersDeflate, type PeerDriver, type PeerStream } from './peer.js';
 
@@ -36,7 +36,7 @@ const echo: Handler<Tracker> = {
 /** The raw stream after the 2xx as the runner sees it. */
 export function h2Stream(
   s: Http2Stream,
-  t: Tracker,
+  t: Tracker | undefined,
   extensions: () => string | undefined,
   onClosed?: () => void,
 ): PeerStream {
@@ -86,7 +86,11 @@ export function h2Stream(
       return extensions();
     },
     reset: () => s.rstCode !== undefined && s.rstCode !== constants.NGHTTP2_NO_ERROR,
-    impl: { terminated: t.terminated, terminateCalls: () => t.calls },
+    resetHow: () =>
+      s.session === undefined || s.session.destroyed
+        ? 'the HTTP/2 connection closed under the stream (no END_STREAM, no RST_STREAM)'
+        : `RST_STREAM code ${s.rstCode}`,
+    ...(t && { impl: { terminated: t.terminated, terminateCalls: () => t.calls } }),
   };
 }
 
@@ -116,36 +120,9 @@ export async function h2ServerDriver(): Promise<PeerDriver> {
         settings: { initialWindowSize: 1024 * 1024 },
       });
       sessions.add(session);
-      session.on('error', () => {});
       session.once('close', () => sessions.delete(session));
-      await once(session, 'remoteSettings');
-      const stream: ClientHttp2Stream = session.request(
-        {
-          ':method': 'CONNECT',
-          ':protocol': 'websocket',
-          ':scheme': 'http',
-          ':path': path,
-          'sec-websocket-version': '13',
-          ...(opts.peerExtensions !== undefined && {
-            'sec-websocket-extensions': opts.peerExtensions,
-          }),
-        },
-        { endStream: false },
-      );
-      let extensions: string | undefined;
-      const ps = h2Stream(
-        stream,
-        t,
-        () => extensions,
-        () => session.close(),
-      );
-      const [headers] = (await once(stream, 'response')) as [http2.IncomingHttpHeaders];
-      if (Number(headers[':status']) !== 200) {
-        session.destroy();
-        throw new Error(`bad answer to the CONNECT: ${JSON.stringify(headers)}`);
-      }
-      extensions = headers['sec-websocket-extensions'] as string | undefined;
-      return ps;
+      const request = { scheme: 'http', authority: `127.0.0.1:${srv.port}`, path };
+      return openH2WebSocket(session, { ...request, peerExtensions: opts.peerExtensions }, t);
     },
     async close() {
       for (const s of sessions) s.destroy();
@@ -226,4 +203,67 @@ export async function h2ClientDriver(): Promise<PeerDriver> {
       await new Promise<void>((r) => server.close(() => r()));
     },
   };
+}
+
+/** The extended CONNECT of a raw HTTP/2 peer (RFC 8441 §4). */
+export interface H2Request {
+  scheme: string;
+  authority: string;
+  path: string;
+  peerExtensions?: string | undefined;
+}
+
+/**
+ * A WebSocket over a new HTTP/2 session (one per WebSocket: the session closes with it).
+ * Throws unless the server advertises SETTINGS_ENABLE_CONNECT_PROTOCOL and answers 200.
+ */
+export async function openH2WebSocket(
+  session: http2.ClientHttp2Session,
+  r: H2Request,
+  t: Tracker | undefined,
+): Promise<PeerStream> {
+  session.on('error', () => {});
+  await Promise.race([
+    once(session, 'remoteSettings'),
+    once(session, 'close').then(() => {
+      throw new Error('the HTTP/2 connection closed before its SETTINGS');
+    }),
+  ]);
+  if (session.remoteSettings.enableConnectProtocol !== true) {
+    session.destroy();
+    throw new Error(
+      'the server does not advertise SETTINGS_ENABLE_CONNECT_PROTOCOL = 1 (RFC 8441 §3)',
+    );
+  }
+  const stream: ClientHttp2Stream = session.request(
+    {
+      ':method': 'CONNECT',
+      ':protocol': 'websocket',
+      ':scheme': r.scheme,
+      ':authority': r.authority,
+      ':path': r.path,
+      'sec-websocket-version': '13',
+      ...(r.peerExtensions !== undefined && { 'sec-websocket-extensions': r.peerExtensions }),
+    },
+    { endStream: false },
+  );
+  let extensions: string | undefined;
+  const ps = h2Stream(
+    stream,
+    t,
+    () => extensions,
+    () => session.close(),
+  );
+  const [headers] = (await Promise.race([
+    once(stream, 'response'),
+    once(stream, 'close').then(() => {
+      throw new Error(`the CONNECT stream was reset (code ${stream.rstCode}) before a response`);
+    }),
+  ])) as [http2.IncomingHttpHeaders];
+  if (Number(headers[':status']) !== 200) {
+    session.destroy();
+    throw new Error(`no WebSocket: the answer to the CONNECT was ${headers[':status']}`);
+  }
+  extensions = headers['sec-websocket-extensions'] as string | undefined;
+  return ps;
 }

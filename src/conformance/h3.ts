@@ -14,8 +14,13 @@
 // `reset()` is a RESET_STREAM or STOP_SENDING from it. The peer answers the
 // implementation's FIN with its own, as a TCP socket without allowHalfOpen does.
 
-import { closeH3Connections, connectH3 } from '../../src/h3/client.js';
-import { H3_NO_ERROR, H3_REQUEST_CANCELLED } from '../../src/h3/errors.js';
+import {
+  tempCerts as makeCerts,
+  removeTempCerts as removeCerts,
+  type TempCerts as TestCerts,
+} from '../dev/certs.js';
+import { closeH3Connections, connectH3 } from '../h3/client.js';
+import { H3_NO_ERROR, H3_REQUEST_CANCELLED } from '../h3/errors.js';
 import {
   encodeDataHeader,
   encodeHeadersFrame,
@@ -23,14 +28,13 @@ import {
   FrameDecoder,
   SETTINGS_ENABLE_CONNECT_PROTOCOL,
   SETTINGS_QPACK_MAX_TABLE_CAPACITY,
-} from '../../src/h3/frames.js';
-import { decodeFieldSection, encodeFieldSection, type Header } from '../../src/h3/qpack.js';
-import type { QuicConnection, QuicConnectionHandler } from '../../src/h3/quic.js';
-import { connectQuic } from '../../src/h3/quic-client.js';
-import { listenQuic } from '../../src/h3/quic-server.js';
-import { listenH3 } from '../../src/server/h3-server.js';
-import { type Handler, reply } from '../../src/ws/handler.js';
-import { makeCerts, removeCerts, type TestCerts } from '../h3/helpers.js';
+} from '../h3/frames.js';
+import { decodeFieldSection, encodeFieldSection, type Header } from '../h3/qpack.js';
+import type { QuicConnection, QuicConnectionHandler } from '../h3/quic.js';
+import { connectQuic } from '../h3/quic-client.js';
+import { listenQuic } from '../h3/quic-server.js';
+import { listenH3 } from '../server/h3-server.js';
+import { type Handler, reply } from '../ws/handler.js';
 import { type Tracker, tracker } from './h1.js';
 import { implOptions, offersDeflate, type PeerDriver, type PeerStream } from './peer.js';
 
@@ -42,7 +46,7 @@ const echo: Handler<Tracker> = {
   },
 };
 
-const QUIC = {
+export const QUIC = {
   maxIdleTimeout: 30_000,
   maxStreamsBidi: 1000,
   initialMaxStreamData: 4 * 1024 * 1024,
@@ -50,7 +54,7 @@ const QUIC = {
 };
 
 /** One raw request stream: HTTP/3 frames in, the HEADERS first, then DATA for the runner. */
-class RawStream {
+export class RawStream {
   readonly decoder = new FrameDecoder();
   headers: Header[] | null = null;
   onHeaders: ((h: Header[]) => void) | null = null;
@@ -122,7 +126,7 @@ class RawStream {
     }
   }
 
-  peerStream(t: Tracker, extensions: string | undefined): PeerStream {
+  peerStream(t: Tracker | undefined, extensions: string | undefined): PeerStream {
     const ended = new Promise<void>((r) => {
       this.endWaiters.push(r);
       this.settle();
@@ -152,13 +156,13 @@ class RawStream {
       closed,
       extensions,
       reset: () => this.wasReset,
-      impl: { terminated: t.terminated, terminateCalls: () => t.calls },
+      ...(t && { impl: { terminated: t.terminated, terminateCalls: () => t.calls } }),
     };
   }
 }
 
 /** A QUIC handler that hands each bidirectional stream's events to its RawStream. */
-function mux(
+export function mux(
   conn: () => QuicConnection,
   streams: Map<number, RawStream>,
   onNewStream?: (s: RawStream) => void,
@@ -199,7 +203,7 @@ function mux(
   };
 }
 
-function controlStream(conn: QuicConnection, settings: [number, number][]): void {
+export function controlStream(conn: QuicConnection, settings: [number, number][]): void {
   const id = conn.openStream('uni');
   if (id !== null) conn.write(id, [Uint8Array.of(0x00), encodeSettings(settings)]);
 }
@@ -248,39 +252,8 @@ export async function h3ServerDriver(): Promise<PeerDriver> {
       const path = `/case/${++n}`;
       const t = tracker(opts);
       trackers.set(path, t);
-      const c = await connection();
-      const id = c.openStream('bidi');
-      if (id === null) throw new Error('no request stream left');
-      const s = new RawStream(c, id);
-      streams.set(id, s);
-      const head = new Promise<Header[]>((resolve, reject) => {
-        s.onHeaders = resolve;
-        s.endWaiters.push(() => reject(new Error('request stream ended before the response')));
-      });
-      c.write(
-        id,
-        encodeHeadersFrame(
-          encodeFieldSection([
-            [':method', 'CONNECT'],
-            [':protocol', 'websocket'],
-            [':scheme', 'https'],
-            [':authority', 'localhost'],
-            [':path', path],
-            ['sec-websocket-version', '13'],
-            ...(opts.peerExtensions !== undefined
-              ? [['sec-websocket-extensions', opts.peerExtensions] as const]
-              : []),
-          ]),
-        ),
-      );
-      const fields = await head;
-      s.endWaiters.length = 0;
-      const status = fields.find(([k]) => k === ':status')?.[1];
-      if (status !== '200') {
-        s.reset();
-        throw new Error(`bad answer to the CONNECT: ${JSON.stringify(fields)}`);
-      }
-      return s.peerStream(t, fields.find(([k]) => k === 'sec-websocket-extensions')?.[1]);
+      const request = { authority: 'localhost', path, peerExtensions: opts.peerExtensions };
+      return openH3WebSocket(await connection(), streams, request, t);
     },
     async close() {
       conn?.close(H3_NO_ERROR);
@@ -288,6 +261,72 @@ export async function h3ServerDriver(): Promise<PeerDriver> {
       await removeCerts(certs);
     },
   };
+}
+
+/** The extended CONNECT of a raw HTTP/3 peer (RFC 9220 §3). */
+export interface H3Request {
+  authority: string;
+  path: string;
+  peerExtensions?: string | undefined;
+  /** Fields instead of the usual ones (the handshake cases send broken requests). */
+  fields?: Header[];
+}
+
+/** The fields of a well-formed extended CONNECT for a WebSocket (RFC 9220 §3). */
+export function h3ConnectFields(r: H3Request): Header[] {
+  return [
+    [':method', 'CONNECT'],
+    [':protocol', 'websocket'],
+    [':scheme', 'https'],
+    [':authority', r.authority],
+    [':path', r.path],
+    ['sec-websocket-version', '13'],
+    ...(r.peerExtensions !== undefined
+      ? [['sec-websocket-extensions', r.peerExtensions] as const]
+      : []),
+  ];
+}
+
+/** Send a request on a new stream of `c`; resolves with the response fields and the stream. */
+export async function h3Request(
+  c: QuicConnection,
+  streams: Map<number, RawStream>,
+  fields: Header[],
+): Promise<{ stream: RawStream; fields: Header[] }> {
+  const id = c.openStream('bidi');
+  if (id === null) throw new Error('no request stream left');
+  const s = new RawStream(c, id);
+  streams.set(id, s);
+  const head = new Promise<Header[]>((resolve, reject) => {
+    s.onHeaders = resolve;
+    s.endWaiters.push(() =>
+      reject(new Error('the request stream ended (or was reset) before a response')),
+    );
+  });
+  c.write(id, encodeHeadersFrame(encodeFieldSection(fields)));
+  const got = await head;
+  s.endWaiters.length = 0;
+  return { stream: s, fields: got };
+}
+
+/** Open a WebSocket with a raw extended CONNECT; throws unless the answer is 200. */
+export async function openH3WebSocket(
+  c: QuicConnection,
+  streams: Map<number, RawStream>,
+  request: H3Request,
+  t: Tracker | undefined,
+): Promise<PeerStream> {
+  const { stream: s, fields } = await h3Request(
+    c,
+    streams,
+    request.fields ?? h3ConnectFields(request),
+  );
+  const status = fields.find(([k]) => k === ':status')?.[1];
+  if (status !== '200') {
+    s.reset();
+    throw new Error(`no WebSocket: the answer to the CONNECT was ${status ?? 'without a status'}`);
+  }
+  return s.peerStream(t, fields.find(([k]) => k === 'sec-websocket-extensions')?.[1]);
 }
 
 /** Our HTTP/3 client under test: a raw QUIC server that answers the CONNECT itself. */

@@ -32,7 +32,9 @@ export type Verdict =
   | 'FAILED'
   | 'WRONG CODE'
   | 'UNCLEAN'
-  | 'FAILED BY CLIENT';
+  | 'FAILED BY CLIENT'
+  /** permessage-deflate was offered and not agreed (groups 12 and 13): nothing to judge. */
+  | 'UNIMPLEMENTED';
 
 type Seen =
   | { kind: 'message'; binary: boolean; data: Buffer }
@@ -56,8 +58,16 @@ export interface Report {
   implClosedTcp: boolean;
   /** Frames or session behaviour the implementation must never show. */
   violations: string[];
+  /** The RFC sections the case checks (and, for a violation, the section it breaks). */
+  rfc: string[];
+  /** What the case expected, in words. */
+  expected: string;
+  /** The first frames on the wire both ways (→ the peer's, ← the implementation's). */
+  trace: string[];
   ms: number;
 }
+
+const TRACE_LINES = 40;
 
 function isWireCode(c: number): boolean {
   return (c >= 1000 && c <= 1003) || (c >= 1007 && c <= 1014) || (c >= 3000 && c <= 4999);
@@ -154,26 +164,49 @@ export async function runCase(driver: PeerDriver, c: Case): Promise<Report> {
   // RFC 7692 §6: any message may go uncompressed; omniws (threshold 0 here) does so only
   // when compressing would not shrink it and its compressor keeps no context
   let mayStayPlain = false;
+  let unimplemented = false;
   if (c.deflate) {
     const agreed = parseResponse(stream.extensions);
-    if (typeof agreed === 'string') violations.push(`permessage-deflate: ${agreed}`);
+    if (driver.foreign && (stream.extensions ?? '').trim() === '') {
+      // Autobahn's UNIMPLEMENTED: the offer was declined (or, a client, none was made)
+      unimplemented = true;
+    } else if (typeof agreed === 'string') violations.push(`permessage-deflate: ${agreed}`);
     else {
-      for (const [k, v] of Object.entries(c.deflate.expect)) {
-        const got = agreed[k as keyof typeof agreed];
-        if (got !== v) violations.push(`permessage-deflate: ${k} is ${got}, expected ${v}`);
+      if (driver.foreign) {
+        // someone else's endpoint: any answer RFC 7692 allows for the offer; any message
+        // may go uncompressed (§6)
+        const bad =
+          driver.implRole === 'server' ? answerBreaksOffer(c.impl?.peerExtensions, agreed) : null;
+        if (bad) violations.push(`permessage-deflate: ${bad}`);
+      } else {
+        for (const [k, v] of Object.entries(c.deflate.expect)) {
+          const got = agreed[k as keyof typeof agreed];
+          if (got !== v) violations.push(`permessage-deflate: ${k} is ${got}, expected ${v}`);
+        }
       }
       deflate = peerDeflate(agreed, driver.implRole === 'server' ? 'client' : 'server');
       mayStayPlain =
-        driver.implRole === 'server'
+        driver.foreign === true ||
+        (driver.implRole === 'server'
           ? agreed.serverNoContextTakeover
-          : agreed.clientNoContextTakeover;
+          : agreed.clientNoContextTakeover);
     }
   }
 
   const write = (b: Uint8Array) => stream.write(b);
-  const encode = (f: FrameSpec) => encodePeerFrame(f, peerMasks);
+  const trace: string[] = [];
+  let traced = 0;
+  const note = (line: string) => {
+    if (traced++ < TRACE_LINES) trace.push(line);
+  };
+  const encode = (f: FrameSpec) => {
+    const b = encodePeerFrame(f, peerMasks);
+    note(`→ ${frameLine(f.op, f.fin ?? true, f.rsv ?? 0, bytesOf(f.data ?? ''))}`);
+    return b;
+  };
 
   const onFrame = (f: WireFrame) => {
+    note(`← ${frameLine(f.op, f.fin, f.rsv, f.payload)}${f.masked ? ' masked' : ''}`);
     const name = `opcode 0x${f.op.toString(16)}`;
     if (f.masked !== (driver.implRole === 'client')) {
       violations.push(
@@ -252,8 +285,11 @@ export async function runCase(driver: PeerDriver, c: Case): Promise<Report> {
           closedByPeer ??= false;
           void write(encode({ op: CLOSE, data: code === 1005 ? '' : p.subarray(0, 2) }));
         }
-        // RFC 6455 §7.1.1: the server closes the TCP connection first
-        if (driver.implRole === 'client') stream.end();
+        // RFC 6455 §7.1.1: the server closes the TCP connection first. A stream of HTTP/2
+        // or HTTP/3 has no TIME_WAIT to place: once the close handshake is complete the
+        // peer has nothing left to send and ends its side whatever its role, and the
+        // implementation must end its own (END_STREAM / FIN, in either order).
+        if (driver.implRole === 'client' || driver.transport !== 'h1') stream.end();
         return;
       }
       default:
@@ -266,10 +302,14 @@ export async function runCase(driver: PeerDriver, c: Case): Promise<Report> {
     changed();
   });
   stream.ended.then(() => {
+    note(
+      `← end of stream (${driver.transport === 'h1' ? 'TCP FIN' : driver.transport === 'h2' ? 'END_STREAM' : 'FIN'})`,
+    );
     implEnded = true;
     changed();
   });
   stream.closed.then(() => {
+    if (stream.reset()) note(`← ${stream.resetHow?.() ?? 'reset'}`);
     closed = true;
     changed();
   });
@@ -306,6 +346,7 @@ export async function runCase(driver: PeerDriver, c: Case): Promise<Report> {
       const { op, length, fin } = step.frameStart;
       const key = peerMasks ? nextMaskKey() : null;
       partial = { key, offset: 0 };
+      note(`→ ${opName(op)}${fin === false ? '' : ' fin'} header alone, ${length} bytes to follow`);
       await write(frameHeader(op, length, fin ?? true, 0, key));
     } else if ('frameData' in step) {
       const d = bytesOf(step.frameData);
@@ -372,8 +413,10 @@ export async function runCase(driver: PeerDriver, c: Case): Promise<Report> {
     return true;
   };
 
-  for (const step of c.steps) {
-    if (!(await runStep(step))) break;
+  if (!unimplemented) {
+    for (const step of c.steps) {
+      if (!(await runStep(step))) break;
+    }
   }
 
   const timeout = c.timeout ?? 2000;
@@ -401,19 +444,22 @@ export async function runCase(driver: PeerDriver, c: Case): Promise<Report> {
     await stream.closed;
   }
 
-  // the implementation's session must end, with terminate called once
-  let timer: NodeJS.Timeout | undefined;
-  const term = await Promise.race([
-    stream.impl.terminated.then(() => true),
-    new Promise<false>((r) => {
-      timer = setTimeout(() => r(false), 2000);
-    }),
-  ]);
-  clearTimeout(timer);
-  await nextTurn();
-  if (!term) violations.push('the session never ended (terminate not called)');
-  else if (stream.impl.terminateCalls() !== 1) {
-    violations.push(`terminate called ${stream.impl.terminateCalls()} times`);
+  // the implementation's session (when it runs here) must end, with terminate called once
+  const impl = stream.impl;
+  if (impl !== undefined) {
+    let timer: NodeJS.Timeout | undefined;
+    const term = await Promise.race([
+      impl.terminated.then(() => true),
+      new Promise<false>((r) => {
+        timer = setTimeout(() => r(false), 2000);
+      }),
+    ]);
+    clearTimeout(timer);
+    await nextTurn();
+    if (!term) violations.push('the session never ended (terminate not called)');
+    else if (impl.terminateCalls() !== 1) {
+      violations.push(`terminate called ${impl.terminateCalls()} times`);
+    }
   }
   if (c.echoFrames !== undefined && echoFrames[0] !== c.echoFrames) {
     violations.push(`echo sent in ${echoFrames[0]} frames, expected ${c.echoFrames}`);
@@ -438,6 +484,11 @@ export async function runCase(driver: PeerDriver, c: Case): Promise<Report> {
   if (behavior === 'FAILED' || violations.length > 0) verdict = 'FAILED';
   else if (behaviorClose !== 'OK') verdict = behaviorClose;
   else verdict = behavior;
+  if (unimplemented && violations.length === 0) {
+    verdict = 'UNIMPLEMENTED';
+    behavior = 'UNIMPLEMENTED';
+  }
+  if (killed) note('→ connection killed (the implementation did not close it in time)');
 
   return {
     id: c.id,
@@ -450,6 +501,115 @@ export async function runCase(driver: PeerDriver, c: Case): Promise<Report> {
     wasClean,
     implClosedTcp: !killed,
     violations,
+    rfc: rfcOf(c, violations),
+    expected: expectedOf(c),
+    trace: traced > TRACE_LINES ? [...trace, `… ${traced - TRACE_LINES} more`] : trace,
     ms: Math.round(performance.now() - started),
   };
+}
+
+// ── explaining ───────────────────────────────────────────────────────────────
+
+function opName(op: number): string {
+  return (
+    ({ 0: 'continuation', 1: 'text', 2: 'binary', 8: 'close', 9: 'ping', 10: 'pong' } as const)[
+      op as 0
+    ] ?? `opcode 0x${op.toString(16)}`
+  );
+}
+
+function frameLine(op: number, fin: boolean, rsv: number, payload: Buffer): string {
+  let what = `${opName(op)}${fin ? ' fin' : ''}${rsv ? ` rsv=${rsv}` : ''} ${payload.length} bytes`;
+  if (op === CLOSE && payload.length >= 2) {
+    what += ` code ${payload.readUInt16BE(0)}`;
+    if (payload.length > 2) what += ` ${JSON.stringify(payload.subarray(2, 40).toString('utf8'))}`;
+  } else if (payload.length > 0 && payload.length <= 16) {
+    what += `: ${payload.toString('hex')}`;
+  }
+  return what;
+}
+
+/** The sections of RFC 6455 (or 7692) each group of the table checks. */
+const GROUP_RFC: Record<string, string[]> = {
+  '1': ['RFC 6455 §5.2', '§5.6'],
+  '2': ['RFC 6455 §5.5.2', '§5.5.3'],
+  '3': ['RFC 6455 §5.2 (RSV bits)'],
+  '4': ['RFC 6455 §5.2 (opcodes)', '§10.7'],
+  '5': ['RFC 6455 §5.4', '§5.5'],
+  '6': ['RFC 6455 §8.1', '§5.6'],
+  '7': ['RFC 6455 §5.5.1', '§7.1', '§7.4'],
+  '9': ['RFC 6455 §5.2', '§5.4 (large messages)'],
+  '10': ['RFC 6455 §5.4'],
+  '12': ['RFC 7692 §7', '§6'],
+  '13': ['RFC 7692 §7.1', '§7.2'],
+};
+
+/** The section a violation breaks. */
+const VIOLATION_RFC: [RegExp, string][] = [
+  [/masked|unmasked/, 'RFC 6455 §5.1 (masking by role)'],
+  [/RSV bits/, 'RFC 6455 §5.2 (RSV bits)'],
+  [/control frame/, 'RFC 6455 §5.5 (control frames)'],
+  [/close code|1-byte payload/, 'RFC 6455 §7.4, §5.5.1'],
+  [/not UTF-8/, 'RFC 6455 §8.1, §5.6'],
+  [/after the close frame/, 'RFC 6455 §5.5.1'],
+  [/continuation|new message/, 'RFC 6455 §5.4'],
+  [/reserved opcode/, 'RFC 6455 §5.2'],
+  [/permessage-deflate|inflate|uncompressed/, 'RFC 7692 §7'],
+  [/round trip/, 'RFC 6455 §5.6'],
+];
+
+function rfcOf(c: Case, violations: readonly string[]): string[] {
+  const out = [...(GROUP_RFC[c.id.split('.')[0]!] ?? [])];
+  if (c.id.startsWith('7.7') || c.id.startsWith('7.9')) out.push('§7.4.1', '§7.4.2');
+  if (c.id.startsWith('7.5')) out.push('§5.5.1 (close reason in UTF-8)');
+  for (const v of violations) {
+    const hit = VIOLATION_RFC.find(([re]) => re.test(v));
+    if (hit && !out.includes(hit[1])) out.push(hit[1]);
+  }
+  return out;
+}
+
+function evLine(e: Ev): string {
+  if ('timeout' in e) return `still open at checkpoint ${e.timeout}`;
+  if ('pong' in e) return `pong(${bytesOf(e.pong).length} bytes)`;
+  const d = bytesOf(e.message);
+  return `${e.binary ? 'binary' : 'text'} message(${d.length} bytes)`;
+}
+
+function expectedOf(c: Case): string {
+  const events = c.ok.length ? c.ok.map(evLine).join(', ') : 'no events but the round trips';
+  const who = c.close.byPeer ? 'the peer closes' : 'the implementation fails the connection';
+  const codes = c.close.codes.map((x) => (x === 1005 ? 'none' : String(x))).join(' or ');
+  return `${events}; ${who} (close code ${codes}${c.close.clean ? ', clean' : ''})`;
+}
+
+/**
+ * Why a server's permessage-deflate answer is not one RFC 7692 §7.1 allows for the offer
+ * (the offer's elements, separated by commas), or null when it is.
+ */
+export function answerBreaksOffer(
+  offer: string | undefined,
+  agreed: {
+    serverMaxWindowBits: number;
+    clientMaxWindowBits: number;
+    serverNoContextTakeover: boolean;
+  },
+): string | null {
+  const offers = (offer ?? '').split(',').filter((o) => o.trim() !== '');
+  if (offers.length === 0) return 'an extension was agreed that was not offered';
+  const fits = offers.some((o) => {
+    const params = new Map<string, string | true>();
+    for (const p of o.split(';').slice(1)) {
+      const [k, v] = p.split('=').map((x) => x.trim());
+      if (k) params.set(k, v === undefined ? true : v.replace(/^"|"$/g, ''));
+    }
+    const smwb = params.get('server_max_window_bits');
+    if (typeof smwb === 'string' && agreed.serverMaxWindowBits > Number(smwb)) return false;
+    if (params.has('server_no_context_takeover') && !agreed.serverNoContextTakeover) return false;
+    const cmwb = params.get('client_max_window_bits');
+    if (agreed.clientMaxWindowBits < 15 && cmwb === undefined) return false;
+    if (typeof cmwb === 'string' && agreed.clientMaxWindowBits > Number(cmwb)) return false;
+    return true;
+  });
+  return fits ? null : 'the answer does not fit any offer (RFC 7692 §7.1)';
 }
