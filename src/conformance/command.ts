@@ -9,10 +9,18 @@ import { Agent } from '../client/agent.js';
 import { connect } from '../client/connect.js';
 import { ensureCerts } from '../dev/certs.js';
 import { type Handler, reply } from '../ws/handler.js';
+import { runConnectCases } from './connect-cases.js';
 import { startFuzzingServer } from './fuzzing-server.js';
 import { remoteServerDriver } from './remote.js';
 import { failedCount, summaryLine, writeReport } from './report.js';
-import { type CaseResult, runSuite, type SuiteResult, selectCases, summarize } from './suite.js';
+import {
+  type CaseResult,
+  matcher,
+  runSuite,
+  type SuiteResult,
+  selectCases,
+  summarize,
+} from './suite.js';
 
 export const CONFORMANCE_USAGE = `usage:
   omniws conformance server URL [--http 1|2|3] [--cases PATTERN] [--exclude PATTERN]
@@ -83,9 +91,18 @@ async function serverCmd(argv: string[], version?: string): Promise<number> {
   });
   const started = new Date().toISOString();
   const driver = await remoteServerDriver({ url, http: http as 1 | 2 | 3, tls });
+  const show = progress();
   let results: CaseResult[];
   try {
-    results = await runSuite(driver, cases, { onCase: progress() });
+    // groups 20 and 21 (HTTP/2 and HTTP/3 only): the extended CONNECT and its stream
+    const take = matcher(values.cases) ?? (() => true);
+    const drop = matcher(values.exclude) ?? (() => false);
+    const connect = await runConnectCases(
+      { url, http: http as 1 | 2 | 3, tls },
+      (id) => take(id) && !drop(id),
+      show,
+    );
+    results = [...(await runSuite(driver, cases, { onCase: show })), ...connect];
   } finally {
     await driver.close();
   }

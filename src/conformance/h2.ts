@@ -221,14 +221,11 @@ export async function openH2WebSocket(
   session: http2.ClientHttp2Session,
   r: H2Request,
   t: Tracker | undefined,
+  /** Close the session with the stream (default true: one WebSocket per session). */
+  own = true,
 ): Promise<PeerStream> {
-  session.on('error', () => {});
-  await Promise.race([
-    once(session, 'remoteSettings'),
-    once(session, 'close').then(() => {
-      throw new Error('the HTTP/2 connection closed before its SETTINGS');
-    }),
-  ]);
+  // a shared session (own = false) has had its SETTINGS awaited by the caller
+  if (own) await h2Settings(session);
   if (session.remoteSettings.enableConnectProtocol !== true) {
     session.destroy();
     throw new Error(
@@ -248,12 +245,7 @@ export async function openH2WebSocket(
     { endStream: false },
   );
   let extensions: string | undefined;
-  const ps = h2Stream(
-    stream,
-    t,
-    () => extensions,
-    () => session.close(),
-  );
+  const ps = h2Stream(stream, t, () => extensions, own ? () => session.close() : undefined);
   const [headers] = (await Promise.race([
     once(stream, 'response'),
     once(stream, 'close').then(() => {
@@ -261,9 +253,21 @@ export async function openH2WebSocket(
     }),
   ])) as [http2.IncomingHttpHeaders];
   if (Number(headers[':status']) !== 200) {
-    session.destroy();
+    if (own) session.destroy();
+    else stream.close(constants.NGHTTP2_CANCEL);
     throw new Error(`no WebSocket: the answer to the CONNECT was ${headers[':status']}`);
   }
   extensions = headers['sec-websocket-extensions'] as string | undefined;
   return ps;
+}
+
+/** Resolves once the server's first SETTINGS arrived; rejects if the session closes first. */
+export async function h2Settings(session: http2.ClientHttp2Session): Promise<void> {
+  session.on('error', () => {});
+  await Promise.race([
+    once(session, 'remoteSettings'),
+    once(session, 'close').then(() => {
+      throw new Error('the HTTP/2 connection closed before its SETTINGS');
+    }),
+  ]);
 }

@@ -166,10 +166,15 @@ export function mux(
   conn: () => QuicConnection,
   streams: Map<number, RawStream>,
   onNewStream?: (s: RawStream) => void,
+  onUni?: (id: number, data: Uint8Array) => void,
 ): QuicConnectionHandler {
   return {
     onStreamData(id, data, fin) {
-      if ((id & 2) !== 0) return; // control and QPACK streams: nothing to check here
+      if ((id & 2) !== 0) {
+        // control and QPACK streams: only the handshake cases read them (the SETTINGS)
+        onUni?.(id, data);
+        return;
+      }
       let s = streams.get(id);
       if (s === undefined) {
         s = new RawStream(conn(), id);
@@ -186,10 +191,13 @@ export function mux(
       }
     },
     onStreamStopped(id, code) {
+      // STOP_SENDING aborts our direction only: what the implementation still sends (a
+      // response before it stops reading, RFC 9114 §4.1) is read to its FIN or reset
       const s = streams.get(id);
       if (s && code !== null) {
         s.wasReset = true;
-        s.die();
+        s.ourFin = true;
+        s.settle();
       }
     },
     onStreamDrain(id) {
@@ -292,6 +300,8 @@ export async function h3Request(
   c: QuicConnection,
   streams: Map<number, RawStream>,
   fields: Header[],
+  /** The field section as is (a request our encoder would refuse to write). */
+  encoded?: Uint8Array,
 ): Promise<{ stream: RawStream; fields: Header[] }> {
   const id = c.openStream('bidi');
   if (id === null) throw new Error('no request stream left');
@@ -303,7 +313,7 @@ export async function h3Request(
       reject(new Error('the request stream ended (or was reset) before a response')),
     );
   });
-  c.write(id, encodeHeadersFrame(encodeFieldSection(fields)));
+  c.write(id, encodeHeadersFrame(encoded ?? encodeFieldSection(fields)));
   const got = await head;
   s.endWaiters.length = 0;
   return { stream: s, fields: got };
@@ -411,4 +421,32 @@ export async function h3ClientDriver(): Promise<PeerDriver> {
       await removeCerts(certs);
     },
   };
+}
+
+function qpackInt(value: number, prefixBits: number, first: number): number[] {
+  const max = (1 << prefixBits) - 1;
+  if (value < max) return [first | value];
+  const out = [first | max];
+  let v = value - max;
+  while (v >= 128) {
+    out.push((v & 0x7f) | 0x80);
+    v >>>= 7;
+  }
+  out.push(v);
+  return out;
+}
+
+/**
+ * A QPACK field section of literal names and values, byte for byte as given (RFC 9204
+ * §4.5.6, no Huffman, no table): what the handshake cases need to send names that a
+ * real encoder would lower-case or refuse.
+ */
+export function literalFieldSection(fields: readonly (readonly [string, string])[]): Uint8Array {
+  const out: number[] = [0x00, 0x00];
+  for (const [name, value] of fields) {
+    const n = Buffer.from(name, 'latin1');
+    const v = Buffer.from(value, 'latin1');
+    out.push(...qpackInt(n.length, 3, 0x20), ...n, ...qpackInt(v.length, 7, 0x00), ...v);
+  }
+  return Uint8Array.from(out);
 }

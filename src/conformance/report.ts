@@ -50,6 +50,7 @@ export function summaryLine(r: Pick<SuiteResult, 'summary' | 'cases'>): string {
 
 function observed(c: CaseResult): string {
   const lines = [...c.events];
+  if (c.kind === 'connect') return lines.join('\n');
   if (c.implClose) {
     lines.push(
       `close frame from the implementation: ${c.implClose.code}${c.implClose.reason ? ` ${JSON.stringify(c.implClose.reason)}` : ''}`,

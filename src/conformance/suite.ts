@@ -23,7 +23,7 @@ export interface SelectOptions {
   foreign?: boolean;
 }
 
-function matcher(patterns: string | undefined): ((id: string) => boolean) | null {
+export function matcher(patterns: string | undefined): ((id: string) => boolean) | null {
   if (patterns === undefined || patterns.trim() === '') return null;
   const res = patterns
     .split(',')
@@ -49,6 +49,8 @@ export function selectCases(opts: SelectOptions): Case[] {
 
 export interface CaseResult extends Report {
   description: string;
+  /** 'connect': a case of groups 20–21 (the extended CONNECT and its stream), not frames. */
+  kind?: 'connect';
   /** Why the case could not run (the handshake failed), if it could not. */
   error?: string;
 }
