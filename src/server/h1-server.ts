@@ -16,7 +16,7 @@ import {
   topicsFace,
 } from './context.js';
 import { type EmitHook, wrapEmit } from './emit.js';
-import { serveH1Request, serveH1Upgrade } from './h1.js';
+import { headFieldLimit, serveH1Request, serveH1Upgrade } from './h1.js';
 import type { ServerOptions } from './options.js';
 import type { PlainRequests } from './routes.js';
 
@@ -78,7 +78,7 @@ function takeRequest(
     hook.pass('request', req, res);
     return true;
   };
-  serveH1Request(req, res, ctx, decline).catch((err: unknown) => {
+  serveH1Request(req, res, ctx, decline, headFieldLimit(server)).catch((err: unknown) => {
     ctx.opts.onError?.(err as Error);
     res.destroy();
   });
@@ -98,7 +98,7 @@ function takeUpgrade(
     hook.pass('upgrade', req, socket, head);
     return true;
   };
-  serveH1Upgrade(req, socket, head, ctx, decline).catch((err: unknown) => {
+  serveH1Upgrade(req, socket, head, ctx, decline, headFieldLimit(server)).catch((err: unknown) => {
     ctx.opts.onError?.(err as Error);
     socket.destroy();
   });
@@ -119,7 +119,10 @@ export interface ListenOptions extends ServerOptions {
   handshakeTimeout?: number;
   /** Largest request head in bytes; above it node:http answers 431 (default 16 KiB). */
   maxHeaderSize?: number;
-  /** Header fields of a request beyond this count are ignored by node:http (default 2000). */
+  /**
+   * Most header fields a request head may have; beyond it the answer is 431 (node:http's
+   * default: 1000).
+   */
   maxHeadersCount?: number;
   /**
    * Pending connections the kernel may queue for accept (default 4096, capped by the

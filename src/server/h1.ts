@@ -20,9 +20,10 @@ import { H1Transport } from '../h1/transport.js';
 import { validateH1Request } from '../h1/upgrade.js';
 import { WebSocketError } from '../ws/errors.js';
 import { hasToken, headerValue } from '../ws/headers.js';
+import { statusResponse } from './answers.js';
 import { Body, type BodySource, contentLength } from './body.js';
 import type { HandleContext } from './context.js';
-import { type Exchange, serveExchange } from './exchange.js';
+import { type Exchange, serveExchange, writeAnswer } from './exchange.js';
 import { type HeaderMap, type Request, type TlsInfo, targetOf } from './handler.js';
 import {
   type BodyMode,
@@ -47,6 +48,37 @@ function tlsInfo(socket: Socket): TlsInfo | undefined {
     cipher: s.getCipher?.()?.name,
     servername: (s as TLSSocket & { servername?: string | false }).servername || undefined,
   };
+}
+
+/** node:http's limit on a request head's fields when the server sets none. */
+const DEFAULT_MAX_HEADERS_COUNT = 1000;
+
+/**
+ * The number of header fields node:http takes from a request head on `server`: its
+ * `maxHeadersCount`, else node's default (1000 fields: 2000 name/value entries); 0 means
+ * no limit.
+ */
+export function headFieldLimit(server: object): number {
+  const n = (server as { maxHeadersCount?: number | null }).maxHeadersCount;
+  return typeof n === 'number' ? n : DEFAULT_MAX_HEADERS_COUNT;
+}
+
+/**
+ * Whether node:http dropped fields of this request head. Node 20's node:http keeps the
+ * first `limit` fields in `req.headers` and drops the rest unseen, while its parser still
+ * acts on them; Node 22.23 and 24.22 (measured) refuse such a head with 431 before any
+ * listener runs. RFC 9110 §5.4: a server that will not process a request's fields MUST
+ * answer with a 4xx, as ignoring them invites request smuggling. So on every version a
+ * head beyond the limit is a 431: where node:http let it through, we answer it (its
+ * `rawHeaders` still holds more than `limit` fields).
+ */
+function fieldsDropped(req: IncomingMessage, limit: number): boolean {
+  return limit > 0 && req.rawHeaders.length > 2 * limit;
+}
+
+/** The answer to a head with more fields than the server takes. */
+function tooManyFields() {
+  return statusResponse(431, { connection: 'close' }, 'too many header fields\n');
 }
 
 /** A request of node:http as the handler sees it. */
@@ -201,12 +233,16 @@ class H1Writer extends WriterState implements ResponseWriter {
   }
 }
 
-/** Serve one node:http request through the handler; `decline` may hand it on. */
+/**
+ * Serve one node:http request through the handler; `decline` may hand it on. `maxFields`:
+ * the server's field limit (headFieldLimit), beyond which the answer is 431.
+ */
 export function serveH1Request(
   req: IncomingMessage,
   res: ServerResponse,
   ctx: HandleContext,
   decline: () => boolean,
+  maxFields: number,
 ): Promise<void> {
   const body = bodyOf(req, ctx.opts.maxRequestBody ?? DEFAULT_MAX_REQUEST_BODY);
   const request = h1Request(req, body, false);
@@ -221,6 +257,7 @@ export function serveH1Request(
     validate: () => ({ ok: false, status: 426, error: 'not an upgrade' }),
     open: noop,
   };
+  if (fieldsDropped(req, maxFields)) return writeAnswer(ex, ctx, tooManyFields());
   return serveExchange(ex, ctx, decline);
 }
 
@@ -229,13 +266,17 @@ export function isWebSocketUpgrade(req: IncomingMessage): boolean {
   return hasToken(headerValue(req.headers.upgrade), 'websocket');
 }
 
-/** Serve one node:http `upgrade` event through the handler; `decline` may hand it on. */
+/**
+ * Serve one node:http `upgrade` event through the handler; `decline` may hand it on.
+ * `maxFields` as for serveH1Request.
+ */
 export function serveH1Upgrade(
   req: IncomingMessage,
   socket: Socket,
   head: Buffer,
   ctx: HandleContext,
   decline: () => boolean,
+  maxFields: number,
 ): Promise<void> {
   socket.pause();
   socket.on('error', noop); // until the transport owns it: a reset must not crash the process
@@ -276,5 +317,6 @@ export function serveH1Upgrade(
       ctx.registry.start(transport, ctx.opts, route, request, accepted.info);
     },
   };
+  if (fieldsDropped(req, maxFields)) return writeAnswer(ex, ctx, tooManyFields());
   return serveExchange(ex, ctx, decline);
 }

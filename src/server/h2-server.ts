@@ -44,7 +44,7 @@ import {
 } from './context.js';
 import { type EmitHook, wrapEmit } from './emit.js';
 import { writeAnswer } from './exchange.js';
-import { serveH1Request, serveH1Upgrade } from './h1.js';
+import { headFieldLimit, serveH1Request, serveH1Upgrade } from './h1.js';
 import { h2Exchange, serveH2Stream } from './h2.js';
 import { idleCloser } from './idle.js';
 import { type ServerOptions, servesWebSockets } from './options.js';
@@ -132,7 +132,8 @@ export function attachH2(
   // allowHTTP1: WebSockets over HTTP/1.1 Upgrade on the same port; other `upgrade`
   // listeners see the request too: what we decline is theirs
   const onUpgrade = (req: IncomingMessage, socket: Socket, head: Buffer) => {
-    serveH1Upgrade(req, socket, head, ctx, () => server.listenerCount('upgrade') > 1).catch(
+    const decline = () => server.listenerCount('upgrade') > 1;
+    serveH1Upgrade(req, socket, head, ctx, decline, headFieldLimit(server)).catch(
       (err: unknown) => {
         opts.onError?.(err as Error);
         socket.destroy();
@@ -216,10 +217,12 @@ function takeH1Request(
     hook.pass('request', ...args);
     return true;
   };
-  serveH1Request(req as IncomingMessage, res, ctx, decline).catch((err: unknown) => {
-    ctx.opts.onError?.(err as Error);
-    res.destroy();
-  });
+  serveH1Request(req as IncomingMessage, res, ctx, decline, headFieldLimit(server)).catch(
+    (err: unknown) => {
+      ctx.opts.onError?.(err as Error);
+      res.destroy();
+    },
+  );
   return true;
 }
 

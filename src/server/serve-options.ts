@@ -44,7 +44,10 @@ export interface ServeOptions extends ServerOptions {
    * HTTP/3's SETTINGS_MAX_FIELD_SECTION_SIZE (default 64 KiB).
    */
   maxHeaderSize?: number;
-  /** Header fields of an HTTP/1.1 request beyond this count are ignored (default 2000). */
+  /**
+   * Most header fields an HTTP/1.1 request head may have; beyond it the answer is 431
+   * (node:http's default: 1000).
+   */
   maxHeadersCount?: number;
   /** HTTP/2 SETTINGS_INITIAL_WINDOW_SIZE: a stream's receive window (default 256 KiB). */
   initialWindowSize?: number;

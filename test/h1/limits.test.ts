@@ -90,19 +90,30 @@ test('a request head above maxHeaderSize is answered 431 (default 16 KiB, config
   await until(() => srv.registry.sessions.size + small.registry.sessions.size === 0);
 });
 
-test('header fields beyond maxHeadersCount are dropped, not kept: the upgrade fails plainly', async (t) => {
+// RFC 9110 §5.4: fields a server will not process are answered with a 4xx, never ignored
+// (RFC 6585 §5: 431). Node 20's node:http would drop the fields beyond maxHeadersCount and
+// carry on; Node 22.23 and 24.22 answer 431 themselves; omniws answers 431 on all of them.
+test('a request head with more fields than maxHeadersCount is answered 431, never taken without them', async (t) => {
   const srv = await listen({
     routes: { '/': { handler: recorder().handler, state: null } },
     maxHeadersCount: 20,
   });
   t.teardown(() => srv.close());
-  const many = Array.from({ length: 50 }, (_, i) => `X-${i}: y\r\n`).join('');
-  // the WebSocket fields come after the 20th field: node never sees an upgrade
+  const fields = (n: number) => Array.from({ length: n }, (_, i) => `X-${i}: y\r\n`).join('');
+  // the WebSocket fields after the 20th: without them it would not even be an upgrade
   const head =
-    `GET / HTTP/1.1\r\nHost: x\r\n${many}Upgrade: websocket\r\nConnection: Upgrade\r\n` +
+    `GET / HTTP/1.1\r\nHost: x\r\n${fields(50)}Upgrade: websocket\r\nConnection: Upgrade\r\n` +
     'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n';
-  t.regex(await statusOf(srv.port, head), / 426 /);
+  t.regex(await statusOf(srv.port, head), / 431 /);
+  // a complete upgrade (5 fields), then more: 20 fields in all pass, 21 do not
+  t.regex(await statusOf(srv.port, upgradeHead(fields(15))), / 101 /);
+  t.regex(await statusOf(srv.port, upgradeHead(fields(16))), / 431 /);
+  // a plain request too (a route without an upgrade is 426 when it gets through)
+  const plain = (n: number) => `GET / HTTP/1.1\r\nHost: x\r\n${fields(n)}\r\n`;
+  t.regex(await statusOf(srv.port, plain(19)), / 426 /);
+  t.regex(await statusOf(srv.port, plain(20)), / 431 /);
   t.regex(await statusOf(srv.port, upgradeHead()), / 101 /);
+  await until(() => srv.registry.sessions.size === 0);
 });
 
 test.serial(
