@@ -46,6 +46,40 @@ test.before(async () => {
 });
 test.after.always(() => removeCerts(certs));
 
+/**
+ * A chunked body as it came off the wire (RFC 9112 §7.1): chunks (hex size, CRLF, data,
+ * CRLF), the last chunk `0`, trailer field lines, the closing CRLF, and nothing after.
+ * Throws on anything else. Where one chunk ends and the next begins carries no meaning
+ * (Node 24 writes `one two` as one chunk, Node 20 and 22 as two), so only the data joined
+ * is returned.
+ */
+function dechunk(raw: string): { data: string; chunks: number; trailerLines: string[] } {
+  let at = 0;
+  let data = '';
+  let chunks = 0;
+  for (;;) {
+    const eol = raw.indexOf('\r\n', at);
+    const size = raw.slice(at, eol);
+    if (eol < 0 || !/^[0-9a-fA-F]+$/.test(size)) throw new Error(`bad chunk size at ${at}`);
+    const n = Number.parseInt(size, 16);
+    at = eol + 2;
+    if (n === 0) break;
+    data += raw.slice(at, at + n);
+    if (raw.slice(at + n, at + n + 2) !== '\r\n')
+      throw new Error(`chunk ${chunks} not ended by CRLF`);
+    at += n + 2;
+    chunks++;
+  }
+  const end = raw.indexOf('\r\n\r\n', at - 2);
+  if (end < 0 || end + 4 !== raw.length)
+    throw new Error('the trailer section does not end the body');
+  const trailerLines = raw
+    .slice(at, end + 2)
+    .split('\r\n')
+    .filter(Boolean);
+  return { data, chunks, trailerLines };
+}
+
 async function curlMissing(): Promise<string | undefined> {
   try {
     await run('sh', ['-c', 'command -v curl']);
@@ -65,7 +99,10 @@ test('curl --raw over HTTP/1.1 shows the chunked body and the trailer fields aft
   const tlsL = await listen({ handle, tls: { cert: certs.cert, key: certs.key } });
   try {
     const { stdout } = await run('curl', ['--raw', '-s', `http://127.0.0.1:${l.port}/trailers`]);
-    t.is(stdout, '4\r\none \r\n3\r\ntwo\r\n0\r\nx-checksum: c0ffee\r\nx-count: 2\r\n\r\n');
+    const plain = dechunk(stdout);
+    t.is(plain.data, 'one two');
+    t.true(plain.chunks >= 1 && plain.chunks <= 2, `${plain.chunks} chunks`);
+    t.deepEqual(plain.trailerLines, ['x-checksum: c0ffee', 'x-count: 2']);
     const ca = join(certs.dir, 'ca-for-curl.pem');
     await writeFile(ca, certs.ca);
     const secure = await run('curl', [
@@ -78,7 +115,9 @@ test('curl --raw over HTTP/1.1 shows the chunked body and the trailer fields aft
       `localhost:${tlsL.port}:127.0.0.1`,
       `https://localhost:${tlsL.port}/trailers`,
     ]);
-    t.regex(secure.stdout, /\r\n0\r\nx-checksum: c0ffee\r\nx-count: 2\r\n\r\n$/);
+    const overTls = dechunk(secure.stdout);
+    t.is(overTls.data, 'one two');
+    t.deepEqual(overTls.trailerLines, ['x-checksum: c0ffee', 'x-count: 2']);
   } finally {
     await l.close();
     await tlsL.close();
