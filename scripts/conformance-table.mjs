@@ -27,12 +27,14 @@ for (const arg of process.argv.slice(2)) {
     if (c.verdict === 'OK' || c.verdict === 'INFORMATIONAL') continue;
     const last = c.trace.filter((l) => l.startsWith('←')).at(-1) ?? '';
     const noClose = c.kind !== 'connect' && c.implClose === null && !c.error;
-    const why = noClose
-      ? `no close frame, the connection ended without one${c.events.length ? ` (events: ${c.events.join('; ').slice(0, 60)})` : ''}`
-      : (c.violations[0] ??
-        (c.events.join('; ').slice(0, 120) ||
-          last ||
-          `events ${c.behavior}, close ${c.behaviorClose}`));
+    const ended = c.ending ?? last.replace(/^← /, '');
+    let why;
+    if (c.violations[0] && !noClose) why = c.violations[0];
+    else if (c.kind === 'connect') why = c.events.join('; ').slice(0, 120);
+    else if (noClose) why = `no close frame; then ${ended || 'nothing'}`;
+    else if (c.behaviorClose !== 'OK' && c.behavior !== 'FAILED') why = `the close: ${ended}`;
+    else
+      why = c.events.join('; ').slice(0, 120) || `events ${c.behavior}, close ${c.behaviorClose}`;
     const key = `${c.verdict}: ${why.replace(/\d{2}:\d{2}:\d{2}/g, '…')}`;
     const list = groups.get(key) ?? [];
     list.push(c.id);

@@ -133,6 +133,9 @@ export async function startNghttpx(certs: TestCerts, backendPort: number): Promi
   return run(
     NGHTTPX,
     [
+      // not Debian's /etc/nghttpx/nghttpx.conf: its frontend (127.0.0.1:3000) would be
+      // opened too, and fail when anything else has that port
+      '--conf=/dev/null',
       `--frontend=127.0.0.1,${port}`,
       `--backend=127.0.0.1,${backendPort}`,
       '--workers=1',

@@ -611,6 +611,7 @@ export async function runConnectCases(
       rfc: c.rfc,
       expected: c.expected,
       trace: [],
+      ending: '',
       ms: Math.round(performance.now() - started),
     };
     out.push(r);

@@ -391,7 +391,8 @@ export async function startFuzzingServer(opts: FuzzingServerOptions): Promise<Fu
       };
     };
     quic = await listenQuic({
-      hosts: [host],
+      // Chromium tries ::1 first for localhost
+      hosts: host === '127.0.0.1' ? ['127.0.0.1', '::1'] : [host],
       port: tlsPort,
       cert: opts.cert,
       key: opts.key,

@@ -47,6 +47,23 @@ export function h2Stream(
     else early.push(d);
   });
   s.on('error', () => {});
+  // a RST_STREAM (the session still up when the stream closed), as opposed to the whole
+  // connection going away under it
+  let rstSeen = false;
+  // the connection went away in order (GOAWAY NO_ERROR or just its end, no error)
+  let connectionEnded = false;
+  let connectionError = false;
+  const session = s.session;
+  session?.once('error', () => {
+    connectionError = true;
+  });
+  session?.once('goaway', (code: number) => {
+    if (code !== constants.NGHTTP2_NO_ERROR) connectionError = true;
+  });
+  s.once('close', () => {
+    rstSeen = session !== undefined && !session.destroyed;
+    connectionEnded = !rstSeen && !connectionError;
+  });
   const closed = new Promise<void>((r) =>
     s.once('close', () => {
       onClosed?.();
@@ -85,11 +102,13 @@ export function h2Stream(
     get extensions() {
       return extensions();
     },
-    reset: () => s.rstCode !== undefined && s.rstCode !== constants.NGHTTP2_NO_ERROR,
+    reset: () =>
+      s.rstCode !== undefined && s.rstCode !== constants.NGHTTP2_NO_ERROR && !connectionEnded,
     resetHow: () =>
-      s.session === undefined || s.session.destroyed
-        ? 'the HTTP/2 connection closed under the stream (no END_STREAM, no RST_STREAM)'
-        : `RST_STREAM code ${s.rstCode}`,
+      rstSeen
+        ? `RST_STREAM ${rstName(s.rstCode)}`
+        : 'the HTTP/2 connection failed under the stream',
+    endedWithConnection: () => connectionEnded,
     ...(t && { impl: { terminated: t.terminated, terminateCalls: () => t.calls } }),
   };
 }
@@ -270,4 +289,16 @@ export async function h2Settings(session: http2.ClientHttp2Session): Promise<voi
       throw new Error('the HTTP/2 connection closed before its SETTINGS');
     }),
   ]);
+}
+
+function rstName(code: number | undefined): string {
+  const names: Record<number, string> = {
+    0: 'NO_ERROR',
+    1: 'PROTOCOL_ERROR',
+    2: 'INTERNAL_ERROR',
+    5: 'STREAM_CLOSED',
+    7: 'REFUSED_STREAM',
+    8: 'CANCEL',
+  };
+  return code === undefined ? 'without a code' : `${names[code] ?? 'code'} (${code})`;
 }

@@ -241,6 +241,11 @@ export interface PeerStream {
   /** How the stream died when it was not an orderly end, for the trace (e.g. "RST_STREAM CANCEL"). */
   resetHow?(): string;
   /**
+   * HTTP/2: the stream ended because the whole connection ended in order (GOAWAY NO_ERROR,
+   * or its TCP end without an error), not with END_STREAM of its own.
+   */
+  endedWithConnection?(): boolean;
+  /**
    * The agreed Sec-WebSocket-Extensions: the server's response when the implementation
    * is the server; the peer's answer when it is the client (undefined without an offer).
    */

@@ -56,6 +56,7 @@ function observed(c: CaseResult): string {
       `close frame from the implementation: ${c.implClose.code}${c.implClose.reason ? ` ${JSON.stringify(c.implClose.reason)}` : ''}`,
     );
   } else if (!c.error) lines.push('no close frame from the implementation');
+  if (c.ending) lines.push(`the stream: ${c.ending}`);
   if (!c.error) {
     lines.push(
       `${c.closedByPeer ? 'the peer' : 'the implementation'} closed first; ${c.wasClean ? 'clean' : 'not clean'}; ${c.implClosedTcp ? 'connection closed by the implementation' : 'the peer had to kill the connection'}`,

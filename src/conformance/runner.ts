@@ -64,6 +64,8 @@ export interface Report {
   expected: string;
   /** The first frames on the wire both ways (→ the peer's, ← the implementation's). */
   trace: string[];
+  /** How the stream ended: the implementation's FIN / END_STREAM, a reset, or killed by the peer. */
+  ending: string;
   ms: number;
 }
 
@@ -196,6 +198,7 @@ export async function runCase(driver: PeerDriver, c: Case): Promise<Report> {
   const write = (b: Uint8Array) => stream.write(b);
   const trace: string[] = [];
   let traced = 0;
+  let ending = '';
   const note = (line: string) => {
     if (traced++ < TRACE_LINES) trace.push(line);
   };
@@ -302,14 +305,25 @@ export async function runCase(driver: PeerDriver, c: Case): Promise<Report> {
     changed();
   });
   stream.ended.then(() => {
-    note(
-      `← end of stream (${driver.transport === 'h1' ? 'TCP FIN' : driver.transport === 'h2' ? 'END_STREAM' : 'FIN'})`,
-    );
+    if (!stream.reset() && !stream.endedWithConnection?.()) {
+      const fin =
+        driver.transport === 'h1' ? 'TCP FIN' : driver.transport === 'h2' ? 'END_STREAM' : 'FIN';
+      ending ||= `end of stream (${fin})`;
+      note(`← ${ending}`);
+    }
     implEnded = true;
     changed();
   });
   stream.closed.then(() => {
-    if (stream.reset()) note(`← ${stream.resetHow?.() ?? 'reset'}`);
+    if (killed) {
+      // our own kill, noted below
+    } else if (stream.endedWithConnection?.()) {
+      ending = 'the HTTP/2 connection ended in order under the stream, without its END_STREAM';
+      note(`← ${ending}`);
+    } else if (stream.reset()) {
+      ending = stream.resetHow?.() ?? 'reset';
+      note(`← ${ending}`);
+    }
     closed = true;
     changed();
   });
@@ -478,6 +492,9 @@ export async function runCase(driver: PeerDriver, c: Case): Promise<Report> {
   else if (closeCode === undefined) behaviorClose = 'FAILED';
   else if (!c.close.codes.includes(closeCode)) behaviorClose = 'WRONG CODE';
   else if (driver.implRole === 'server' && killed) behaviorClose = 'FAILED BY CLIENT';
+  // RFC 8441 §4: the orderly end of a WebSocket is its stream's END_STREAM; ending the
+  // whole connection instead works for this WebSocket but not for others beside it
+  else if (stream.endedWithConnection?.()) behaviorClose = 'NON-STRICT';
   if (c.close.wrongEndpointFatal && byPeer !== c.close.byPeer) behavior = 'FAILED';
 
   let verdict: Verdict;
@@ -488,7 +505,10 @@ export async function runCase(driver: PeerDriver, c: Case): Promise<Report> {
     verdict = 'UNIMPLEMENTED';
     behavior = 'UNIMPLEMENTED';
   }
-  if (killed) note('→ connection killed (the implementation did not close it in time)');
+  if (killed) {
+    ending = 'killed by the peer: the implementation did not close in time';
+    note(`→ ${ending}`);
+  }
 
   return {
     id: c.id,
@@ -504,6 +524,7 @@ export async function runCase(driver: PeerDriver, c: Case): Promise<Report> {
     rfc: rfcOf(c, violations),
     expected: expectedOf(c),
     trace: traced > TRACE_LINES ? [...trace, `… ${traced - TRACE_LINES} more`] : trace,
+    ending,
     ms: Math.round(performance.now() - started),
   };
 }

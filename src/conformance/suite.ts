@@ -98,6 +98,7 @@ export function failedToOpen(c: Case, transport: string, err: unknown): CaseResu
     rfc,
     expected: 'a WebSocket (101, or 200 to the extended CONNECT)',
     trace: [],
+    ending: '',
     ms: 0,
     error: msg,
   };
