@@ -14,6 +14,7 @@ import type { ExtensionOffer } from '../ws/headers.js';
 import type { ResponseCheckOptions, ResponseResult } from '../ws/negotiate.js';
 import { Session, type SessionOptions } from '../ws/session.js';
 import type { Transport } from '../ws/transport.js';
+import { logKeys } from './keylog.js';
 import { H1Transport } from './transport.js';
 import { buildH1Request, type ClientHandshakeOptions, validateH1Response } from './upgrade.js';
 
@@ -39,6 +40,11 @@ export interface ClientOptions<S> extends SessionOptions {
   timeout?: number;
   /** TLS options for wss:// (ca, cert, key, servername, rejectUnauthorized…). Verified by default. */
   tls?: ConnectionOptions;
+  /**
+   * Write the TLS secrets to this file in NSS key log format (Wireshark, tshark); default
+   * the SSLKEYLOGFILE environment variable, else none. HTTP/3 writes its own there too.
+   */
+  keylog?: string;
 }
 
 /** A WebSocket URL taken apart by `parseWsUrl()`: TLS or not, host, port, path and authority. */
@@ -190,6 +196,7 @@ export function connectH1<S>(input: string | URL, opts: ClientOptions<S>): Promi
   const { key, headers } = buildH1Request(u.authority, handshakeOffer(opts, ext.offer));
   return new Promise<Session<S>>((resolve, reject) => {
     const req = (u.secure ? https : http).request(requestOptions(u, headers, opts.tls));
+    if (u.secure) req.once('socket', (socket) => logKeys(socket, opts.keylog));
     const h = new H1Handshake<S>({ u, opts, ext, key, headers }, req, resolve, reject);
     req.on('error', (err) => h.onError(err));
     req.on('response', (res: IncomingMessage) => h.onResponse(res));

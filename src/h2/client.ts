@@ -30,6 +30,7 @@ import {
   parseWsUrl,
   responseCheck,
 } from '../h1/client.js';
+import { logKeys } from '../h1/keylog.js';
 import { type ClientExtensions, clientExtensions } from '../ws/deflate.js';
 import { handshakeTimeoutError, WebSocketError } from '../ws/errors.js';
 import type { ResponseResult } from '../ws/negotiate.js';
@@ -222,6 +223,7 @@ function tlsConnect(
     const o: ConnectionOptions = { host: u.host, port: u.port, ...opts.tls, ALPNProtocols: alpn };
     if (opts.tls?.servername === undefined && isIP(u.host) === 0) o.servername = u.host;
     const socket = tls.connect(o);
+    logKeys(socket, opts.keylog);
     const timer = setTimeout(() => {
       socket.destroy(
         Object.assign(new Error(`TLS connection timed out after ${timeout} ms`), { timeout: true }),

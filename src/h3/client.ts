@@ -107,7 +107,9 @@ export class PooledConnection implements Pooled {
         alpn: ['h3'],
         internalErrorCode: H3_INTERNAL_ERROR,
         timeout: Math.max(1, deadline - Date.now()),
-        ...(opts.quic && { settings: opts.quic }),
+        ...((opts.quic || opts.keylog !== undefined) && {
+          settings: { ...(opts.keylog !== undefined && { keylog: opts.keylog }), ...opts.quic },
+        }),
         onEstablished: (q) => {
           const h3 = new H3Connection(
             q,

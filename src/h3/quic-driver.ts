@@ -16,13 +16,17 @@
 // have work: see `QuicConnection.ref/unref`).
 
 import {
+  type CongestionControl,
   closeInfoOf,
   type Host,
+  keylogTo,
   type QuicCloseInfo,
   type QuicConnection,
   type QuicConnectionHandler,
   type QuicheConnection,
   type QuicSettings,
+  type QuicStats,
+  readStats,
   type StreamKind,
   shutdownStream,
 } from './quic.js';
@@ -87,6 +91,9 @@ export class DriverConnection implements QuicConnection {
   readonly #scratch = Buffer.allocUnsafe(READ_CHUNK);
   #sendBuffer: Buffer | null = null;
   readonly #closeWaiters: (() => void)[] = [];
+  readonly #cc: CongestionControl;
+  #minRtt = Number.POSITIVE_INFINITY;
+  #rttSampledAt = 0;
 
   constructor(init: DriverInit) {
     this.role = init.role;
@@ -102,6 +109,8 @@ export class DriverConnection implements QuicConnection {
     this.#maxIdle = init.settings.maxIdleTimeout;
     this.#onEstablished = init.onEstablished;
     this.#onFailed = init.onFailed ?? null;
+    this.#cc = init.settings.cc;
+    keylogTo(init.conn, init.settings.keylog);
     const server = init.role === 'server' ? 1 : 0;
     this.#nextBidi = server;
     this.#nextUni = 2 | server;
@@ -110,6 +119,22 @@ export class DriverConnection implements QuicConnection {
       stopped: (id, code) => this.#handler?.onStreamStopped(id, code),
       drained: (id) => this.#handler?.onStreamDrain(id),
     });
+  }
+
+  /** RTT, congestion window, path MTU and the packet and byte counters of this connection. */
+  stats(): QuicStats {
+    const st = readStats(this.#conn, this.#cc);
+    if (st.rtt > 0) this.#minRtt = Math.min(this.#minRtt, st.rtt);
+    return { ...st, minRtt: Number.isFinite(this.#minRtt) ? this.#minRtt : st.rtt };
+  }
+
+  /** The TLS session (a ticket to resume with, RFC 8446 §4.6.1) once the server sent one; clients. */
+  session(): Uint8Array | null {
+    try {
+      return this.#conn.session();
+    } catch {
+      return null;
+    }
   }
 
   /** Whether the handshake completed (and the handler exists). */
@@ -502,6 +527,7 @@ export class DriverConnection implements QuicConnection {
   #onTimeout(): void {
     this.#timer = null;
     if (this.#gone) return;
+    this.#sampleRtt();
     try {
       this.#conn.onTimeout();
     } catch (err) {
@@ -509,6 +535,20 @@ export class DriverConnection implements QuicConnection {
     }
     this.#process();
     this.#flush();
+  }
+
+  /** A minimum-RTT sample, at most every 100 ms (quiche keeps only the smoothed RTT). */
+  #sampleRtt(): void {
+    const now = performance.now();
+    if (now - this.#rttSampledAt < 100) return;
+    this.#rttSampledAt = now;
+    try {
+      for (const p of this.#conn.pathStats()) {
+        if (p.active && p.rtt > 0) this.#minRtt = Math.min(this.#minRtt, p.rtt);
+      }
+    } catch {
+      // closed: nothing to sample
+    }
   }
 
   #checkClosed(): void {

@@ -13,7 +13,6 @@ import {
   CID_LENGTH,
   type Config,
   cidKey,
-  DEFAULT_SETTINGS,
   type Header,
   type Host,
   isVersionSupported,
@@ -149,7 +148,7 @@ const DEFAULT_HOSTS = ['127.0.0.1', '::1'];
 
 /** Listen for QUIC on every host on one UDP port. */
 export async function listenQuic(opts: QuicServerOptions): Promise<QuicServer> {
-  const settings = { ...DEFAULT_SETTINGS, ...opts.settings };
+  const settings = settingsFor(opts.settings, '');
   const configFor = cacheConfigs(opts);
   configFor(settings); // a bad certificate or key fails here, not at the first packet
   const sockets = await bindHosts(opts);

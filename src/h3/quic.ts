@@ -23,6 +23,8 @@ import {
 
 export type { Config, Header, Host, QuicheConnection };
 
+import type { PathStats } from '../ws/transport.js';
+
 /** Transport parameters and limits of our side of a connection. */
 export interface QuicSettings {
   /** Close an idle connection after this long (ms, default 30 000; 0 = never). */
@@ -47,6 +49,27 @@ export interface QuicSettings {
    * max_udp_payload_size transport parameter allows.
    */
   maxUdpPayload?: number;
+  /** Congestion controller: what the binding offers, 'reno', 'cubic' (default) or 'bbr'. */
+  cc?: CongestionControl;
+  /** HyStart++ in slow start (default true; cubic and reno). */
+  hystart?: boolean;
+  /** Pacing of sent packets (default true). */
+  pacing?: boolean;
+  /**
+   * Append the TLS secrets of each connection to this file in NSS key log format, so
+   * that Wireshark/tshark can decrypt a capture (default: the SSLKEYLOGFILE environment
+   * variable, else none). For debugging only: anyone with the file reads the traffic.
+   */
+  keylog?: string;
+}
+
+/** The congestion controllers quiche's binding offers (no bbr2 in this build). */
+export const CONGESTION_CONTROLLERS = ['reno', 'cubic', 'bbr'] as const;
+export type CongestionControl = (typeof CONGESTION_CONTROLLERS)[number];
+
+/** What a connection's path looks like now (quiche's recovery state and counters). */
+export interface QuicStats extends PathStats {
+  cc: CongestionControl;
 }
 
 /** How a connection ended, as its handler's `onClose` learns it (exactly once). */
@@ -116,6 +139,8 @@ export interface QuicConnection {
   resetStream(stream: number, code: number): void;
   /** STOP_SENDING: ask the peer to stop sending; what arrives is discarded. */
   stopSending(stream: number, code: number): void;
+  /** RTT, congestion window, path MTU and the packet and byte counters (quiche's). */
+  stats(): QuicStats;
   /** Keep the connection from idling out (PING) while the application has streams open. */
   setKeepAlive(on: boolean): void;
   /** Whether the socket keeps the process alive (clients; a server's always does). */
@@ -145,6 +170,10 @@ export const DEFAULT_SETTINGS: Required<QuicSettings> = {
   maxStreamWindow: 4 * 1024 * 1024,
   maxConnectionWindow: 24 * 1024 * 1024,
   maxUdpPayload: 1350,
+  cc: 'cubic',
+  hystart: true,
+  pacing: true,
+  keylog: '',
 };
 
 /** A connection ID as the key the sockets find its connection by. */
@@ -196,6 +225,12 @@ function isLoopback(host: string): boolean {
 /** Our settings for a peer: the loopback datagram size unless the caller chose one. */
 export function settingsFor(given: QuicSettings | undefined, peer: string): Required<QuicSettings> {
   const s = { ...DEFAULT_SETTINGS, ...given };
+  if (given?.keylog === undefined) s.keylog = process.env.SSLKEYLOGFILE ?? '';
+  if (!(CONGESTION_CONTROLLERS as readonly string[]).includes(s.cc)) {
+    throw new TypeError(
+      `quic.cc must be one of ${CONGESTION_CONTROLLERS.join(', ')}, not ${String(s.cc)}`,
+    );
+  }
   if (given?.maxUdpPayload === undefined && isLoopback(peer))
     s.maxUdpPayload = LOOPBACK_UDP_PAYLOAD;
   return s;
@@ -220,6 +255,10 @@ function buildConfig(
   base.setMaxStreamWindow(s.maxStreamWindow);
   base.setMaxConnectionWindow(s.maxConnectionWindow);
   base.setDisableActiveMigration(true);
+  base.setCcAlgorithmName(s.cc);
+  base.enableHystart(s.hystart);
+  base.enablePacing(s.pacing);
+  if (s.keylog !== '') base.logKeys();
   base.grease(true);
   return base;
 }
@@ -308,6 +347,37 @@ export function acceptConnection(
 ): QuicheConnection {
   config.setStatelessResetToken(resetToken);
   return quiche.Connection.accept(scid, odcid, local, from, config);
+}
+
+/** Start writing the connection's TLS secrets to `path` (NSS key log format), if set. */
+export function keylogTo(conn: QuicheConnection, path: string): void {
+  if (path !== '') conn.setKeylog(path);
+}
+
+/** quiche's counters and the active path's recovery state as QuicStats (minRtt: the caller's). */
+export function readStats(
+  conn: QuicheConnection,
+  cc: CongestionControl,
+): Omit<QuicStats, 'minRtt'> {
+  const st = conn.stats();
+  const paths = conn.pathStats();
+  const p = paths.find((x) => x.active) ?? paths[0];
+  return {
+    rtt: p ? p.rtt : 0,
+    cwnd: p ? p.cwnd : 0,
+    pmtu: p ? p.pmtu : 0,
+    deliveryRate: p ? p.deliveryRate : 0,
+    packetsSent: st.sent,
+    packetsReceived: st.recv,
+    packetsLost: st.lost,
+    packetsRetransmitted: st.retrans,
+    bytesSent: st.sentBytes,
+    bytesReceived: st.recvBytes,
+    bytesLost: st.lostBytes,
+    bytesRetransmitted: st.streamRetransBytes,
+    cc,
+    resumed: conn.isResumed(),
+  };
 }
 
 /** A client connection; `servername` null for an IP address. */

@@ -9,7 +9,7 @@
 // reset, STOP_SENDING or a lost connection reports an error, resets what is left of
 // the stream and closes the transport.
 
-import type { Transport, TransportInfo, TransportSink } from '../ws/transport.js';
+import type { PathStats, Transport, TransportInfo, TransportSink } from '../ws/transport.js';
 import { H3_GENERAL_PROTOCOL_ERROR, H3_REQUEST_CANCELLED } from './errors.js';
 import type { H3Stream } from './stream.js';
 
@@ -37,6 +37,11 @@ export class H3Transport implements Transport {
       localAddress: q.localAddress,
       localPort: q.localPort,
     };
+  }
+
+  /** The QUIC connection's RTT, congestion window, path MTU and counters. */
+  pathStats(): PathStats {
+    return this.#stream.connection.quic.stats();
   }
 
   /** The request stream underneath (id, connection), for diagnostics and tests. */

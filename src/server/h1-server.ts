@@ -6,6 +6,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
 import type { SecureContextOptions } from 'node:tls';
+import { logKeys } from '../h1/keylog.js';
 import { bind, headTimeouts } from './bind.js';
 import {
   type AttachedServer,
@@ -117,6 +118,11 @@ export interface ListenOptions extends ServerOptions {
    * the head a byte at a time are dropped (default 10 000).
    */
   handshakeTimeout?: number;
+  /**
+   * Write the TLS secrets to this file in NSS key log format (Wireshark, tshark); default
+   * the SSLKEYLOGFILE environment variable, else none. HTTP/3 writes its own there too.
+   */
+  keylog?: string;
   /** Largest request head in bytes; above it node:http answers 431 (default 16 KiB). */
   maxHeaderSize?: number;
   /**
@@ -158,6 +164,7 @@ export async function listen(opts: ListenOptions, shared?: HandleContext): Promi
     ? https.createServer({ ...opts.tls, ...httpOpts, handshakeTimeout }, opts.onRequest)
     : http.createServer(httpOpts, opts.onRequest);
   if (opts.maxHeadersCount !== undefined) server.maxHeadersCount = opts.maxHeadersCount;
+  if (opts.tls) logKeys(server, opts.keylog);
   const attached = attachH1(server, opts, opts.onRequest ? 'decline' : 'answer', shared);
   const bound = await bind(server, opts, opts.backlog ?? 4096);
   return {

@@ -31,6 +31,7 @@ import http2, {
 } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { SecureContextOptions } from 'node:tls';
+import { logKeys } from '../h1/keylog.js';
 import { classifyH2Request } from '../h2/upgrade.js';
 import { foreignProtocol, statusResponse } from './answers.js';
 import { bind, headTimeouts } from './bind.js';
@@ -297,6 +298,11 @@ export interface H2ListenOptions extends H2Options {
    */
   handshakeTimeout?: number;
   /**
+   * Write the TLS secrets to this file in NSS key log format (Wireshark, tshark); default
+   * the SSLKEYLOGFILE environment variable, else none. HTTP/3 writes its own there too.
+   */
+  keylog?: string;
+  /**
    * An HTTP/2 connection with no stream open for this many ms gets GOAWAY and closes
    * (default 60 000; 0: never).
    */
@@ -362,6 +368,7 @@ function createH2Server(opts: H2ListenOptions): AnyH2Server {
     allowHTTP1: opts.allowHTTP1 ?? true,
     handshakeTimeout,
   });
+  logKeys(server, opts.keylog);
   // HTTP/1.1 on the TLS port: node:http's slow-loris bounds and head limit, as listen()
   // sets them (node:http reads maxHeaderSize from the server it parses for)
   Object.assign(server, headTimeouts(handshakeTimeout));

@@ -96,6 +96,11 @@ export interface H3ListenOptions extends ServerOptions {
    */
   handshakeTimeout?: number;
   /**
+   * Write the TLS secrets to this file in NSS key log format (Wireshark, tshark); default
+   * the SSLKEYLOGFILE environment variable, else none. HTTP/3 writes its own there too.
+   */
+  keylog?: string;
+  /**
    * A connection with no request or WebSocket open for this many ms gets GOAWAY and
    * closes (default 60 000; 0: never). QUIC's own idle timeout cannot do this for a peer
    * that keeps the connection alive with PINGs.
@@ -264,7 +269,9 @@ export async function listenH3(opts: H3ListenOptions, shared?: HandleContext): P
     key,
     alpn: ['h3'],
     internalErrorCode: 0x0102, // H3_INTERNAL_ERROR
-    ...(opts.quic && { settings: opts.quic }),
+    ...((opts.quic || opts.keylog !== undefined) && {
+      settings: { ...(opts.keylog !== undefined && { keylog: opts.keylog }), ...opts.quic },
+    }),
     ...(opts.retry !== undefined && { retry: opts.retry }),
     ...(opts.retryAbove !== undefined && { retryAbove: opts.retryAbove }),
     ...(opts.statelessResetKey !== undefined && { statelessResetKey: opts.statelessResetKey }),

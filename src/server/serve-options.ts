@@ -34,6 +34,8 @@ export interface ServeOptions extends ServerOptions {
   http?: readonly (1 | 2 | 3)[];
   /** The request head (and TLS handshake) must arrive within this many ms (default 10 000). */
   handshakeTimeout?: number;
+  /** TLS secrets to this file, NSS key log format (default SSLKEYLOGFILE; HTTP/3 too). */
+  keylog?: string;
   /** An HTTP/2 or HTTP/3 connection with nothing open this long is sent away (default 60 000). */
   keepAliveTimeout?: number;
   /** Pending TCP connections the kernel may queue (default 4096). */

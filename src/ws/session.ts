@@ -42,7 +42,7 @@ import {
 } from './pubsub.js';
 import type { SessionOptions } from './session-options.js';
 import { decodeText, handledText } from './text.js';
-import type { HttpVersion, Transport, TransportSink } from './transport.js';
+import type { HttpVersion, PathStats, Transport, TransportSink } from './transport.js';
 import { isValidUtf8 } from './utf8.js';
 
 export type { Limits, SessionOptions } from './session-options.js';
@@ -278,6 +278,14 @@ export class Session<S = unknown> implements SessionApi, Subscriber {
   }
   get bufferedAmount(): number {
     return this.#transport.bufferedAmount();
+  }
+  /**
+   * The path under this WebSocket: over HTTP/3 its QUIC connection's RTT, min RTT,
+   * congestion window, path MTU and packet/byte counters (shared with every WebSocket on
+   * that connection); undefined over HTTP/1.1 and HTTP/2.
+   */
+  pathStats(): PathStats | undefined {
+    return this.#transport.pathStats?.();
   }
   /** Resolves once, when the session has ended (after terminate ran). */
   get closed(): Promise<CloseReason> {

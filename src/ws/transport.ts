@@ -35,6 +35,33 @@ export interface TransportSink {
   onClose(): void;
 }
 
+/** What the path under a WebSocket looks like now: for HTTP/3, its QUIC connection's. */
+export interface PathStats {
+  /** Smoothed round-trip time (ms). */
+  rtt: number;
+  /** The least smoothed RTT seen in samples (each call, and every 100 ms of activity). */
+  minRtt: number;
+  /** Congestion window (bytes). */
+  cwnd: number;
+  /** Path MTU: the largest UDP payload on this path (bytes). */
+  pmtu: number;
+  /** The estimated delivery rate (bytes/s). */
+  deliveryRate: number;
+  packetsSent: number;
+  packetsReceived: number;
+  packetsLost: number;
+  packetsRetransmitted: number;
+  bytesSent: number;
+  bytesReceived: number;
+  bytesLost: number;
+  /** Stream bytes sent again after a loss. */
+  bytesRetransmitted: number;
+  /** The congestion controller in use ('reno', 'cubic', 'bbr'). */
+  cc: string;
+  /** Whether the TLS session was resumed from an earlier connection's ticket. */
+  resumed: boolean;
+}
+
 /**
  * The ordered byte stream under one WebSocket (a socket, an h2 stream, an h3 stream), as a session
  * sees it.
@@ -59,4 +86,6 @@ export interface Transport {
   abort(kind: 'cancel' | 'protocol'): void;
   pause(): void;
   resume(): void;
+  /** Optional: the path's statistics (HTTP/3: its QUIC connection's, shared by every stream). */
+  pathStats?(): PathStats;
 }

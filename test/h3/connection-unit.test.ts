@@ -17,7 +17,7 @@ import {
   SETTINGS_ENABLE_CONNECT_PROTOCOL,
 } from '../../src/h3/frames.js';
 import { encodeFieldSection } from '../../src/h3/qpack.js';
-import type { QuicConnection, StreamKind } from '../../src/h3/quic.js';
+import type { QuicConnection, QuicStats, StreamKind } from '../../src/h3/quic.js';
 import { framesOf } from './helpers.js';
 
 type Call = [string, ...unknown[]];
@@ -70,6 +70,9 @@ class FakeQuic implements QuicConnection {
     this.calls.push(['stop', stream, code]);
   }
   setKeepAlive(): void {}
+  stats(): QuicStats {
+    throw new Error('no QUIC under this fake');
+  }
   ref(): void {}
   unref(): void {}
   close(code: number, reason = ''): void {
