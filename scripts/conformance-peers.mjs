@@ -3,8 +3,11 @@
 // Hypercorn, and haproxy and nghttpx before omniws's HTTP/1.1 port), runs
 // `omniws conformance server --quick` against each (three at a time: most of a run is
 // waiting), writes each report under OUT (default $TMPDIR/omniws-conformance-peers) and prints the
-// table (scripts/conformance-table.mjs). Needs `npm run build` and test-deps' packages.
-//   node scripts/conformance-peers.mjs [OUT]
+// table (scripts/conformance-table.mjs). Then the browsers: `omniws conformance client`'s
+// fuzzing server and its page, in Chromium over HTTP/1.1, HTTP/2 and HTTP/3 and in
+// Firefox over HTTP/1.1 and HTTP/2 (every group but 9; 12 and 13 by their first
+// subgroup). Needs `npm run build` and test-deps' packages.
+//   node scripts/conformance-peers.mjs [OUT] [--no-servers] [--no-browsers]
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
@@ -13,7 +16,12 @@ import { fileURLToPath } from 'node:url';
 import { WebSocketServer } from 'ws';
 
 const root = resolve(fileURLToPath(import.meta.url), '..', '..');
-const out = resolve(process.argv[2] ?? join(tmpdir(), 'omniws-conformance-peers'));
+const argv = process.argv.slice(2);
+const out = resolve(
+  argv.find((a) => !a.startsWith('--')) ?? join(tmpdir(), 'omniws-conformance-peers'),
+);
+const servers = !argv.includes('--no-servers');
+const browsers = !argv.includes('--no-browsers');
 const { serveInterop } = await import(join(root, 'dist/src/dev/interop.js'));
 const peers = await import(join(root, 'dist/test/peer-servers.js'));
 const { makeCerts, removeCerts } = await import(join(root, 'dist/test/certs.js'));
@@ -98,16 +106,111 @@ function run([name, dir, url, http, caFile]) {
   });
 }
 
+async function browserRuns() {
+  const { startFuzzingServer } = await import(join(root, 'dist/src/conformance/fuzzing-server.js'));
+  const { selectCases } = await import(join(root, 'dist/src/conformance/suite.js'));
+  const { writeReport } = await import(join(root, 'dist/src/conformance/report.js'));
+  const b = await import(join(root, 'dist/test/interop/browser.js'));
+  const cases = selectCases({
+    role: 'client',
+    cases: '1.*,2.*,3.*,4.*,5.*,6.*,7.*,10.*,12.1.*,13.1.*',
+    foreign: true,
+    group9Scale: 4,
+    deflateCount: 5,
+  });
+  const fz = await startFuzzingServer({
+    port: 0,
+    tlsPort: 0,
+    cert: certs.cert,
+    key: certs.key,
+    cases,
+    tool: 'omniws conformance',
+  });
+  const plain = `http://localhost:${fz.port}/`;
+  const secure = `https://localhost:${fz.tlsPort}/`;
+  const spki = `--ignore-certificate-errors-spki-list=${certs.spki}`;
+  const done = [];
+  const chromium = async (flags, origin, key) => {
+    const browser = await b.launchChromium([spki, ...flags]);
+    try {
+      const page = await browser.newPage();
+      await page.goto(origin);
+      await page.waitForFunction('window.conformance && window.conformance.done', undefined, {
+        timeout: 1_800_000,
+      });
+    } finally {
+      await browser.close();
+    }
+    done.push(key);
+  };
+  const firefox = async (origin, key) => {
+    const profile = await b.firefoxProfile(ca);
+    const p = spawn(b.FIREFOX, ['--headless', '--no-remote', '--profile', profile, origin], {
+      stdio: 'ignore',
+      detached: true,
+      env: { ...process.env, MOZ_HEADLESS: '1' },
+    });
+    const deadline = Date.now() + 1_800_000;
+    while ((fz.result(key)?.cases.length ?? 0) < cases.length && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    try {
+      process.kill(-p.pid, 'SIGKILL');
+    } catch {}
+    done.push(key);
+  };
+  await Promise.all([
+    (async () => {
+      await chromium([], plain, 'chromium@h1');
+      await chromium([], secure, 'chromium@h2');
+      await chromium(
+        [
+          '--enable-quic',
+          `--origin-to-force-quic-on=localhost:${fz.tlsPort}`,
+          '--enable-features=EnableWebsocketsOverHttp3',
+        ],
+        secure,
+        'chromium@h3',
+      );
+    })(),
+    (async () => {
+      await firefox(plain, 'firefox@h1');
+      await firefox(secure, 'firefox@h2');
+    })(),
+  ]);
+  const rows = [];
+  for (const key of done) {
+    const r = fz.result(key);
+    if (!r) continue;
+    const dir = join(out, key.replace('@', '-'));
+    await writeReport(dir, r);
+    const [agent] = key.split('@');
+    console.error(
+      `${key}: ${Object.entries(r.summary)
+        .map(([v, n]) => `${n} ${v}`)
+        .join(', ')}`,
+    );
+    rows.push([agent === 'chromium' ? 'Chromium (Debian)' : 'Firefox ESR (Debian)', dir]);
+  }
+  await fz.close();
+  return rows;
+}
+
 try {
-  const queue = [...runs];
-  await Promise.all(
-    [0, 1, 2].map(async () => {
-      for (let r = queue.shift(); r; r = queue.shift()) await run(r);
-    }),
-  );
+  const rows = [];
+  if (servers) {
+    const queue = [...runs];
+    await Promise.all(
+      [0, 1, 2].map(async () => {
+        for (let r = queue.shift(); r; r = queue.shift()) await run(r);
+      }),
+    );
+    rows.push(...runs.map(([n, d]) => [n, join(out, d)]));
+  }
+  if (browsers) rows.push(...(await browserRuns()));
   const table = spawn(
     process.execPath,
-    [join(root, 'scripts/conformance-table.mjs'), ...runs.map(([n, d]) => `${n}=${join(out, d)}`)],
+    [join(root, 'scripts/conformance-table.mjs'), ...rows.map(([n, d]) => `${n}=${d}`)],
     { stdio: 'inherit' },
   );
   await once(table, 'exit');

@@ -32,7 +32,10 @@ for (const arg of process.argv.slice(2)) {
     if (c.violations[0] && !noClose) why = c.violations[0];
     else if (c.kind === 'connect') why = c.events.join('; ').slice(0, 120);
     else if (noClose) why = `no close frame; then ${ended || 'nothing'}`;
-    else if (c.behaviorClose !== 'OK' && c.behavior !== 'FAILED') why = `the close: ${ended}`;
+    else if (c.verdict === 'WRONG CODE') {
+      const want = /close code ([^,)]*)/.exec(c.expected)?.[1] ?? '?';
+      why = `closed with ${c.implClose.code}, expected ${want}`;
+    } else if (c.behaviorClose !== 'OK' && c.behavior !== 'FAILED') why = `the close: ${ended}`;
     else
       why = c.events.join('; ').slice(0, 120) || `events ${c.behavior}, close ${c.behaviorClose}`;
     const key = `${c.verdict}: ${why.replace(/\d{2}:\d{2}:\d{2}/g, '…')}`;

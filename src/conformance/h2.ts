@@ -52,17 +52,11 @@ export function h2Stream(
   let rstSeen = false;
   // the connection went away in order (GOAWAY NO_ERROR or just its end, no error)
   let connectionEnded = false;
-  let connectionError = false;
   const session = s.session;
-  session?.once('error', () => {
-    connectionError = true;
-  });
-  session?.once('goaway', (code: number) => {
-    if (code !== constants.NGHTTP2_NO_ERROR) connectionError = true;
-  });
+  const health = session && sessionHealth(session);
   s.once('close', () => {
     rstSeen = session !== undefined && !session.destroyed;
-    connectionEnded = !rstSeen && !connectionError;
+    connectionEnded = !rstSeen && health?.failed !== true;
   });
   const closed = new Promise<void>((r) =>
     s.once('close', () => {
@@ -301,4 +295,23 @@ function rstName(code: number | undefined): string {
     8: 'CANCEL',
   };
   return code === undefined ? 'without a code' : `${names[code] ?? 'code'} (${code})`;
+}
+
+const healths = new WeakMap<http2.Http2Session, { failed: boolean }>();
+
+/** Whether a session failed (an error, or GOAWAY with an error code): watched once per session. */
+function sessionHealth(session: http2.Http2Session): { failed: boolean } {
+  let h = healths.get(session);
+  if (h === undefined) {
+    const health = { failed: false };
+    h = health;
+    healths.set(session, health);
+    session.once('error', () => {
+      health.failed = true;
+    });
+    session.on('goaway', (code: number) => {
+      if (code !== constants.NGHTTP2_NO_ERROR) health.failed = true;
+    });
+  }
+  return h;
 }
