@@ -8,16 +8,19 @@ import { parseArgs } from 'node:util';
 import { connect, type HttpChoice } from './client/connect.js';
 import { CONFORMANCE_USAGE, conformanceCmd } from './conformance/command.js';
 import { describeServed, type InteropOptions, serveInterop } from './dev/interop.js';
+import { CONGESTION_CONTROLLERS, type CongestionControl } from './h3/congestion.js';
 import { workerInfo } from './scale/cluster.js';
 import type { WebSocketError } from './ws/errors.js';
 import { type CloseReason, type Handler, ok } from './ws/handler.js';
 import type { Session } from './ws/session.js';
+import type { PathStats } from './ws/transport.js';
 
 const USAGE = `usage:
   omniws serve [--port P] [--host H] [--tls [--cert F --key F | --certs DIR]] [--tls-port P2]
-               [--no-http3] [--redis URL [--history N]] [--workers N|auto]
+               [--no-http3] [--redis URL [--history N]] [--workers N|auto] [--keylog FILE] [--cc C]
   omniws connect URL [--http1 | --http2 | --http3 | --auto] [--subprotocol P] [--header K:V]
                  [--origin O] [--insecure | --ca FILE] [--binary] [--ping MS] [--linger MS]
+                 [--keylog FILE] [--cc reno|cubic|bbr] [--stats]
 ${CONFORMANCE_USAGE.split('\n').slice(1).join('\n')}`;
 
 /** Exit codes of `omniws connect`. */
@@ -53,8 +56,14 @@ async function serveCmd(argv: string[]): Promise<number> {
       redis: { type: 'string' },
       workers: { type: 'string' },
       history: { type: 'string' },
+      keylog: { type: 'string' },
+      cc: { type: 'string' },
     },
   });
+  if (values.cc !== undefined && !isCc(values.cc)) {
+    console.error(`omniws serve: --cc takes ${CONGESTION_CONTROLLERS.join(', ')}\n${USAGE}`);
+    return Exit.Usage;
+  }
   const history = values.history === undefined ? undefined : Number(values.history);
   if (history !== undefined && (!(Number.isInteger(history) && history > 0) || !values.redis)) {
     console.error(`omniws serve: --history takes a count of messages, with --redis\n${USAGE}`);
@@ -87,6 +96,8 @@ async function serveCmd(argv: string[]): Promise<number> {
     ...(values.redis !== undefined && { redis: values.redis }),
     ...(workers !== undefined && { workers }),
     ...(history !== undefined && { history }),
+    ...(values.keylog !== undefined && { keylog: values.keylog }),
+    ...(values.cc !== undefined && { quic: { cc: values.cc as CongestionControl } }),
   };
   if (values.cert || values.key) {
     if (!values.cert || !values.key) {
@@ -144,6 +155,8 @@ async function connectCmd(argv: string[]): Promise<number> {
       ...(values.origin !== undefined && { origin: values.origin }),
       headers,
       ...tlsOf(values),
+      ...(values.keylog !== undefined && { keylog: values.keylog }),
+      ...(values.cc !== undefined && { quic: { cc: values.cc as CongestionControl } }),
       handler: printingHandler(received),
     });
   } catch (err) {
@@ -153,8 +166,23 @@ async function connectCmd(argv: string[]): Promise<number> {
   }
   if (values.ping !== undefined) pingEvery(session, Number(values.ping));
   const rl = sendLines(session, values.binary === true, Number(values.linger ?? 500), received);
+  // read the path's statistics just before the end: after it the connection may be gone
+  let stats: PathStats | undefined;
+  const sample = () => {
+    stats = session.pathStats() ?? stats;
+  };
+  const sampler = values.stats ? setInterval(sample, 200) : undefined;
+  sampler?.unref();
   const reason = await session.closed;
+  if (sampler) clearInterval(sampler);
   rl.close();
+  if (values.stats) {
+    console.error(
+      stats
+        ? `stats ${JSON.stringify(stats)}`
+        : `stats: none over HTTP/${session.http} (statistics come from QUIC: use --http3)`,
+    );
+  }
   return exitFor(reason);
 }
 
@@ -264,8 +292,14 @@ function parseConnectArgs(argv: string[]) {
       http3: { type: 'boolean', default: false },
       auto: { type: 'boolean', default: false },
       ping: { type: 'string' },
+      keylog: { type: 'string' },
+      cc: { type: 'string' },
+      stats: { type: 'boolean', default: false },
     },
   });
+  if (values.cc !== undefined && !isCc(values.cc)) {
+    throw new Error(`--cc takes ${CONGESTION_CONTROLLERS.join(', ')}`);
+  }
   const url = positionals[0];
   if (url === undefined || positionals.length > 1) throw new Error('exactly one URL is needed');
   const picked = [values.http1, values.http2, values.http3, values.auto].filter(Boolean).length;
@@ -281,4 +315,8 @@ function packageVersion(): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+function isCc(name: string): name is CongestionControl {
+  return (CONGESTION_CONTROLLERS as readonly string[]).includes(name);
 }

@@ -3,7 +3,7 @@
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import dgram from 'node:dgram';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -139,4 +139,45 @@ test('connect exit codes: usage 2, refused connection 1, untrusted certificate 1
   const insecure = await run(['connect', '--insecure', s.tls], 'ok\n');
   t.is(insecure.code, 0, insecure.stderr);
   t.is(insecure.stdout, 'ok\n');
+});
+
+test('serve --keylog --cc bbr; connect --http3 --cc reno --keylog --stats: secrets in both files, the statistics at the end', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'omniws-cli-keylog-'));
+  const serverKeys = join(dir, 'server.keys');
+  const clientKeys = join(dir, 'client.keys');
+  const s = await startServe(t, ['--keylog', serverKeys, '--cc', 'bbr']);
+  const r = await run(
+    [
+      'connect',
+      `${s.tls}`,
+      '--http3',
+      '--ca',
+      s.ca,
+      '--cc',
+      'reno',
+      '--keylog',
+      clientKeys,
+      '--stats',
+      '--linger',
+      '200',
+    ],
+    'hello\n',
+  );
+  t.is(r.code, 0, r.stderr);
+  t.is(r.stdout, 'hello\n');
+  const line = r.stderr.split('\n').find((l) => l.startsWith('stats '));
+  t.truthy(line, r.stderr);
+  const stats = JSON.parse(line!.slice('stats '.length)) as Record<string, unknown>;
+  t.is(stats.cc, 'reno');
+  t.true((stats.bytesSent as number) > 0 && (stats.rtt as number) > 0);
+  for (const f of [serverKeys, clientKeys]) {
+    t.regex(await readFile(f, 'utf8'), /^CLIENT_TRAFFIC_SECRET_0 [0-9a-f]+ [0-9a-f]+$/m);
+  }
+  // over HTTP/1.1 there is no QUIC path: says so
+  const h1 = await run(['connect', s.plain, '--stats', '--linger', '100'], 'x\n');
+  t.regex(h1.stderr, /stats: none over HTTP\/1\.1/);
+  // a controller the binding does not offer: usage
+  const bad = await run(['connect', s.plain, '--cc', 'bbr2'], '');
+  t.is(bad.code, 2);
+  t.regex(bad.stderr, /--cc takes reno, cubic, bbr/);
 });

@@ -4,6 +4,7 @@
 // point a browser at it. It is two calls of `serve()` with one request handler.
 
 import { readFileSync } from 'node:fs';
+import type { QuicSettings } from '../h3/quic.js';
 import { type WorkerGroup, workerCount, workerInfo } from '../scale/cluster.js';
 import { buffered, type RequestHandler, websocket } from '../server/handler.js';
 import { serve } from '../server/serve.js';
@@ -38,6 +39,10 @@ export interface InteropOptions {
   history?: number;
   /** Worker processes on the same ports (serve()'s `workers`; the rooms span them). */
   workers?: number | 'auto';
+  /** TLS secrets of the TLS port (h1, h2, h3) to this file, NSS key log format (serve()'s `keylog`). */
+  keylog?: string;
+  /** QUIC settings of HTTP/3 (the congestion controller, pacing…: serve()'s `quic`). */
+  quic?: QuicSettings;
   log?: (line: string) => void;
 }
 
@@ -212,6 +217,8 @@ export async function serveInterop(opts: InteropOptions = {}): Promise<Served> {
         topics,
         ...spread,
         ...(opts.quicRetry !== undefined && { retry: opts.quicRetry }),
+        ...(opts.keylog !== undefined && { keylog: opts.keylog }),
+        ...(opts.quic !== undefined && { quic: opts.quic }),
       });
       listeners.push(l);
       // certificates name localhost: browsers should use that name

@@ -33,7 +33,7 @@ import type { Session } from '../ws/session.js';
 import { H3Connection } from './connection.js';
 import { H3_INTERNAL_ERROR, H3_NO_ERROR, H3_REQUEST_CANCELLED } from './errors.js';
 import type { Header } from './qpack.js';
-import type { QuicSettings } from './quic.js';
+import type { QuicConnection, QuicSettings } from './quic.js';
 import { connectQuic } from './quic-client.js';
 import type { H3Stream, H3StreamSink } from './stream.js';
 import { H3Transport } from './transport.js';
@@ -107,6 +107,7 @@ export class PooledConnection implements Pooled {
         alpn: ['h3'],
         internalErrorCode: H3_INTERNAL_ERROR,
         timeout: Math.max(1, deadline - Date.now()),
+        session: ticketsOf(this.#pool).get(this.key),
         ...((opts.quic || opts.keylog !== undefined) && {
           settings: { ...(opts.keylog !== undefined && { keylog: opts.keylog }), ...opts.quic },
         }),
@@ -119,6 +120,7 @@ export class PooledConnection implements Pooled {
               onGoaway: () => this.#leavePool(),
               onIdle: () => this.#maybeIdle(),
               onClose: (info) => {
+                this.#keepTicket(q);
                 this.#die();
                 onGone(new Error(`the HTTP/3 connection closed (${info.reason || info.code})`));
               },
@@ -139,6 +141,7 @@ export class PooledConnection implements Pooled {
         }),
       ]).finally(() => clearTimeout(timer));
       const h3 = this.h3!;
+      this.#keepTicket(h3.quic);
       this.#maybeIdle();
       return h3;
     } catch (err) {
@@ -146,6 +149,12 @@ export class PooledConnection implements Pooled {
       this.h3?.close(H3_NO_ERROR);
       throw err;
     }
+  }
+
+  /** Keep the server's session ticket for the next connection to the same origin (RFC 8446 §4.6.1). */
+  #keepTicket(q: QuicConnection): void {
+    const ticket = q.session();
+    if (ticket !== null && ticket.length > 0) ticketsOf(this.#pool).set(this.key, ticket);
   }
 
   get usable(): boolean {
@@ -202,6 +211,22 @@ export class PooledConnection implements Pooled {
 }
 
 export type H3Pool = ConnectionPool<PooledConnection>;
+
+/**
+ * TLS session tickets per pool (an Agent's, or the process-wide one) and per pool key
+ * (origin, TLS options, QUIC settings): a new connection to a server resumes the last
+ * session it gave (no certificate exchanged; `pathStats().resumed`). Early data is not
+ * used: a WebSocket's extended CONNECT waits for the handshake (RFC 8470).
+ */
+const tickets = new WeakMap<H3Pool, Map<string, Uint8Array>>();
+function ticketsOf(pool: H3Pool): Map<string, Uint8Array> {
+  let m = tickets.get(pool);
+  if (m === undefined) {
+    m = new Map();
+    tickets.set(pool, m);
+  }
+  return m;
+}
 
 /** The pool of connect() without an Agent of its own. */
 export const defaultH3Pool: H3Pool = new ConnectionPool<PooledConnection>();

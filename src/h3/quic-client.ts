@@ -17,6 +17,7 @@ import {
   type QuicConnectionHandler,
   type QuicheConnection,
   type QuicSettings,
+  resumeWith,
   settingsFor,
 } from './quic.js';
 import { DriverConnection, type DriverInit, type Owner } from './quic-driver.js';
@@ -37,6 +38,8 @@ export interface QuicClientOptions {
   internalErrorCode: number;
   /** Handshake timeout (ms). */
   timeout: number;
+  /** A TLS session ticket from an earlier connection to the same server: resume it. */
+  session?: Uint8Array | undefined;
   /** The handshake completed: return the handler (called before any stream is read). */
   onEstablished(conn: QuicConnection): QuicConnectionHandler;
 }
@@ -56,6 +59,7 @@ export async function connectQuic(opts: QuicClientOptions): Promise<QuicConnecti
   let qc: QuicheConnection;
   try {
     qc = openConnection(opts.servername, scid, local, remote, config);
+    resumeWith(qc, opts.session);
   } catch (err) {
     await closeSocket(socket);
     throw err;

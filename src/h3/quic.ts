@@ -24,6 +24,7 @@ import {
 export type { Config, Header, Host, QuicheConnection };
 
 import type { PathStats } from '../ws/transport.js';
+import { CONGESTION_CONTROLLERS, type CongestionControl } from './congestion.js';
 
 /** Transport parameters and limits of our side of a connection. */
 export interface QuicSettings {
@@ -63,9 +64,7 @@ export interface QuicSettings {
   keylog?: string;
 }
 
-/** The congestion controllers quiche's binding offers (no bbr2 in this build). */
-export const CONGESTION_CONTROLLERS = ['reno', 'cubic', 'bbr'] as const;
-export type CongestionControl = (typeof CONGESTION_CONTROLLERS)[number];
+export { CONGESTION_CONTROLLERS, type CongestionControl } from './congestion.js';
 
 /** What a connection's path looks like now (quiche's recovery state and counters). */
 export interface QuicStats extends PathStats {
@@ -141,6 +140,8 @@ export interface QuicConnection {
   stopSending(stream: number, code: number): void;
   /** RTT, congestion window, path MTU and the packet and byte counters (quiche's). */
   stats(): QuicStats;
+  /** The TLS session to resume with later (client side, once the server sent a ticket), or null. */
+  session(): Uint8Array | null;
   /** Keep the connection from idling out (PING) while the application has streams open. */
   setKeepAlive(on: boolean): void;
   /** Whether the socket keeps the process alive (clients; a server's always does). */
@@ -347,6 +348,16 @@ export function acceptConnection(
 ): QuicheConnection {
   config.setStatelessResetToken(resetToken);
   return quiche.Connection.accept(scid, odcid, local, from, config);
+}
+
+/** Resume the TLS session of an earlier connection (its ticket); a stale one is ignored. */
+export function resumeWith(conn: QuicheConnection, ticket: Uint8Array | undefined): void {
+  if (ticket === undefined) return;
+  try {
+    conn.setSession(ticket);
+  } catch {
+    // a ticket quiche cannot read: a full handshake
+  }
 }
 
 /** Start writing the connection's TLS secrets to `path` (NSS key log format), if set. */

@@ -73,6 +73,9 @@ class FakeQuic implements QuicConnection {
   stats(): QuicStats {
     throw new Error('no QUIC under this fake');
   }
+  session(): Uint8Array | null {
+    return null;
+  }
   ref(): void {}
   unref(): void {}
   close(code: number, reason = ''): void {

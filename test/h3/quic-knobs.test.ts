@@ -3,12 +3,16 @@
 // HTTP/3 reports (session.pathStats(): RTT, min RTT, cwnd, path MTU, counters).
 
 import test from 'ava';
+import { Agent } from '../../src/client/agent.js';
+import { connect } from '../../src/client/connect.js';
 import { connectH1 } from '../../src/h1/client.js';
 import { closeH3Connections, connectH3 } from '../../src/h3/client.js';
 import { listen } from '../../src/server/h1-server.js';
 import { listenH3 } from '../../src/server/h3-server.js';
 import { type Handler, ok, reply } from '../../src/ws/handler.js';
+import type { PathStats } from '../../src/ws/transport.js';
 import { makeCerts, removeCerts, type TestCerts } from '../certs.js';
+import { until } from '../helpers.js';
 
 let certs: TestCerts;
 test.before(async () => {
@@ -95,3 +99,56 @@ test('pathStats() is undefined over HTTP/1.1: there is no QUIC path to describe'
     await srv.close();
   }
 });
+
+test.serial(
+  'a second connection to the same server resumes its TLS session: no certificate crosses the wire again',
+  async (t) => {
+    const srv = await listenH3({
+      cert: certs.cert,
+      key: certs.key,
+      hosts: ['127.0.0.1'],
+      route: () => ({ handler: echo, state: null }),
+    });
+    // an agent of our own, whose pooled connections close 10 ms after their last WebSocket
+    const agent = new Agent({ idleTimeout: 10 });
+    try {
+      const seen: PathStats[] = [];
+      for (let i = 0; i < 3; i++) {
+        const s = await connect(`wss://127.0.0.1:${srv.port}/`, {
+          http: 3,
+          agent,
+          handler: echo,
+          state: null,
+          tls: { ca: certs.ca, servername: 'localhost' },
+        });
+        seen.push(s.pathStats()!);
+        s.close(1000);
+        await s.closed;
+        // the pooled connection closes, and keeps the ticket the server sent
+        await until(() => agent.size === 0, 3000, 'the pooled connection to close');
+      }
+      t.deepEqual(
+        seen.map((s) => s.resumed),
+        [false, true, true],
+      );
+      // the full handshake carries the certificate chain, a resumed one does not
+      t.true(seen[1]!.bytesReceived < seen[0]!.bytesReceived - 500, JSON.stringify(seen));
+      // a fresh agent has no ticket: a full handshake
+      const other = new Agent({ idleTimeout: 10 });
+      const s = await connect(`wss://127.0.0.1:${srv.port}/`, {
+        http: 3,
+        agent: other,
+        handler: echo,
+        state: null,
+        tls: { ca: certs.ca, servername: 'localhost' },
+      });
+      t.false(s.pathStats()!.resumed);
+      s.close(1000);
+      await s.closed;
+      other.close();
+    } finally {
+      agent.close();
+      await srv.close();
+    }
+  },
+);
