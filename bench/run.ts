@@ -5,7 +5,7 @@
 // the per-round ratios (each round measures the kinds back to back). The machine is
 // shared and noisy: read ratios, not absolute numbers; nothing here is a test.
 //
-//   npm run bench [-- --quick] [-- --only echo,memory,codec,setup,h2,h3,fanout,scale] [-- --rounds N]
+//   npm run bench [-- --quick] [-- --only echo,memory,codec,setup,h2,h3,fanout,scale,lab] [-- --rounds N]
 //                 [-- --seconds S] [-- --conns N (idle connections)]
 //
 // Prints markdown tables and writes bench/results/latest.md and latest.json (quick or
@@ -34,7 +34,17 @@ const opt = (name: string): string | undefined => {
   return i >= 0 ? argv[i + 1] : undefined;
 };
 const QUICK = flag('quick');
-const SECTIONS = ['echo', 'memory', 'codec', 'setup', 'h2', 'h3', 'fanout', 'scale'] as const;
+const SECTIONS = [
+  'echo',
+  'memory',
+  'codec',
+  'setup',
+  'h2',
+  'h3',
+  'fanout',
+  'scale',
+  'lab',
+] as const;
 type Section = (typeof SECTIONS)[number];
 const only = opt('only')?.split(',') ?? [...SECTIONS];
 for (const s of only) {
@@ -661,7 +671,7 @@ async function external(section: 'h2' | 'h3'): Promise<void> {
  * in its own process. Its markdown is kept as printed; its JSON (in a trailing comment)
  * goes to latest.json.
  */
-async function script(name: 'fanout' | 'scale'): Promise<void> {
+async function script(name: 'fanout' | 'scale' | 'lab'): Promise<void> {
   log(`${name}: running bench/${name}.ts`);
   const child = spawn(
     process.execPath,
@@ -760,6 +770,7 @@ async function main(): Promise<void> {
       ['h3', () => external('h3')],
       ['fanout', () => script('fanout')],
       ['scale', () => script('scale')],
+      ['lab', () => script('lab')],
     ];
     for (const [name, run] of sections) {
       if (!want(name)) continue;

@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { connect, type HttpChoice } from './client/connect.js';
 import { CONFORMANCE_USAGE, conformanceCmd } from './conformance/command.js';
 import { describeServed, type InteropOptions, serveInterop } from './dev/interop.js';
+import { type Impairment, startLab } from './dev/lab.js';
 import { CONGESTION_CONTROLLERS, type CongestionControl } from './h3/congestion.js';
 import { workerInfo } from './scale/cluster.js';
 import type { WebSocketError } from './ws/errors.js';
@@ -21,7 +22,9 @@ const USAGE = `usage:
   omniws connect URL [--http1 | --http2 | --http3 | --auto] [--subprotocol P] [--header K:V]
                  [--origin O] [--insecure | --ca FILE] [--binary] [--ping MS] [--linger MS]
                  [--keylog FILE] [--cc reno|cubic|bbr] [--stats]
-${CONFORMANCE_USAGE.split('\n').slice(1).join('\n')}`;
+${CONFORMANCE_USAGE.split('\n').slice(1).join('\n')}
+  omniws lab --to HOST:PORT [--port P] [--host H] [--loss PCT] [--delay MS] [--jitter MS]
+             [--reorder PCT] [--rate R] [--seed N]`;
 
 /** Exit codes of `omniws connect`. */
 export const Exit = {
@@ -37,6 +40,7 @@ export async function main(argv: string[]): Promise<number> {
   if (cmd === 'serve') return serveCmd(rest);
   if (cmd === 'connect') return connectCmd(rest);
   if (cmd === 'conformance') return conformanceCmd(rest, packageVersion());
+  if (cmd === 'lab') return labCmd(rest);
   console.error(USAGE);
   return cmd === undefined || cmd === '--help' || cmd === '-h' ? Exit.Ok : Exit.Usage;
 }
@@ -319,4 +323,69 @@ function packageVersion(): string | undefined {
 
 function isCc(name: string): name is CongestionControl {
   return (CONGESTION_CONTROLLERS as readonly string[]).includes(name);
+}
+
+/** A rate: bytes per second, or with a unit (10mbit, 500kbit, 1gbit, 2mbyte). */
+export function parseRate(v: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*(bit|kbit|mbit|gbit|byte|kbyte|mbyte)?$/i.exec(v.trim());
+  if (!m)
+    throw new Error(
+      `--rate takes bytes per second or a number with kbit, mbit, gbit, kbyte, mbyte: ${v}`,
+    );
+  const n = Number(m[1]);
+  const unit = (m[2] ?? 'byte').toLowerCase();
+  const bits = { bit: 1, kbit: 1e3, mbit: 1e6, gbit: 1e9 } as Record<string, number>;
+  const bytes = { byte: 1, kbyte: 1e3, mbyte: 1e6 } as Record<string, number>;
+  return unit in bits ? (n * bits[unit]!) / 8 : n * bytes[unit]!;
+}
+
+async function labCmd(argv: string[]): Promise<number> {
+  let lab: Awaited<ReturnType<typeof startLab>>;
+  let what: string;
+  try {
+    const { values } = parseArgs({
+      args: argv,
+      options: {
+        to: { type: 'string' },
+        port: { type: 'string' },
+        host: { type: 'string', default: '127.0.0.1' },
+        loss: { type: 'string' },
+        delay: { type: 'string' },
+        jitter: { type: 'string' },
+        reorder: { type: 'string' },
+        rate: { type: 'string' },
+        seed: { type: 'string' },
+      },
+    });
+    const to = /^\[?([^\]]+?)\]?:(\d+)$/.exec(values.to ?? '');
+    if (!to) throw new Error('--to HOST:PORT is needed');
+    const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
+    const impairment: Impairment = {
+      ...(values.loss !== undefined && { loss: Number(values.loss) / 100 }),
+      ...(values.delay !== undefined && { delay: num(values.delay)! }),
+      ...(values.jitter !== undefined && { jitter: num(values.jitter)! }),
+      ...(values.reorder !== undefined && { reorder: Number(values.reorder) / 100 }),
+      ...(values.rate !== undefined && { rate: parseRate(values.rate) }),
+    };
+    lab = await startLab({
+      host: values.host,
+      port: num(values.port) ?? 0,
+      target: { host: to[1]!, port: Number(to[2]) },
+      seed: num(values.seed) ?? 1,
+      ...impairment,
+    });
+    what = `loss ${values.loss ?? 0}%, delay ${values.delay ?? 0} ms, jitter ${values.jitter ?? 0} ms, reorder ${values.reorder ?? 0}%, rate ${values.rate ?? 'unlimited'}`;
+    console.log(`lab: udp ${lab.host}:${lab.port} → ${to[1]}:${to[2]} (${what}), each way`);
+  } catch (err) {
+    console.error(`omniws lab: ${(err as Error).message}\n${USAGE}`);
+    return Exit.Usage;
+  }
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+  const c = lab.counters;
+  console.log(`lab: up ${JSON.stringify(c.up)}, down ${JSON.stringify(c.down)}`);
+  await lab.close();
+  return Exit.Ok;
 }
