@@ -19,9 +19,10 @@ import type { PathStats } from './ws/transport.js';
 const USAGE = `usage:
   omniws serve [--port P] [--host H] [--tls [--cert F --key F | --certs DIR]] [--tls-port P2]
                [--no-http3] [--redis URL [--history N]] [--workers N|auto] [--keylog FILE] [--cc C]
+               [--qlog DIR]
   omniws connect URL [--http1 | --http2 | --http3 | --auto] [--subprotocol P] [--header K:V]
                  [--origin O] [--insecure | --ca FILE] [--binary] [--ping MS] [--linger MS]
-                 [--keylog FILE] [--cc reno|cubic|bbr] [--stats]
+                 [--keylog FILE] [--qlog DIR] [--cc reno|cubic|bbr] [--stats]
 ${CONFORMANCE_USAGE.split('\n').slice(1).join('\n')}
   omniws lab --to HOST:PORT [--port P] [--host H] [--loss PCT] [--delay MS] [--jitter MS]
              [--reorder PCT] [--rate R] [--seed N]`;
@@ -62,6 +63,7 @@ async function serveCmd(argv: string[]): Promise<number> {
       history: { type: 'string' },
       keylog: { type: 'string' },
       cc: { type: 'string' },
+      qlog: { type: 'string' },
     },
   });
   if (values.cc !== undefined && !isCc(values.cc)) {
@@ -101,7 +103,7 @@ async function serveCmd(argv: string[]): Promise<number> {
     ...(workers !== undefined && { workers }),
     ...(history !== undefined && { history }),
     ...(values.keylog !== undefined && { keylog: values.keylog }),
-    ...(values.cc !== undefined && { quic: { cc: values.cc as CongestionControl } }),
+    ...quicOf(values),
   };
   if (values.cert || values.key) {
     if (!values.cert || !values.key) {
@@ -160,7 +162,7 @@ async function connectCmd(argv: string[]): Promise<number> {
       headers,
       ...tlsOf(values),
       ...(values.keylog !== undefined && { keylog: values.keylog }),
-      ...(values.cc !== undefined && { quic: { cc: values.cc as CongestionControl } }),
+      ...quicOf(values),
       handler: printingHandler(received),
     });
   } catch (err) {
@@ -298,6 +300,7 @@ function parseConnectArgs(argv: string[]) {
       ping: { type: 'string' },
       keylog: { type: 'string' },
       cc: { type: 'string' },
+      qlog: { type: 'string' },
       stats: { type: 'boolean', default: false },
     },
   });
@@ -388,4 +391,17 @@ async function labCmd(argv: string[]): Promise<number> {
   console.log(`lab: up ${JSON.stringify(c.up)}, down ${JSON.stringify(c.down)}`);
   await lab.close();
   return Exit.Ok;
+}
+
+/** HTTP/3's QUIC settings from --cc and --qlog (none when neither is given). */
+function quicOf(values: { cc?: string | undefined; qlog?: string | undefined }): {
+  quic?: { cc?: CongestionControl; qlogDir?: string };
+} {
+  if (values.cc === undefined && values.qlog === undefined) return {};
+  return {
+    quic: {
+      ...(values.cc !== undefined && { cc: values.cc as CongestionControl }),
+      ...(values.qlog !== undefined && { qlogDir: values.qlog }),
+    },
+  };
 }

@@ -41,6 +41,7 @@ import {
   STREAM_QPACK_DECODER,
   STREAM_QPACK_ENCODER,
 } from './frames.js';
+import { qlogSettingName, qlogSettings } from './qlog.js';
 import { DecoderStreamParser, fieldSectionSize, type Header, parseEncoderStream } from './qpack.js';
 import { describeClose, type QuicCloseInfo, type QuicConnection } from './quic.js';
 import { H3Stream, type H3StreamHost } from './stream.js';
@@ -156,6 +157,18 @@ export class H3Connection implements H3StreamHost {
     // ignore unknown settings
     settings.push([0x1f * randomInt(1, 1 << 16) + 0x21, randomInt(0, 1 << 16)]);
     quic.write(id, [Uint8Array.of(STREAM_CONTROL), encodeSettings(settings)]);
+    const q = quic.qlog;
+    if (q) {
+      q.event('http:stream_type_set', { stream_id: id, owner: 'local', new: 'control' });
+      q.event('http:parameters_set', { owner: 'local', ...qlogSettings(settings) });
+      q.event('http:frame_created', {
+        stream_id: id,
+        frame: {
+          frame_type: 'settings',
+          settings: settings.map(([k, v]) => ({ name: qlogSettingName(k), value: v })),
+        },
+      });
+    }
   }
 
   /** The peer's SETTINGS, once they arrived. */
@@ -231,6 +244,10 @@ export class H3Connection implements H3StreamHost {
       this.#goawaySent = 0n;
       this.quic.write(this.#controlStream, encodeGoaway(0));
     }
+    this.quic.qlog?.event('http:frame_created', {
+      stream_id: this.#controlStream,
+      frame: { frame_type: 'goaway', id: Number(this.#goawaySent) },
+    });
     if (this.#requests.size === 0) this.#events.onIdle?.();
   }
 
@@ -441,6 +458,11 @@ export class H3Connection implements H3StreamHost {
           throw new H3Error(H3_STREAM_CREATION_ERROR, 'a second control stream');
         }
         this.#peerControl = id;
+        this.quic.qlog?.event('http:stream_type_set', {
+          stream_id: id,
+          owner: 'remote',
+          new: 'control',
+        });
         u.decoder = new FrameDecoder({ validator: this.#controlValidator });
         return;
       case BigInt(STREAM_PUSH):
@@ -482,10 +504,25 @@ export class H3Connection implements H3StreamHost {
   #onControlFrame(e: FrameEvent): void {
     switch (e.type) {
       case 'settings':
+        this.quic.qlog?.event('http:parameters_set', {
+          owner: 'remote',
+          ...qlogSettings(e.settings),
+        });
+        this.quic.qlog?.event('http:frame_parsed', {
+          stream_id: this.#peerControl ?? -1,
+          frame: {
+            frame_type: 'settings',
+            settings: [...e.settings].map(([k, v]) => ({ name: qlogSettingName(k), value: v })),
+          },
+        });
         this.#peerSettings = e.settings;
         this.#events.onSettings?.(e.settings);
         return;
       case 'goaway':
+        this.quic.qlog?.event('http:frame_parsed', {
+          stream_id: this.#peerControl ?? -1,
+          frame: { frame_type: 'goaway', id: Number(e.id) },
+        });
         if (this.role === 'client') {
           this.#goawayReceived = e.id;
           // RFC 9114 §5.2: requests at or above the ID "were not or will not be processed"

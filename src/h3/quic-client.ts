@@ -72,6 +72,7 @@ export async function connectQuic(opts: QuicClientOptions): Promise<QuicConnecti
     local,
     remote,
     cids: [cidKey(scid)],
+    odcid: cidKey(qc.destinationId()),
     internalErrorCode: opts.internalErrorCode,
     settings,
   }).catch((err: Error) => {

@@ -15,6 +15,7 @@
 // is gone, and connection timers never keep the process alive (sockets do, while they
 // have work: see `QuicConnection.ref/unref`).
 
+import { Qlog } from './qlog.js';
 import {
   type CongestionControl,
   closeInfoOf,
@@ -54,6 +55,8 @@ export interface DriverInit {
   cids: string[];
   internalErrorCode: number;
   settings: Required<QuicSettings>;
+  /** The client's original destination connection ID (hex): the qlog's ODCID. */
+  odcid?: string;
   onEstablished: (conn: DriverConnection) => QuicConnectionHandler;
   /** The connection ended before its handshake completed. */
   onFailed?: (info: QuicCloseInfo) => void;
@@ -94,6 +97,9 @@ export class DriverConnection implements QuicConnection {
   readonly #cc: CongestionControl;
   #minRtt = Number.POSITIVE_INFINITY;
   #rttSampledAt = 0;
+  /** This connection's qlog (quic.qlogDir), or undefined. */
+  readonly qlog: Qlog | undefined;
+  #lastMetrics = '';
 
   constructor(init: DriverInit) {
     this.role = init.role;
@@ -111,6 +117,7 @@ export class DriverConnection implements QuicConnection {
     this.#onFailed = init.onFailed ?? null;
     this.#cc = init.settings.cc;
     keylogTo(init.conn, init.settings.keylog);
+    this.qlog = init.settings.qlogDir === '' ? undefined : this.#startQlog(init);
     const server = init.role === 'server' ? 1 : 0;
     this.#nextBidi = server;
     this.#nextUni = 2 | server;
@@ -335,6 +342,10 @@ export class DriverConnection implements QuicConnection {
   /** @internal A datagram for this connection. */
   receive(data: Buffer, from: Host): void {
     if (this.#gone) return;
+    if (this.qlog) {
+      this.qlog.event('transport:datagrams_received', { count: 1, raw: [{ length: data.length }] });
+      this.#sampleRtt();
+    }
     try {
       this.#conn.recv(data, {
         from,
@@ -385,6 +396,7 @@ export class DriverConnection implements QuicConnection {
     try {
       if (!this.#established && !this.#closeReported && this.#conn.isEstablished()) {
         this.#established = true;
+        if (this.qlog) this.#qlogEstablished(this.qlog);
         const make = this.#onEstablished;
         this.#onEstablished = null;
         if (make) this.#handler = make(this);
@@ -495,6 +507,7 @@ export class DriverConnection implements QuicConnection {
       const r = this.#conn.send(packet);
       if (r === null) break;
       const [n, info] = r;
+      this.qlog?.event('transport:datagrams_sent', { count: 1, raw: [{ length: n }] });
       if (n <= SMALL_PACKET) {
         // small (ACKs, short messages): a copy from Node's pool, the buffer stays ours
         this.#owner.send(Buffer.from(packet.subarray(0, n)), info.to);
@@ -537,17 +550,99 @@ export class DriverConnection implements QuicConnection {
     this.#flush();
   }
 
-  /** A minimum-RTT sample, at most every 100 ms (quiche keeps only the smoothed RTT). */
-  #sampleRtt(): void {
+  /**
+   * A minimum-RTT sample, at most every 100 ms (quiche keeps only the smoothed RTT); the
+   * qlog's recovery:metrics_updated when the metrics changed.
+   */
+  #sampleRtt(force = false): void {
     const now = performance.now();
-    if (now - this.#rttSampledAt < 100) return;
+    if (!force && now - this.#rttSampledAt < 100) return;
     this.#rttSampledAt = now;
     try {
       for (const p of this.#conn.pathStats()) {
-        if (p.active && p.rtt > 0) this.#minRtt = Math.min(this.#minRtt, p.rtt);
+        if (!p.active) continue;
+        if (p.rtt > 0) this.#minRtt = Math.min(this.#minRtt, p.rtt);
+        if (this.qlog) {
+          const m = {
+            smoothed_rtt: p.rtt,
+            min_rtt: Number.isFinite(this.#minRtt) ? this.#minRtt : p.rtt,
+            congestion_window: p.cwnd,
+            // quiche's delivery rate estimate, bytes/s as qlog's pacing_rate is bits/s
+            pacing_rate: p.deliveryRate * 8,
+          };
+          const key = JSON.stringify(m);
+          if (key !== this.#lastMetrics) {
+            this.#lastMetrics = key;
+            this.qlog.event('recovery:metrics_updated', m);
+          }
+        }
       }
     } catch {
       // closed: nothing to sample
+    }
+  }
+
+  #startQlog(init: DriverInit): Qlog | undefined {
+    let q: Qlog;
+    try {
+      const odcid = init.odcid ?? init.cids[0] ?? 'unknown';
+      q = new Qlog(
+        init.settings.qlogDir,
+        odcid,
+        init.role,
+        `omniws ${init.role} ${init.remote.host}:${init.remote.port}`,
+      );
+    } catch {
+      return undefined; // a directory that cannot be made: no qlog, the connection goes on
+    }
+    const local = { ip: init.local.host, port: init.local.port };
+    const remote = { ip: init.remote.host, port: init.remote.port };
+    const [src, dst] = init.role === 'client' ? [local, remote] : [remote, local];
+    q.event('connectivity:connection_started', {
+      ip_version: init.remote.host.includes(':') ? 'ipv6' : 'ipv4',
+      src_ip: src.ip,
+      src_port: src.port,
+      dst_ip: dst.ip,
+      dst_port: dst.port,
+    });
+    const s = init.settings;
+    q.event('transport:parameters_set', {
+      owner: 'local',
+      max_idle_timeout: s.maxIdleTimeout,
+      max_udp_payload_size: s.maxUdpPayload,
+      initial_max_data: s.initialMaxData,
+      initial_max_stream_data_bidi_local: s.initialMaxStreamData,
+      initial_max_stream_data_bidi_remote: s.initialMaxStreamData,
+      initial_max_stream_data_uni: s.initialMaxStreamDataUni,
+      initial_max_streams_bidi: init.role === 'client' ? 0 : s.maxStreamsBidi,
+      initial_max_streams_uni: s.maxStreamsUni,
+      disable_active_migration: true,
+    });
+    return q;
+  }
+
+  #qlogEstablished(q: Qlog): void {
+    q.event('connectivity:connection_state_updated', { new: 'handshake_completed' });
+    try {
+      const st = this.#conn.stats();
+      q.event('transport:parameters_set', {
+        owner: 'remote',
+        resumption_allowed: this.#conn.isResumed(),
+        max_idle_timeout: st.peerMaxIdleTimeout,
+        max_udp_payload_size: st.peerMaxUdpPayloadSize,
+        initial_max_data: st.peerInitialMaxData,
+        initial_max_stream_data_bidi_local: st.peerInitialMaxStreamDataBidiLocal,
+        initial_max_stream_data_bidi_remote: st.peerInitialMaxStreamDataBidiRemote,
+        initial_max_stream_data_uni: st.peerInitialMaxStreamDataUni,
+        initial_max_streams_bidi: st.peerInitialMaxStreamsBidi,
+        initial_max_streams_uni: st.peerInitialMaxStreamsUni,
+        ack_delay_exponent: st.peerAckDelayExponent,
+        max_ack_delay: st.peerMaxAckDelay,
+        disable_active_migration: st.peerDisableActiveMigration,
+        active_connection_id_limit: st.peerActiveConnIdLimit,
+      });
+    } catch {
+      // closed meanwhile
     }
   }
 
@@ -568,6 +663,16 @@ export class DriverConnection implements QuicConnection {
   #reportClose(info: QuicCloseInfo): void {
     if (this.#closeReported) return;
     this.#closeReported = true;
+    if (this.qlog) {
+      this.#sampleRtt(true);
+      this.qlog.event('connectivity:connection_closed', {
+        owner: info.by === 'peer' ? 'remote' : 'local',
+        ...(info.app ? { application_code: info.code } : { connection_code: info.code }),
+        reason: info.reason,
+        trigger: info.by === 'idle' ? 'idle_timeout' : info.by === 'error' ? 'error' : 'clean',
+      });
+      this.qlog.close();
+    }
     this.setKeepAlive(false);
     this.#streams.clearPending();
     if (this.role === 'client') this.#owner.unref();

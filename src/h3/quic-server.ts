@@ -376,6 +376,7 @@ class Listener {
       local,
       remote: from,
       cids,
+      odcid: cidKey(odcid ?? header.dcid),
       internalErrorCode: this.#opts.internalErrorCode,
       settings: connSettings,
       onEstablished: (c) => {

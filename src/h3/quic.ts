@@ -25,6 +25,7 @@ export type { Config, Header, Host, QuicheConnection };
 
 import type { PathStats } from '../ws/transport.js';
 import { CONGESTION_CONTROLLERS, type CongestionControl } from './congestion.js';
+import type { QlogSink } from './qlog.js';
 
 /** Transport parameters and limits of our side of a connection. */
 export interface QuicSettings {
@@ -62,6 +63,11 @@ export interface QuicSettings {
    * variable, else none). For debugging only: anyone with the file reads the traffic.
    */
   keylog?: string;
+  /**
+   * Write one qlog per connection (JSON-SEQ, `<odcid>_<client|server>.sqlog`) into this
+   * directory (default: the QLOGDIR environment variable, else none): docs/http3.md.
+   */
+  qlogDir?: string;
 }
 
 export { CONGESTION_CONTROLLERS, type CongestionControl } from './congestion.js';
@@ -140,6 +146,8 @@ export interface QuicConnection {
   stopSending(stream: number, code: number): void;
   /** RTT, congestion window, path MTU and the packet and byte counters (quiche's). */
   stats(): QuicStats;
+  /** Where this connection's qlog events go (quic.qlogDir), or undefined. */
+  readonly qlog?: QlogSink | undefined;
   /** The TLS session to resume with later (client side, once the server sent a ticket), or null. */
   session(): Uint8Array | null;
   /** Keep the connection from idling out (PING) while the application has streams open. */
@@ -175,6 +183,7 @@ export const DEFAULT_SETTINGS: Required<QuicSettings> = {
   hystart: true,
   pacing: true,
   keylog: '',
+  qlogDir: '',
 };
 
 /** A connection ID as the key the sockets find its connection by. */
@@ -227,6 +236,7 @@ function isLoopback(host: string): boolean {
 export function settingsFor(given: QuicSettings | undefined, peer: string): Required<QuicSettings> {
   const s = { ...DEFAULT_SETTINGS, ...given };
   if (given?.keylog === undefined) s.keylog = process.env.SSLKEYLOGFILE ?? '';
+  if (given?.qlogDir === undefined) s.qlogDir = process.env.QLOGDIR ?? '';
   if (!(CONGESTION_CONTROLLERS as readonly string[]).includes(s.cc)) {
     throw new TypeError(
       `quic.cc must be one of ${CONGESTION_CONTROLLERS.join(', ')}, not ${String(s.cc)}`,

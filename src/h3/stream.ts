@@ -20,6 +20,7 @@ import {
   RequestStreamValidator,
   type Role,
 } from './frames.js';
+import { qlogHeaders } from './qlog.js';
 import { decodeFieldSection, encodeFieldSection, type Header } from './qpack.js';
 import type { QuicConnection } from './quic.js';
 
@@ -128,7 +129,18 @@ export class H3Stream {
   sendHeaders(fields: readonly Header[], end = false): void {
     if (this.#writeDone || this.#closed) return;
     this.connection.checkFieldSection(fields);
-    this.#quic.write(this.id, encodeHeadersFrame(encodeFieldSection(fields)), end);
+    const section = encodeFieldSection(fields);
+    const q = this.#quic.qlog;
+    if (q) {
+      const headers = qlogHeaders(fields);
+      q.event('qpack:headers_encoded', { stream_id: this.id, headers, length: section.length });
+      q.event('http:frame_created', {
+        stream_id: this.id,
+        length: section.length,
+        frame: { frame_type: 'headers', headers },
+      });
+    }
+    this.#quic.write(this.id, encodeHeadersFrame(section), end);
     if (end) this.#endWrite();
   }
 
@@ -138,8 +150,14 @@ export class H3Stream {
     const list = chunks instanceof Uint8Array ? [chunks] : chunks;
     let length = 0;
     for (const c of list) length += c.length;
-    if (length > 0) this.#quic.write(this.id, [encodeDataHeader(length), ...list], end);
-    else if (end) this.#quic.write(this.id, [], true);
+    if (length > 0) {
+      this.#quic.qlog?.event('http:frame_created', {
+        stream_id: this.id,
+        length,
+        frame: { frame_type: 'data' },
+      });
+      this.#quic.write(this.id, [encodeDataHeader(length), ...list], end);
+    } else if (end) this.#quic.write(this.id, [], true);
     if (end) this.#endWrite();
   }
 
@@ -230,6 +248,17 @@ export class H3Stream {
         if (this.#tunnel)
           throw new H3Error(H3_FRAME_UNEXPECTED, 'HEADERS frame on a CONNECT tunnel');
         const fields = decodeFieldSection(e.fieldSection, this.connection.maxFieldSectionSize);
+        const q = this.#quic.qlog;
+        if (q) {
+          const headers = qlogHeaders(fields);
+          const length = e.fieldSection.length;
+          q.event('qpack:headers_decoded', { stream_id: this.id, headers, length });
+          q.event('http:frame_parsed', {
+            stream_id: this.id,
+            length,
+            frame: { frame_type: 'headers', headers },
+          });
+        }
         const trailers = this.#headersSeen;
         this.#headersSeen = true;
         if (!trailers && this.connection.role === 'client') {
@@ -249,7 +278,15 @@ export class H3Stream {
         return;
       }
       case 'data':
-        if (e.chunk.length > 0) this.#emit({ t: 'data', chunk: e.chunk });
+        if (e.chunk.length > 0) {
+          // one event per piece read (a DATA frame may arrive in several)
+          this.#quic.qlog?.event('http:frame_parsed', {
+            stream_id: this.id,
+            length: e.chunk.length,
+            frame: { frame_type: 'data' },
+          });
+          this.#emit({ t: 'data', chunk: e.chunk });
+        }
         return;
       default:
       // unknown and reserved frame types: RFC 9114 §9, ignored (the decoder skipped them)
