@@ -52,9 +52,10 @@ function frame(type: number, flags: number, stream: number, payload: Buffer): Bu
   return Buffer.concat([h, payload]);
 }
 
-function hpackInt(value: number, prefixBits: number, first: number): Buffer {
+/** An integer with an N-bit prefix (RFC 7541 §5.1; QPACK's are the same, RFC 9204 §4.1.1). */
+export function prefixInteger(value: number, prefixBits: number, first: number): number[] {
   const max = (1 << prefixBits) - 1;
-  if (value < max) return Buffer.from([first | value]);
+  if (value < max) return [first | value];
   const out = [first | max];
   let v = value - max;
   while (v >= 128) {
@@ -62,7 +63,7 @@ function hpackInt(value: number, prefixBits: number, first: number): Buffer {
     v >>>= 7;
   }
   out.push(v);
-  return Buffer.from(out);
+  return out;
 }
 
 /** Literal field without indexing, new name, no Huffman (RFC 7541 §6.2.2). */
@@ -71,7 +72,12 @@ export function encodeLiteralFields(fields: readonly (readonly [string, string])
   for (const [name, value] of fields) {
     const n = Buffer.from(name, 'latin1');
     const v = Buffer.from(value, 'latin1');
-    parts.push(Buffer.from([0x00]), hpackInt(n.length, 7, 0), n, hpackInt(v.length, 7, 0), v);
+    parts.push(
+      Buffer.from([0x00, ...prefixInteger(n.length, 7, 0)]),
+      n,
+      Buffer.from(prefixInteger(v.length, 7, 0)),
+      v,
+    );
   }
   return Buffer.concat(parts);
 }

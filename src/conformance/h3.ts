@@ -36,6 +36,7 @@ import { listenQuic } from '../h3/quic-server.js';
 import { listenH3 } from '../server/h3-server.js';
 import { type Handler, reply } from '../ws/handler.js';
 import { type Tracker, tracker } from './h1.js';
+import { prefixInteger } from './h2-raw.js';
 import { implOptions, offersDeflate, type PeerDriver, type PeerStream } from './peer.js';
 
 const echo: Handler<Tracker> = {
@@ -232,26 +233,12 @@ export async function h3ServerDriver(): Promise<PeerDriver> {
       return { handler: echo, state: t, ...implOptions(t.opts) };
     },
   });
-  const streams = new Map<number, RawStream>();
-  let conn: QuicConnection | null = null;
-  const connection = async (): Promise<QuicConnection> => {
-    if (conn !== null && !conn.closed && conn.streamsLeft('bidi') > 0) return conn;
-    conn?.close(H3_NO_ERROR);
-    const c = await connectQuic({
-      host: '127.0.0.1',
-      port: srv.port,
-      servername: 'localhost',
-      ca: certs.ca,
-      alpn: ['h3'],
-      internalErrorCode: 0x102,
-      timeout: 5000,
-      settings: QUIC,
-      onEstablished: (q) => mux(() => q, streams),
-    });
-    controlStream(c, [[SETTINGS_QPACK_MAX_TABLE_CAPACITY, 0]]);
-    conn = c;
-    return c;
-  };
+  const { streams, connection, current } = rawH3Peer({
+    host: '127.0.0.1',
+    port: srv.port,
+    servername: 'localhost',
+    ca: certs.ca,
+  });
   let n = 0;
   return {
     transport: 'h3',
@@ -264,7 +251,7 @@ export async function h3ServerDriver(): Promise<PeerDriver> {
       return openH3WebSocket(await connection(), streams, request, t);
     },
     async close() {
-      conn?.close(H3_NO_ERROR);
+      current()?.close(H3_NO_ERROR);
       await srv.close();
       await removeCerts(certs);
     },
@@ -423,19 +410,6 @@ export async function h3ClientDriver(): Promise<PeerDriver> {
   };
 }
 
-function qpackInt(value: number, prefixBits: number, first: number): number[] {
-  const max = (1 << prefixBits) - 1;
-  if (value < max) return [first | value];
-  const out = [first | max];
-  let v = value - max;
-  while (v >= 128) {
-    out.push((v & 0x7f) | 0x80);
-    v >>>= 7;
-  }
-  out.push(v);
-  return out;
-}
-
 /**
  * A QPACK field section of literal names and values, byte for byte as given (RFC 9204
  * §4.5.6, no Huffman, no table): what the handshake cases need to send names that a
@@ -446,7 +420,47 @@ export function literalFieldSection(fields: readonly (readonly [string, string])
   for (const [name, value] of fields) {
     const n = Buffer.from(name, 'latin1');
     const v = Buffer.from(value, 'latin1');
-    out.push(...qpackInt(n.length, 3, 0x20), ...n, ...qpackInt(v.length, 7, 0x00), ...v);
+    out.push(...prefixInteger(n.length, 3, 0x20), ...n, ...prefixInteger(v.length, 7, 0x00), ...v);
   }
   return Uint8Array.from(out);
+}
+
+/**
+ * A raw HTTP/3 peer's side toward a server: one QUIC connection at a time (a new one once
+ * its request streams are spent), our control stream with SETTINGS, the request streams
+ * in `streams`.
+ */
+export function rawH3Peer(to: {
+  host: string;
+  port: number;
+  servername: string | null;
+  ca?: string | Uint8Array | undefined;
+  verify?: boolean;
+}): {
+  streams: Map<number, RawStream>;
+  connection: () => Promise<QuicConnection>;
+  current: () => QuicConnection | null;
+} {
+  const streams = new Map<number, RawStream>();
+  let conn: QuicConnection | null = null;
+  const connection = async (): Promise<QuicConnection> => {
+    if (conn !== null && !conn.closed && conn.streamsLeft('bidi') > 0) return conn;
+    conn?.close(H3_NO_ERROR);
+    const c = await connectQuic({
+      host: to.host,
+      port: to.port,
+      servername: to.servername,
+      ...(to.ca !== undefined && { ca: to.ca }),
+      verify: to.verify !== false,
+      alpn: ['h3'],
+      internalErrorCode: 0x102,
+      timeout: 5000,
+      settings: QUIC,
+      onEstablished: (q) => mux(() => q, streams),
+    });
+    controlStream(c, [[SETTINGS_QPACK_MAX_TABLE_CAPACITY, 0]]);
+    conn = c;
+    return c;
+  };
+  return { streams, connection, current: () => conn };
 }

@@ -11,12 +11,9 @@ import type net from 'node:net';
 import { isIP } from 'node:net';
 import type tls from 'node:tls';
 import { H3_NO_ERROR } from '../h3/errors.js';
-import { SETTINGS_QPACK_MAX_TABLE_CAPACITY } from '../h3/frames.js';
-import type { QuicConnection } from '../h3/quic.js';
-import { connectQuic } from '../h3/quic-client.js';
 import { rawClientStream } from './h1.js';
 import { openH2WebSocket } from './h2.js';
-import { controlStream, mux, openH3WebSocket, QUIC, type RawStream } from './h3.js';
+import { openH3WebSocket, rawH3Peer } from './h3.js';
 import type { PeerDriver } from './peer.js';
 
 export type HttpVersionChoice = 1 | 2 | 3;
@@ -109,27 +106,13 @@ export async function remoteServerDriver(target: RemoteTarget): Promise<PeerDriv
 
   // HTTP/3: one QUIC connection, a request stream per case (a new connection when spent)
   const ip = isIP(host) !== 0 ? host : (await lookup(host)).address;
-  const streams = new Map<number, RawStream>();
-  let conn: QuicConnection | null = null;
-  const connection = async (): Promise<QuicConnection> => {
-    if (conn !== null && !conn.closed && conn.streamsLeft('bidi') > 0) return conn;
-    conn?.close(H3_NO_ERROR);
-    const c = await connectQuic({
-      host: ip,
-      port,
-      servername: isIP(host) !== 0 ? null : (tlsOpts.servername ?? host),
-      ...(tlsOpts.ca !== undefined && { ca: tlsOpts.ca as string | Uint8Array }),
-      verify: tlsOpts.rejectUnauthorized !== false,
-      alpn: ['h3'],
-      internalErrorCode: 0x102,
-      timeout: 5000,
-      settings: QUIC,
-      onEstablished: (q) => mux(() => q, streams),
-    });
-    controlStream(c, [[SETTINGS_QPACK_MAX_TABLE_CAPACITY, 0]]);
-    conn = c;
-    return c;
-  };
+  const { streams, connection, current } = rawH3Peer({
+    host: ip,
+    port,
+    servername: isIP(host) !== 0 ? null : (tlsOpts.servername ?? host),
+    ca: tlsOpts.ca as string | Uint8Array | undefined,
+    verify: tlsOpts.rejectUnauthorized !== false,
+  });
   return {
     transport: 'h3',
     implRole: 'server',
@@ -139,7 +122,7 @@ export async function remoteServerDriver(target: RemoteTarget): Promise<PeerDriv
       return openH3WebSocket(await connection(), streams, request, undefined);
     },
     async close() {
-      conn?.close(H3_NO_ERROR);
+      current()?.close(H3_NO_ERROR);
     },
   };
 }
