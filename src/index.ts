@@ -103,4 +103,4 @@ export type {
   TopicsOptions,
 } from './ws/topics.js';
 export { Topics } from './ws/topics.js';
-export type { HttpVersion } from './ws/transport.js';
+export type { HttpVersion, PathStats } from './ws/transport.js';

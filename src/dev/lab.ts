@@ -9,6 +9,7 @@ import dgram from 'node:dgram';
 import { once } from 'node:events';
 import { isIP } from 'node:net';
 
+/** What the lab does to each datagram, each way: loss, delay, jitter, reordering, a bottleneck. */
 export interface Impairment {
   /** Fraction of datagrams dropped, 0–1 (default 0). */
   loss?: number;
@@ -24,6 +25,7 @@ export interface Impairment {
   rate?: number;
 }
 
+/** Options of `startLab()`: where it listens, the target, the impairment and its seed. */
 export interface LabOptions extends Impairment {
   /** Where the relay listens (default 127.0.0.1, any free port). */
   host?: string;
@@ -34,6 +36,7 @@ export interface LabOptions extends Impairment {
   seed?: number;
 }
 
+/** What one direction of the lab did: datagrams forwarded, dropped (by loss or by a full queue), reordered. */
 export interface LabCounters {
   forwarded: number;
   dropped: number;
@@ -42,6 +45,7 @@ export interface LabCounters {
   reordered: number;
 }
 
+/** A running lab (`startLab()`): its port, its counters, a new impairment on the fly, close. */
 export interface Lab {
   readonly port: number;
   readonly host: string;
@@ -140,6 +144,7 @@ function prng(seed: number): () => number {
   };
 }
 
+/** Start the UDP impairment relay in front of `opts.target` (`omniws lab` is this, on the command line). */
 export async function startLab(opts: LabOptions): Promise<Lab> {
   let impairment: Impairment = { ...opts };
   check(impairment);
