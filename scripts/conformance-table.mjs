@@ -5,16 +5,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-const ORDER = [
-  'OK',
-  'NON-STRICT',
-  'INFORMATIONAL',
-  'UNIMPLEMENTED',
-  'WRONG CODE',
-  'UNCLEAN',
-  'FAILED BY CLIENT',
-  'FAILED',
-];
+const { VERDICT_ORDER: ORDER } = await import(
+  new URL('../dist/src/conformance/report.js', import.meta.url).href
+);
 const rows = [];
 const details = [];
 for (const arg of process.argv.slice(2)) {

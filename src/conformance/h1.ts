@@ -42,7 +42,8 @@ export function tracker(opts: ImplOptions): Tracker {
 }
 
 /** The echo endpoint under test: text back as text, binary as binary (pongs are automatic). */
-const echo: Handler<Tracker> = {
+/** The echo endpoint under test, in every driver: it records how its session ended. */
+export const trackedEcho: Handler<Tracker> = {
   handleIn: (msg, t) => reply(t, msg.data),
   terminate(reason, t) {
     t.calls++;
@@ -193,7 +194,7 @@ export async function h1ServerDriver(): Promise<PeerDriver> {
       if (t === undefined) return { status: 404 };
       trackers.delete(req.pathname);
       return {
-        handler: echo,
+        handler: trackedEcho,
         state: t,
         ...implOptions(t.opts),
       };
@@ -284,7 +285,7 @@ export async function h1ClientDriver(): Promise<PeerDriver> {
         });
       });
       const session = connectH1(`ws://127.0.0.1:${port}${path}`, {
-        handler: echo,
+        handler: trackedEcho,
         state: t,
         ...implOptions(opts),
       });

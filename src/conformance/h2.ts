@@ -21,17 +21,8 @@ import http2, {
 import type { AddressInfo } from 'node:net';
 import { closeH2Sessions, connectH2 } from '../h2/client.js';
 import { listenH2 } from '../server/h2-server.js';
-import { type Handler, reply } from '../ws/handler.js';
-import { type Tracker, tracker } from './h1.js';
+import { type Tracker, trackedEcho, tracker } from './h1.js';
 import { implOptions, offersDeflate, type PeerDriver, type PeerStream } from './peer.js';
-
-const echo: Handler<Tracker> = {
-  handleIn: (msg, t) => reply(t, msg.data),
-  terminate(reason, t) {
-    t.calls++;
-    t.resolve(reason);
-  },
-};
 
 /** The raw stream after the 2xx as the runner sees it. */
 export function h2Stream(
@@ -115,7 +106,7 @@ export async function h2ServerDriver(): Promise<PeerDriver> {
       const t = trackers.get(req.pathname);
       if (t === undefined) return { status: 404 };
       trackers.delete(req.pathname);
-      return { handler: echo, state: t, ...implOptions(t.opts) };
+      return { handler: trackedEcho, state: t, ...implOptions(t.opts) };
     },
     // the 16 MiB cases of group 9 write faster than a 256 KiB window drains
     initialWindowSize: 1024 * 1024,
@@ -202,7 +193,7 @@ export async function h2ClientDriver(): Promise<PeerDriver> {
         });
       });
       const session = connectH2(`ws://127.0.0.1:${port}${path}`, {
-        handler: echo,
+        handler: trackedEcho,
         state: t,
         initialWindowSize: 1024 * 1024,
         ...implOptions(opts),

@@ -34,18 +34,9 @@ import type { QuicConnection, QuicConnectionHandler } from '../h3/quic.js';
 import { connectQuic } from '../h3/quic-client.js';
 import { listenQuic } from '../h3/quic-server.js';
 import { listenH3 } from '../server/h3-server.js';
-import { type Handler, reply } from '../ws/handler.js';
-import { type Tracker, tracker } from './h1.js';
+import { type Tracker, trackedEcho, tracker } from './h1.js';
 import { prefixInteger } from './h2-raw.js';
 import { implOptions, offersDeflate, type PeerDriver, type PeerStream } from './peer.js';
-
-const echo: Handler<Tracker> = {
-  handleIn: (msg, t) => reply(t, msg.data),
-  terminate(reason, t) {
-    t.calls++;
-    t.resolve(reason);
-  },
-};
 
 export const QUIC = {
   maxIdleTimeout: 30_000,
@@ -230,7 +221,7 @@ export async function h3ServerDriver(): Promise<PeerDriver> {
       const t = trackers.get(req.pathname);
       if (t === undefined) return { status: 404 };
       trackers.delete(req.pathname);
-      return { handler: echo, state: t, ...implOptions(t.opts) };
+      return { handler: trackedEcho, state: t, ...implOptions(t.opts) };
     },
   });
   const { streams, connection, current } = rawH3Peer({
@@ -392,7 +383,7 @@ export async function h3ClientDriver(): Promise<PeerDriver> {
         });
       });
       const session = connectH3(`wss://127.0.0.1:${server.port}${path}`, {
-        handler: echo,
+        handler: trackedEcho,
         state: t,
         tls: { ca: certs.ca, servername: 'localhost' },
         quic: QUIC,

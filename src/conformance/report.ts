@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import type { Verdict } from './runner.js';
 import type { CaseResult, SuiteResult } from './suite.js';
 
-const ORDER: Verdict[] = [
+/** The verdicts from best to worst, as reports and the peer table list them. */
+export const VERDICT_ORDER: readonly Verdict[] = [
   'OK',
   'NON-STRICT',
   'INFORMATIONAL',
@@ -44,7 +45,7 @@ export function failedCount(r: SuiteResult): number {
 
 /** One line: "517 cases: 510 OK, 7 NON-STRICT". */
 export function summaryLine(r: Pick<SuiteResult, 'summary' | 'cases'>): string {
-  const parts = ORDER.filter((v) => r.summary[v]).map((v) => `${r.summary[v]} ${v}`);
+  const parts = VERDICT_ORDER.filter((v) => r.summary[v]).map((v) => `${r.summary[v]} ${v}`);
   return `${r.cases.length} cases: ${parts.join(', ') || 'none run'}`;
 }
 
@@ -81,7 +82,7 @@ function row(c: CaseResult): string {
 }
 
 export function renderHtml(r: SuiteResult): string {
-  const counts = ORDER.filter((v) => r.summary[v])
+  const counts = VERDICT_ORDER.filter((v) => r.summary[v])
     .map((v) => `<span class="v" style="background:${COLOR[v]}">${r.summary[v]} ${esc(v)}</span>`)
     .join(' ');
   const who = r.mode === 'server' ? 'server' : 'client';

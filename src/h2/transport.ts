@@ -15,6 +15,8 @@ const { NGHTTP2_PROTOCOL_ERROR, NGHTTP2_NO_ERROR } = constants;
 
 export class H2Transport implements Transport {
   readonly info: TransportInfo;
+  /** A stream has no TIME_WAIT: the client ends its side once the close handshake is done. */
+  readonly clientEndsFirst = true;
   readonly #stream: Http2Stream;
   #corked = false;
   #ended = false;

@@ -18,6 +18,8 @@ export const HIGH_WATER_MARK = 256 * 1024;
 
 export class H3Transport implements Transport {
   readonly info: TransportInfo;
+  /** A stream has no TIME_WAIT: the client ends its side once the close handshake is done. */
+  readonly clientEndsFirst = true;
   readonly #stream: H3Stream;
   #corked: Uint8Array[] | null = null;
   #corkedBytes = 0;

@@ -453,7 +453,7 @@ export class Session<S = unknown> implements SessionApi, Subscriber {
     // no TIME_WAIT, and a client whose close handshake is complete has nothing left to
     // send: it ends its side now (END_STREAM / FIN). Servers that wait for the client's
     // end before their own (Hypercorn) would otherwise hold both sides to the timeout.
-    if (this.role === 'server' || this.#transport.info.http !== '1.1') this.#transport.end();
+    if (this.role === 'server' || this.#transport.clientEndsFirst) this.#transport.end();
     this.#armCloseTimer();
   }
 

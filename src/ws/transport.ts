@@ -86,6 +86,11 @@ export interface Transport {
   abort(kind: 'cancel' | 'protocol'): void;
   pause(): void;
   resume(): void;
+  /**
+   * Optional: a stream with no TIME_WAIT (HTTP/2, HTTP/3): a client whose close handshake
+   * is complete ends its side at once instead of waiting for the server to end first.
+   */
+  readonly clientEndsFirst?: boolean;
   /** Optional: the path's statistics (HTTP/3: its QUIC connection's, shared by every stream). */
   pathStats?(): PathStats;
 }
