@@ -7,6 +7,8 @@ export { closeH3Connections, connectH3, h3PoolSize } from '../h3/client.js';
 export type { H3CloseInfo, H3ConnectionOptions } from '../h3/connection.js';
 export { DEFAULT_MAX_FIELD_SECTION_SIZE, H3Connection } from '../h3/connection.js';
 export * from '../h3/errors.js';
+export type { H3FetchOptions, H3FetchResponse } from '../h3/fetch.js';
+export { fetchH3 } from '../h3/fetch.js';
 export type { QuicCloseInfo, QuicConnection, QuicSettings } from '../h3/quic.js';
 export { describeClose } from '../h3/quic.js';
 export type { H3Listener, H3ListenOptions, H3Request } from '../server/h3-server.js';

@@ -67,6 +67,12 @@ export class PooledConnection implements Pooled {
   h3: H3Connection | null = null;
   /** Resolves once the server's SETTINGS arrived. */
   readonly ready: Promise<H3Connection>;
+  /**
+   * Resolves as soon as requests can be written: when the handshake completed, or before
+   * it, in 0-RTT, on a resumed session that allows early data (`h3.quic.earlyData`).
+   */
+  readonly opened: Promise<H3Connection>;
+  #onOpened!: (h3: H3Connection) => void;
   /** WebSockets being opened (waiting for `ready`) or open on this connection. */
   users = 0;
   dead = false;
@@ -78,9 +84,14 @@ export class PooledConnection implements Pooled {
     this.key = key;
     this.#pool = pool;
     this.#idleTimeout = opts.sessionIdleTimeout ?? pool.idleTimeout ?? DEFAULT_SESSION_IDLE_TIMEOUT;
+    this.opened = new Promise((resolve) => {
+      this.#onOpened = resolve;
+    });
     this.ready = this.#open(u, opts);
     // a failure is reported to whoever awaits `ready`; this keeps it from being unhandled
     this.ready.catch(() => {});
+    this.opened = Promise.race([this.opened, this.ready]);
+    this.opened.catch(() => {});
   }
 
   async #open(u: ParsedUrl, opts: H3ClientOptions<unknown>): Promise<H3Connection> {
@@ -127,6 +138,7 @@ export class PooledConnection implements Pooled {
             },
           );
           this.h3 = h3;
+          this.#onOpened(h3);
           return h3;
         },
       });
@@ -232,7 +244,7 @@ function ticketsOf(pool: H3Pool): Map<string, Uint8Array> {
 export const defaultH3Pool: H3Pool = new ConnectionPool<PooledConnection>();
 
 /** A live pooled connection for the origin that takes another WebSocket, or a new one. */
-function pooledConnection(u: ParsedUrl, opts: H3ClientOptions<unknown>): PooledConnection {
+export function pooledConnection(u: ParsedUrl, opts: H3ClientOptions<unknown>): PooledConnection {
   const pool = opts.h3Pool ?? defaultH3Pool;
   const key = poolKey(u, opts);
   const found = pool.find(key, (p) => p.usable);
@@ -359,6 +371,14 @@ class H3Handshake<S> {
           'WS_ERR_EXTENDED_CONNECT_UNSUPPORTED',
           `${this.#a.u.authority} did not send SETTINGS_ENABLE_CONNECT_PROTOCOL = 1 (RFC 9220 §3)`,
         ),
+      );
+      return;
+    }
+    // RFC 8470 §4: a WebSocket is not safe to replay, so it never rides 0-RTT data
+    if (h3.quic.earlyData) {
+      h3.handshakeDone().then(
+        () => !this.#settled && this.#request(h3),
+        (err: Error) => this.#onFailed(err),
       );
       return;
     }

@@ -62,6 +62,25 @@ export interface H3ConnectionOptions {
    * first byte is reset with H3_REQUEST_REJECTED (default: no limit).
    */
   requestHeadTimeout?: number;
+  /**
+   * Server: a request that is not safe to replay (RFC 9110 §9.2.1: any method but GET,
+   * HEAD, OPTIONS and TRACE; every extended CONNECT) arriving in 0-RTT data either waits
+   * until the handshake completes ('wait', the default) or is answered 425 Too Early
+   * ('reject'), so that the client retries it after the handshake (RFC 8470 §5.2).
+   */
+  earlyData?: 'wait' | 'reject';
+}
+
+const REPLAY_SAFE = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
+
+/** Whether a request may be acted on from early data: a safe method and no `:protocol`. */
+export function isReplaySafe(fields: readonly Header[]): boolean {
+  let safe = false;
+  for (const [k, v] of fields) {
+    if (k === ':protocol') return false;
+    if (k === ':method') safe = REPLAY_SAFE.has(v);
+  }
+  return safe;
 }
 
 export interface H3ConnectionEvents {
@@ -107,6 +126,9 @@ export class H3Connection implements H3StreamHost {
   readonly quic: QuicConnection;
   readonly maxFieldSectionSize: number;
   readonly #requestHeadTimeout: number;
+  readonly #earlyPolicy: 'wait' | 'reject';
+  /** Server: requests from 0-RTT held until the handshake completes. */
+  #heldEarly: [H3Stream, Header[]][] = [];
   readonly #events: H3ConnectionEvents;
   readonly #requests = new Map<number, H3Stream>();
   readonly #uni = new Map<number, UniStream>();
@@ -127,12 +149,14 @@ export class H3Connection implements H3StreamHost {
   /** The violation we closed the connection for. */
   #failure: H3Error | null = null;
   readonly #closeWaiters: ((info: H3CloseInfo) => void)[] = [];
+  readonly #handshakeWaiters: (() => void)[] = [];
 
   constructor(quic: QuicConnection, opts: H3ConnectionOptions, events: H3ConnectionEvents = {}) {
     this.role = opts.role;
     this.quic = quic;
     this.maxFieldSectionSize = opts.maxFieldSectionSize ?? DEFAULT_MAX_FIELD_SECTION_SIZE;
     this.#requestHeadTimeout = opts.requestHeadTimeout ?? 0;
+    this.#earlyPolicy = opts.earlyData ?? 'wait';
     this.#events = events;
     this.#controlValidator = new ControlStreamValidator(opts.role);
     // RFC 9114 §6.2.1: "Each side MUST initiate a single control stream at the beginning
@@ -193,6 +217,21 @@ export class H3Connection implements H3StreamHost {
   /** Open request streams. */
   get streamCount(): number {
     return this.#requests.size;
+  }
+
+  /**
+   * Resolves once the QUIC handshake has completed (at once unless the connection runs on
+   * 0-RTT keys); rejects if the connection closes first.
+   */
+  handshakeDone(): Promise<void> {
+    if (this.quic.established) return Promise.resolve();
+    if (this.#closeInfo) return Promise.reject(new Error('the HTTP/3 connection closed'));
+    return new Promise((resolve, reject) => {
+      this.#handshakeWaiters.push(resolve);
+      this.whenClosed().then(() =>
+        reject(new Error('the HTTP/3 connection closed before its handshake completed')),
+      );
+    });
   }
 
   /** Resolves once the connection is closed, with how. */
@@ -313,6 +352,13 @@ export class H3Connection implements H3StreamHost {
     this.#requests.get(stream)?.drained();
   }
 
+  onHandshakeDone(): void {
+    for (const w of this.#handshakeWaiters.splice(0)) w();
+    const held = this.#heldEarly;
+    this.#heldEarly = [];
+    for (const [s, fields] of held) if (!s.closed && !this.#closed) this.requestArrived(s, fields);
+  }
+
   onClose(info: QuicCloseInfo): void {
     if (this.#closed) return;
     this.#closed = true;
@@ -371,6 +417,17 @@ export class H3Connection implements H3StreamHost {
   requestArrived(s: H3Stream, fields: Header[]): void {
     if (!this.#events.onRequest) {
       s.reset(H3_REQUEST_REJECTED);
+      return;
+    }
+    // RFC 8470 §5.1: a server that acts on early data only does so for requests whose
+    // replay does no harm; RFC 9220 (after RFC 8441 §4) gives a WebSocket no such safety
+    if (this.quic.earlyData && !isReplaySafe(fields)) {
+      if (this.#earlyPolicy === 'reject') {
+        s.sendHeaders([[':status', '425']], true);
+        s.stopReading(H3_NO_ERROR);
+      } else {
+        this.#heldEarly.push([s, fields]);
+      }
       return;
     }
     this.#events.onRequest(s, fields);

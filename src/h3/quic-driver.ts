@@ -80,6 +80,9 @@ export class DriverConnection implements QuicConnection {
   #onEstablished: ((conn: DriverConnection) => QuicConnectionHandler) | null;
   #onFailed: ((info: QuicCloseInfo) => void) | null;
   #established = false;
+  /** The handler exists: the handshake completed, or 0-RTT data flows before it does. */
+  #open = false;
+  readonly #earlyData: boolean;
   #closeReported = false;
   #gone = false;
   #timer: NodeJS.Timeout | null = null;
@@ -116,6 +119,7 @@ export class DriverConnection implements QuicConnection {
     this.#onEstablished = init.onEstablished;
     this.#onFailed = init.onFailed ?? null;
     this.#cc = init.settings.cc;
+    this.#earlyData = init.settings.earlyData;
     keylogTo(init.conn, init.settings.keylog);
     this.qlog = init.settings.qlogDir === '' ? undefined : this.#startQlog(init);
     const server = init.role === 'server' ? 1 : 0;
@@ -147,6 +151,14 @@ export class DriverConnection implements QuicConnection {
   /** Whether the handshake completed (and the handler exists). */
   get established(): boolean {
     return this.#established;
+  }
+
+  /**
+   * Whether the connection runs on 0-RTT keys: the handler exists but the handshake has
+   * not completed, so what the peer sent may be a replay (RFC 8470 §1).
+   */
+  get earlyData(): boolean {
+    return this.#open && !this.#established;
   }
 
   /** Whether the connection ended for the application (closing, draining or gone). */
@@ -385,23 +397,48 @@ export class DriverConnection implements QuicConnection {
     }
   }
 
-  /** @internal Send the first flight (client). */
+  /**
+   * @internal Send the first flight (client). A client resuming a session that allows
+   * early data gets its handler now, so its first requests ride the 0-RTT packets.
+   */
   start(): void {
     this.#flush();
+    if (!this.#earlyData) return;
+    // quiche derives the 0-RTT keys while it writes the ClientHello: only then can it say
+    this.#process();
+    this.#flush();
+  }
+
+  /**
+   * The handler is made when the handshake completes, or as soon as 0-RTT keys exist
+   * (quic.earlyData on both sides and a resumed session that allows it): a client then
+   * writes before the handshake, a server reads what the client wrote in 0-RTT. When the
+   * handshake completes later, the handler's onHandshakeDone says so.
+   */
+  #openHandler(): void {
+    if (this.#closeReported) return;
+    if (!this.#established && this.#conn.isEstablished()) {
+      this.#established = true;
+      if (this.qlog) this.#qlogEstablished(this.qlog);
+      if (this.#open) this.#handler?.onHandshakeDone?.();
+    }
+    if (this.#open || !(this.#established || (this.#earlyData && this.#conn.isInEarlyData()))) {
+      return;
+    }
+    this.#open = true;
+    if (!this.#established)
+      this.qlog?.event('connectivity:connection_state_updated', { new: 'early_write' });
+    const make = this.#onEstablished;
+    this.#onEstablished = null;
+    if (make) this.#handler = make(this);
   }
 
   #process(): void {
     if (this.#gone || this.#processing) return;
     this.#processing = true;
     try {
-      if (!this.#established && !this.#closeReported && this.#conn.isEstablished()) {
-        this.#established = true;
-        if (this.qlog) this.#qlogEstablished(this.qlog);
-        const make = this.#onEstablished;
-        this.#onEstablished = null;
-        if (make) this.#handler = make(this);
-      }
-      if (this.#established && !this.#closeReported) {
+      this.#openHandler();
+      if (this.#open && !this.#closeReported) {
         for (const id of this.#conn.readable()) {
           if (this.#closeReported) break;
           this.#readStream(id);
@@ -476,7 +513,7 @@ export class DriverConnection implements QuicConnection {
   #flush(): void {
     if (this.#gone) return;
     try {
-      if (this.#established && !this.#closeReported && this.#streams.hasPending()) {
+      if (this.#open && !this.#closeReported && this.#streams.hasPending()) {
         this.#streams.push();
       }
       this.#sendPackets();

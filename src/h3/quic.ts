@@ -68,6 +68,14 @@ export interface QuicSettings {
    * directory (default: the QLOGDIR environment variable, else none): docs/http3.md.
    */
   qlogDir?: string;
+  /**
+   * 0-RTT (RFC 9001 §4.6, default false). A server accepts early data from clients that
+   * resume a session it issued; what it reads before the handshake completes may be a
+   * replay, so only requests safe to replay are acted on at once and the rest wait for
+   * the handshake or get 425 (RFC 8470; docs/http3.md). A client resuming such a session
+   * sends its first requests in 0-RTT packets: those safe to replay, never a WebSocket.
+   */
+  earlyData?: boolean;
 }
 
 export { CONGESTION_CONTROLLERS, type CongestionControl } from './congestion.js';
@@ -104,6 +112,8 @@ export interface QuicConnectionHandler {
   onStreamDrain(stream: number): void;
   /** The connection is gone; nothing more will be delivered or sent. */
   onClose(info: QuicCloseInfo): void;
+  /** The handshake completed on a connection whose handler was made in 0-RTT (`earlyData`). */
+  onHandshakeDone?(): void;
 }
 
 export type StreamKind = 'bidi' | 'uni';
@@ -121,6 +131,11 @@ export interface QuicConnection {
   readonly remotePort: number;
   /** Whether the handshake completed. */
   readonly established: boolean;
+  /**
+   * Whether the connection runs on 0-RTT keys (the handshake has not completed): what a
+   * server reads now may be a replay (RFC 8470).
+   */
+  readonly earlyData: boolean;
   /** Whether the connection ended for the application (closing, draining or gone). */
   readonly closed: boolean;
   /** The negotiated ALPN protocol. */
@@ -184,6 +199,7 @@ export const DEFAULT_SETTINGS: Required<QuicSettings> = {
   pacing: true,
   keylog: '',
   qlogDir: '',
+  earlyData: false,
 };
 
 /** A connection ID as the key the sockets find its connection by. */
@@ -270,6 +286,7 @@ function buildConfig(
   base.enableHystart(s.hystart);
   base.enablePacing(s.pacing);
   if (s.keylog !== '') base.logKeys();
+  if (s.earlyData) base.enableEarlyData();
   base.grease(true);
   return base;
 }

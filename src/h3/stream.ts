@@ -295,6 +295,20 @@ export class H3Stream {
 
   /** @internal The peer reset its side (RESET_STREAM) or stopped reading ours (STOP_SENDING). */
   peerAborted(code: number | null, direction: 'reset' | 'stopped'): void {
+    if (
+      direction === 'stopped' &&
+      this.connection.role === 'client' &&
+      !this.#headersSeen &&
+      !this.#readDone
+    ) {
+      // RFC 9114 §4.1.1: a server may answer before the request is complete and then stop
+      // reading it; "clients MUST NOT discard complete responses as a result of having
+      // their request terminated abruptly". The STOP_SENDING may overtake the response
+      // (it is small: before address validation it fits where the response does not)
+      this.#writeDone = true;
+      this.#maybeClose();
+      return;
+    }
     if (direction === 'reset') this.#readDone = true;
     else this.#writeDone = true;
     const what = direction === 'reset' ? 'reset the stream' : 'stopped reading the stream';

@@ -73,6 +73,12 @@ export interface H3ListenOptions extends ServerOptions {
   maxFieldSectionSize?: number;
   /** QUIC transport parameters and limits. */
   quic?: QuicSettings;
+  /**
+   * With `quic.earlyData`: a request not safe to replay (any WebSocket, any method but
+   * GET, HEAD, OPTIONS, TRACE) that arrives in 0-RTT waits for the handshake ('wait',
+   * default) or is answered 425 Too Early ('reject'): RFC 8470.
+   */
+  unsafeEarlyData?: 'wait' | 'reject';
   /** Workers sharing the UDP port (serve({ workers }) sets it): src/scale/cluster.ts. */
   router?: QuicRouter;
   /**
@@ -207,6 +213,7 @@ class H3Connections {
         maxFieldSectionSize:
           opts.maxHeaderSize ?? opts.maxFieldSectionSize ?? DEFAULT_MAX_FIELD_SECTION_SIZE,
         requestHeadTimeout: opts.handshakeTimeout ?? 10_000,
+        ...(opts.unsafeEarlyData && { earlyData: opts.unsafeEarlyData }),
       },
       {
         onRequest: this.#onRequest,

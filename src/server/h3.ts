@@ -61,7 +61,13 @@ export function h3Request(
     remotePort: quic.remotePort,
     upgrade,
     // QUIC always runs TLS 1.3 (RFC 9001 §4.2)
-    tls: { protocol: 'TLSv1.3', alpn: quic.alpn, cipher: undefined, servername: undefined },
+    tls: {
+      protocol: 'TLSv1.3',
+      alpn: quic.alpn,
+      cipher: undefined,
+      servername: undefined,
+      ...(quic.earlyData && { earlyData: true }),
+    },
     body,
   };
 }

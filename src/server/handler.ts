@@ -72,6 +72,12 @@ export interface TlsInfo {
   readonly cipher: string | undefined;
   /** The SNI name the client asked for. */
   readonly servername: string | undefined;
+  /**
+   * The request arrived in 0-RTT data, before the handshake completed (HTTP/3 with
+   * `quic.earlyData`): it may be a replay (RFC 8470). Only requests safe to replay are
+   * handed over this early; `unsafeEarlyData` says what happens to the others.
+   */
+  readonly earlyData?: boolean;
 }
 
 /**

@@ -29,6 +29,7 @@ class FakeQuic implements QuicConnection {
   readonly remoteAddress = '127.0.0.1';
   readonly remotePort = 2;
   readonly established = true;
+  earlyData = false;
   closed = false;
   readonly alpn = 'h3';
   readonly calls: Call[] = [];
