@@ -5,10 +5,10 @@
 // HEAD, OPTIONS, TRACE, no `:protocol`); anything else waits for the handshake, unless
 // `earlyData: 'always'` asks to send it early anyway, to see what a server does with it.
 
-import { H3_REQUEST_CANCELLED } from './errors.js';
-import { isReplaySafe } from './connection.js';
-import { type H3ClientOptions, pooledConnection } from './client.js';
 import { parseWsUrl } from '../h1/client.js';
+import { type H3ClientOptions, pooledConnection } from './client.js';
+import { isReplaySafe } from './connection.js';
+import { H3_REQUEST_CANCELLED } from './errors.js';
 import type { Header } from './qpack.js';
 
 /** Options of `fetchH3()`: the request, and the connection options WebSockets take. */

@@ -6,6 +6,8 @@
 // delay dwarfs everything loopback adds.
 
 import test from 'ava';
+import { startLab } from '../../src/dev/lab.js';
+import { ConnectionPool } from '../../src/h2/pool.js';
 import {
   closeH3Connections,
   connectH3,
@@ -17,8 +19,6 @@ import { fetchH3 } from '../../src/h3/fetch.js';
 import type { Header } from '../../src/h3/qpack.js';
 import type { QuicConnection } from '../../src/h3/quic.js';
 import { connectQuic } from '../../src/h3/quic-client.js';
-import { ConnectionPool } from '../../src/h2/pool.js';
-import { startLab } from '../../src/dev/lab.js';
 import { type H3Listener, listenH3 } from '../../src/server/h3-server.js';
 import { buffered, type Request, websocket } from '../../src/server/handler.js';
 import { type Handler, ok, reply } from '../../src/ws/handler.js';
