@@ -7,6 +7,7 @@
 //   scale   src/scale     topics across processes (Redis, a cluster's primary), beside the wire
 //   server  src/server    request handler, routes, listen/attach per version
 //   client  src/client    connect, the reconnecting client, the WHATWG WebSocket
+//   compat  src/compat    other libraries' APIs on omniws (omniws/ws: ws 8's), over server and client
 //   dev     src/dev       certificates, the interop server and page
 //   conformance  src/conformance  the case table, its judge and raw peers for every version:
 //           a tool on top of the library (`omniws conformance`), which nothing below imports
@@ -17,11 +18,12 @@
 
 const face = '^src/(index|cli)\\.ts$|^src/exports/';
 const above = {
-  ws: `^src/(h[123]|scale|server|client|dev|conformance)/|${face}`,
-  wire: `^src/(scale|server|client|dev|conformance)/|${face}`,
-  scale: `^src/(server|client|dev|conformance)/|${face}`,
-  server: `^src/(client|dev|conformance)/|${face}`,
-  client: `^src/(server|dev|conformance)/|${face}`,
+  ws: `^src/(h[123]|scale|server|client|compat|dev|conformance)/|${face}`,
+  wire: `^src/(scale|server|client|compat|dev|conformance)/|${face}`,
+  scale: `^src/(server|client|compat|dev|conformance)/|${face}`,
+  server: `^src/(client|compat|dev|conformance)/|${face}`,
+  client: `^src/(server|compat|dev|conformance)/|${face}`,
+  compat: `^src/(dev|conformance)/|${face}`,
   dev: `^src/conformance/|${face}`,
   conformance: face,
 };
@@ -83,6 +85,14 @@ module.exports = {
       severity: 'error',
       from: { path: '^src/client/' },
       to: { path: above.client },
+    },
+    {
+      name: 'compat-imports-down',
+      comment:
+        'src/compat puts other APIs on omniws: it uses the engine, the wire, server and client, never dev or conformance',
+      severity: 'error',
+      from: { path: '^src/compat/' },
+      to: { path: above.compat },
     },
     {
       name: 'dev-imports-down',
