@@ -19,10 +19,11 @@ import type { PathStats } from './ws/transport.js';
 const USAGE = `usage:
   omniws serve [--port P] [--host H] [--tls [--cert F --key F | --certs DIR]] [--tls-port P2]
                [--no-http3] [--redis URL [--history N]] [--workers N|auto] [--keylog FILE] [--cc C]
-               [--qlog DIR]
+               [--qlog DIR] [--early-data]
   omniws connect URL [--http1 | --http2 | --http3 | --auto] [--subprotocol P] [--header K:V]
                  [--origin O] [--insecure | --ca FILE] [--binary] [--ping MS] [--linger MS]
                  [--keylog FILE] [--qlog DIR] [--cc reno|cubic|bbr] [--stats]
+                 [--migrate-after MS]
 ${CONFORMANCE_USAGE.split('\n').slice(1).join('\n')}
   omniws lab --to HOST:PORT [--port P] [--host H] [--loss PCT] [--delay MS] [--jitter MS]
              [--reorder PCT] [--rate R] [--seed N]`;
@@ -64,6 +65,7 @@ async function serveCmd(argv: string[]): Promise<number> {
       keylog: { type: 'string' },
       cc: { type: 'string' },
       qlog: { type: 'string' },
+      'early-data': { type: 'boolean', default: false },
     },
   });
   if (values.cc !== undefined && !isCc(values.cc)) {
@@ -171,6 +173,7 @@ async function connectCmd(argv: string[]): Promise<number> {
     return Exit.Failed;
   }
   if (values.ping !== undefined) pingEvery(session, Number(values.ping));
+  if (values['migrate-after'] !== undefined) migrateAfter(session, Number(values['migrate-after']));
   const rl = sendLines(session, values.binary === true, Number(values.linger ?? 500), received);
   // read the path's statistics just before the end: after it the connection may be gone
   let stats: PathStats | undefined;
@@ -225,6 +228,19 @@ function printingHandler(received: { at: number }): Handler<null> {
       return ok(state);
     },
   };
+}
+
+/** `--migrate-after MS`: move the QUIC connection to a new local port, and say how it went. */
+function migrateAfter(session: Session<null>, ms: number): void {
+  const timer = setTimeout(() => {
+    if (session.readyState !== 'open') return;
+    session.migrate().then(
+      (to) => console.error(`migrated to ${to.address}:${to.port}`),
+      (err: Error) => console.error(`migration failed: ${err.message}`),
+    );
+  }, ms);
+  timer.unref();
+  void session.closed.then(() => clearTimeout(timer));
 }
 
 function pingEvery(session: Session<null>, every: number): void {
@@ -302,8 +318,16 @@ function parseConnectArgs(argv: string[]) {
       cc: { type: 'string' },
       qlog: { type: 'string' },
       stats: { type: 'boolean', default: false },
+      'migrate-after': { type: 'string' },
     },
   });
+  const migrateAfter = values['migrate-after'];
+  if (migrateAfter !== undefined && !(Number(migrateAfter) >= 0)) {
+    throw new Error('--migrate-after takes a number of milliseconds');
+  }
+  if (migrateAfter !== undefined && !values.http3) {
+    throw new Error('--migrate-after moves a QUIC connection: add --http3');
+  }
   if (values.cc !== undefined && !isCc(values.cc)) {
     throw new Error(`--cc takes ${CONGESTION_CONTROLLERS.join(', ')}`);
   }
@@ -393,15 +417,20 @@ async function labCmd(argv: string[]): Promise<number> {
   return Exit.Ok;
 }
 
-/** HTTP/3's QUIC settings from --cc and --qlog (none when neither is given). */
-function quicOf(values: { cc?: string | undefined; qlog?: string | undefined }): {
-  quic?: { cc?: CongestionControl; qlogDir?: string };
+/** HTTP/3's QUIC settings from --cc, --qlog and --early-data (none when none is given). */
+function quicOf(values: {
+  cc?: string | undefined;
+  qlog?: string | undefined;
+  'early-data'?: boolean | undefined;
+}): {
+  quic?: { cc?: CongestionControl; qlogDir?: string; earlyData?: boolean };
 } {
-  if (values.cc === undefined && values.qlog === undefined) return {};
+  if (values.cc === undefined && values.qlog === undefined && !values['early-data']) return {};
   return {
     quic: {
       ...(values.cc !== undefined && { cc: values.cc as CongestionControl }),
       ...(values.qlog !== undefined && { qlogDir: values.qlog }),
+      ...(values['early-data'] && { earlyData: true }),
     },
   };
 }

@@ -173,6 +173,18 @@ test('serve --keylog --cc bbr; connect --http3 --cc reno --keylog --stats: secre
   for (const f of [serverKeys, clientKeys]) {
     t.regex(await readFile(f, 'utf8'), /^CLIENT_TRAFFIC_SECRET_0 [0-9a-f]+ [0-9a-f]+$/m);
   }
+  // --migrate-after: the QUIC connection moves to a new port and the WebSocket still
+  // closes cleanly over it (exit 0)
+  const moved = await run(
+    ['connect', s.tls, '--http3', '--ca', s.ca, '--migrate-after', '50', '--linger', '600'],
+    'before\n',
+  );
+  t.is(moved.code, 0, moved.stderr);
+  t.is(moved.stdout, 'before\n');
+  t.regex(moved.stderr, /^migrated to [0-9a-f.:]+:\d+$/m);
+  const noQuic = await run(['connect', s.plain, '--migrate-after', '50'], '');
+  t.is(noQuic.code, 2);
+  t.regex(noQuic.stderr, /--migrate-after moves a QUIC connection: add --http3/);
   // over HTTP/1.1 there is no QUIC path: says so
   const h1 = await run(['connect', s.plain, '--stats', '--linger', '100'], 'x\n');
   t.regex(h1.stderr, /stats: none over HTTP\/1\.1/);

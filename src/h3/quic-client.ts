@@ -21,6 +21,7 @@ import {
   settingsFor,
 } from './quic.js';
 import { DriverConnection, type DriverInit, type Owner } from './quic-driver.js';
+import { tokenAsBigInt } from './quic-reset.js';
 import { bindSocket, closeSocket } from './quic-socket.js';
 
 export interface QuicClientOptions {
@@ -51,7 +52,8 @@ export interface QuicClientOptions {
 export async function connectQuic(opts: QuicClientOptions): Promise<QuicConnection> {
   const settings = settingsFor(opts.settings, opts.host);
   const config = buildClientConfig(opts.verify !== false, opts.ca, opts.alpn, settings);
-  const socket = await bindSocket(isIP(opts.host) === 6 ? '::' : '0.0.0.0', 0);
+  const family = isIP(opts.host) === 6 ? '::' : '0.0.0.0';
+  const socket = await bindSocket(family, 0);
   const a = socket.address();
   const local: Host = { host: a.address, port: a.port };
   const remote: Host = { host: opts.host, port: opts.port };
@@ -64,7 +66,7 @@ export async function connectQuic(opts: QuicClientOptions): Promise<QuicConnecti
     await closeSocket(socket);
     throw err;
   }
-  const own = new ClientSocket(socket);
+  const own = new ClientSocket(socket, family);
   return handshake(opts, own, {
     role: 'client',
     conn: qc,
@@ -75,45 +77,89 @@ export async function connectQuic(opts: QuicClientOptions): Promise<QuicConnecti
     odcid: cidKey(qc.destinationId()),
     internalErrorCode: opts.internalErrorCode,
     settings,
+    // the server's ID for us on a new path (RFC 9000 §9.5): random, as the first one
+    newCid: () => ({
+      cid: randomBytes(CID_LENGTH),
+      token: tokenAsBigInt(randomBytes(16)),
+    }),
   }).catch((err: Error) => {
     own.forget();
     throw err;
   });
 }
 
-/** A client connection's own socket, closed once, when the connection is gone or failed. */
+/**
+ * A client connection's own sockets, closed once, when the connection is gone or failed:
+ * the one it started on, and one per path it migrated to (until the old one is dropped).
+ */
 class ClientSocket implements Owner {
-  readonly #socket: dgram.Socket;
+  readonly #sockets = new Map<number, dgram.Socket>();
+  readonly #family: string;
+  #conn: DriverConnection | null = null;
   #closed = false;
+  #refed = true;
 
-  constructor(socket: dgram.Socket) {
-    this.#socket = socket;
+  constructor(socket: dgram.Socket, family: string) {
+    this.#sockets.set(socket.address().port, socket);
+    this.#family = family;
   }
 
-  /** Hand the socket's datagrams to `conn`. */
+  /** Hand the sockets' datagrams to `conn`. */
   deliverTo(conn: DriverConnection): void {
-    this.#socket.on('message', (msg, rinfo) =>
-      conn.receive(msg, { host: rinfo.address, port: rinfo.port }),
-    );
-    this.#socket.on('error', noop);
+    this.#conn = conn;
+    for (const socket of this.#sockets.values()) this.#listen(socket, conn);
   }
 
-  send(packet: Uint8Array, to: Host): void {
-    if (!this.#closed) this.#socket.send(packet, to.port, to.host, noop);
+  #listen(socket: dgram.Socket, conn: DriverConnection): void {
+    const a = socket.address();
+    const local: Host = { host: a.address, port: a.port };
+    socket.on('message', (msg, rinfo) =>
+      conn.receive(msg, { host: rinfo.address, port: rinfo.port }, local),
+    );
+    socket.on('error', noop);
+  }
+
+  send(packet: Uint8Array, to: Host, from: Host): void {
+    if (this.#closed) return;
+    const socket = this.#sockets.get(from.port) ?? this.#sockets.values().next().value;
+    socket?.send(packet, to.port, to.host, noop);
+  }
+
+  async newPath(conn: DriverConnection): Promise<Host> {
+    const socket = await bindSocket(this.#family, 0);
+    if (this.#closed) {
+      await closeSocket(socket);
+      throw new Error('the connection is gone');
+    }
+    if (!this.#refed) socket.unref();
+    this.#sockets.set(socket.address().port, socket);
+    this.#listen(socket, this.#conn ?? conn);
+    const a = socket.address();
+    return { host: a.address, port: a.port };
+  }
+
+  dropPath(local: Host): void {
+    const socket = this.#sockets.get(local.port);
+    if (!socket || this.#sockets.size === 1) return;
+    this.#sockets.delete(local.port);
+    void closeSocket(socket);
   }
 
   forget(): void {
     if (this.#closed) return;
     this.#closed = true;
-    void closeSocket(this.#socket);
+    for (const socket of this.#sockets.values()) void closeSocket(socket);
+    this.#sockets.clear();
   }
 
   ref(): void {
-    this.#socket.ref();
+    this.#refed = true;
+    for (const socket of this.#sockets.values()) socket.ref();
   }
 
   unref(): void {
-    this.#socket.unref();
+    this.#refed = false;
+    for (const socket of this.#sockets.values()) socket.unref();
   }
 }
 

@@ -37,10 +37,24 @@ const READ_CHUNK = 64 * 1024;
 /** Datagrams up to this size are copied out of the send buffer (Node's pool serves them). */
 const SMALL_PACKET = 1500;
 
+/** A client's move to a new path, waiting for the path's validation. */
+interface Migration {
+  local: Host;
+  resolve: (local: Host) => void;
+  reject: (err: Error) => void;
+}
+
 /** The socket side of a connection: where its datagrams go and who forgets it. */
 export interface Owner {
-  send(packet: Uint8Array, to: Host): void;
+  /** Send a datagram to `to` from the socket bound to `from`. */
+  send(packet: Uint8Array, to: Host, from: Host): void;
   forget(conn: DriverConnection): void;
+  /** The connection IDs under which the connection is found changed (servers route by them). */
+  cidsChanged?(conn: DriverConnection, added: readonly string[], removed: readonly string[]): void;
+  /** Clients: a socket on a new local port that delivers to `conn` (a path to migrate to). */
+  newPath?(conn: DriverConnection): Promise<Host>;
+  /** Clients: the socket bound to `local` is not needed any more. */
+  dropPath?(local: Host): void;
   ref(): void;
   unref(): void;
 }
@@ -57,6 +71,11 @@ export interface DriverInit {
   settings: Required<QuicSettings>;
   /** The client's original destination connection ID (hex): the qlog's ODCID. */
   odcid?: string;
+  /**
+   * A new connection ID of ours and its stateless reset token: spare IDs are issued (up to
+   * the peer's active_connection_id_limit) so that a path can change (RFC 9000 §5.1.1, §9.5).
+   */
+  newCid: () => { cid: Uint8Array; token: bigint };
   onEstablished: (conn: DriverConnection) => QuicConnectionHandler;
   /** The connection ended before its handshake completed. */
   onFailed?: (info: QuicCloseInfo) => void;
@@ -65,8 +84,8 @@ export interface DriverInit {
 /** The quiche-backed QuicConnection, driven by its socket (quic-server.ts, quic-client.ts). */
 export class DriverConnection implements QuicConnection {
   readonly role: 'client' | 'server';
-  readonly localAddress: string;
-  readonly localPort: number;
+  localAddress: string;
+  localPort: number;
   remoteAddress: string;
   remotePort: number;
   /** Source connection IDs under which the owner finds this connection. */
@@ -98,6 +117,11 @@ export class DriverConnection implements QuicConnection {
   #sendBuffer: Buffer | null = null;
   readonly #closeWaiters: (() => void)[] = [];
   readonly #cc: CongestionControl;
+  readonly #newCid: () => { cid: Uint8Array; token: bigint };
+  /** A migration waiting for its new path's validation. */
+  #migration: Migration | null = null;
+  /** Sequence number of the server's connection ID we send with (RFC 9000 §5.1.1). */
+  #dcidSeq = 0;
   #minRtt = Number.POSITIVE_INFINITY;
   #rttSampledAt = 0;
   /** This connection's qlog (quic.qlogDir), or undefined. */
@@ -120,6 +144,7 @@ export class DriverConnection implements QuicConnection {
     this.#onFailed = init.onFailed ?? null;
     this.#cc = init.settings.cc;
     this.#earlyData = init.settings.earlyData;
+    this.#newCid = init.newCid;
     keylogTo(init.conn, init.settings.keylog);
     this.qlog = init.settings.qlogDir === '' ? undefined : this.#startQlog(init);
     const server = init.role === 'server' ? 1 : 0;
@@ -349,10 +374,154 @@ export class DriverConnection implements QuicConnection {
     return new Promise((resolve) => this.#closeWaiters.push(resolve));
   }
 
+  /**
+   * Client: move the connection to a new local UDP port (RFC 9000 §9, active migration):
+   * a new socket, a spare connection ID of the server's, the new path validated (PATH_CHALLENGE
+   * and PATH_RESPONSE), and every stream carried on over it. Resolves with the new local
+   * address once the path is validated; the old socket closes a moment later.
+   */
+  migrate(timeout = 5000): Promise<Host> {
+    if (this.role !== 'client' || !this.#owner.newPath) {
+      return Promise.reject(new Error('only a client moves its connection to a new path'));
+    }
+    if (!this.#established || this.#closeReported) {
+      return Promise.reject(new Error('the connection is not established'));
+    }
+    if (this.#migration) return Promise.reject(new Error('a migration is already under way'));
+    const owner = this.#owner;
+    return owner.newPath!(this).then(
+      (local) =>
+        new Promise<Host>((resolve, reject) => {
+          const old: Host = { host: this.localAddress, port: this.localPort };
+          const timer = setTimeout(() => {
+            this.#migration = null;
+            owner.dropPath?.(local);
+            reject(new Error(`the new path was not validated within ${timeout} ms`));
+          }, timeout);
+          timer.unref();
+          this.#migration = {
+            local,
+            resolve: (l) => {
+              clearTimeout(timer);
+              this.localAddress = l.host;
+              this.localPort = l.port;
+              // packets the server sent to the old path just before the move still land
+              setTimeout(() => owner.dropPath?.(old), 1000).unref();
+              resolve(l);
+            },
+            reject: (err) => {
+              clearTimeout(timer);
+              owner.dropPath?.(local);
+              reject(err);
+            },
+          };
+          try {
+            // probe first (PATH_CHALLENGE on the new path), move once it is validated
+            this.#conn.probePath(local, { host: this.remoteAddress, port: this.remotePort });
+          } catch (err) {
+            this.#migration.reject(
+              new Error(`quiche refused to migrate: ${(err as Error).message}`, { cause: err }),
+            );
+            this.#migration = null;
+            return;
+          }
+          this.qlog?.event('connectivity:connection_state_updated', { new: 'migrating' });
+          this.#scheduleFlush();
+        }),
+    );
+  }
+
+  /**
+   * After the handshake: issue spare connection IDs up to the peer's limit, forget those
+   * the peer retired, and follow path events (a migration's validation).
+   */
+  #pathUpkeep(): void {
+    const added: string[] = [];
+    const removed: string[] = [];
+    try {
+      for (let i = 0; i < 8 && this.#conn.sourceCidsLeft() > 0; i++) {
+        const { cid, token } = this.#newCid();
+        this.#conn.newSourceCid(cid, token, false);
+        added.push(Buffer.from(cid).toString('hex'));
+      }
+      for (let i = 0; i < 8; i++) {
+        const gone = this.#conn.retiredScidNext();
+        if (gone === null) break;
+        removed.push(Buffer.from(gone).toString('hex'));
+      }
+    } catch {
+      // closing, or no room for another ID: the connection goes on with what it has
+    }
+    if (added.length > 0 || removed.length > 0) {
+      for (const k of added) this.cids.push(k);
+      for (const k of removed) {
+        const i = this.cids.indexOf(k);
+        if (i >= 0) this.cids.splice(i, 1);
+      }
+      this.#owner.cidsChanged?.(this, added, removed);
+    }
+    for (let i = 0; i < 8; i++) {
+      let e: ReturnType<QuicheConnection['pathEventNext']> | null;
+      try {
+        e = this.#conn.pathEventNext();
+      } catch {
+        break;
+      }
+      if (!e) break;
+      this.#onPathEvent(e);
+    }
+    const m = this.#migration;
+    if (m && this.#isValidated(m.local)) this.#moveTo(m);
+  }
+
+  #isValidated(local: Host): boolean {
+    try {
+      return this.#conn.isPathValidated(local, { host: this.remoteAddress, port: this.remotePort });
+    } catch {
+      return false; // the path is gone: the migration's timeout reports it
+    }
+  }
+
+  /** The probed path is validated: make it the active one. */
+  #moveTo(m: Migration): void {
+    this.#migration = null;
+    try {
+      const seq = this.#conn.migrate(m.local, { host: this.remoteAddress, port: this.remotePort });
+      // the old path's ID is retired, so that the server issues a fresh spare one
+      if (seq !== this.#dcidSeq) {
+        try {
+          this.#conn.retireDestinationCid(this.#dcidSeq);
+        } catch {
+          // still in use, or retired already: it goes with its path
+        }
+        this.#dcidSeq = seq;
+      }
+    } catch (err) {
+      m.reject(new Error(`quiche refused to migrate: ${(err as Error).message}`, { cause: err }));
+      return;
+    }
+    this.qlog?.event('connectivity:connection_state_updated', { new: 'migrated' });
+    m.resolve(m.local);
+    this.#scheduleFlush();
+  }
+
+  #onPathEvent(e: NonNullable<ReturnType<QuicheConnection['pathEventNext']>>): void {
+    const m = this.#migration;
+    if (e.type === 'Validated' && m && e.local.port === m.local.port) {
+      this.#moveTo(m);
+    } else if (e.type === 'Closed' && m && e.local.port === m.local.port) {
+      this.#migration = null;
+      m.reject(new Error('the new path failed validation'));
+    } else if (e.type === 'PeerMigrated') {
+      this.remoteAddress = e.new.host;
+      this.remotePort = e.new.port;
+    }
+  }
+
   // ── driver side ───────────────────────────────────────────────────────────
 
-  /** @internal A datagram for this connection. */
-  receive(data: Buffer, from: Host): void {
+  /** @internal A datagram for this connection, from `from`, received on the socket bound to `local`. */
+  receive(data: Buffer, from: Host, local?: Host): void {
     if (this.#gone) return;
     if (this.qlog) {
       this.qlog.event('transport:datagrams_received', { count: 1, raw: [{ length: data.length }] });
@@ -361,7 +530,7 @@ export class DriverConnection implements QuicConnection {
     try {
       this.#conn.recv(data, {
         from,
-        to: { host: this.localAddress, port: this.localPort },
+        to: local ?? { host: this.localAddress, port: this.localPort },
       });
     } catch (err) {
       // quiche closed the connection itself (TLS failure, protocol violation): report it
@@ -438,6 +607,7 @@ export class DriverConnection implements QuicConnection {
     this.#processing = true;
     try {
       this.#openHandler();
+      if (this.#established && !this.#closeReported) this.#pathUpkeep();
       if (this.#open && !this.#closeReported) {
         for (const id of this.#conn.readable()) {
           if (this.#closeReported) break;
@@ -547,11 +717,11 @@ export class DriverConnection implements QuicConnection {
       this.qlog?.event('transport:datagrams_sent', { count: 1, raw: [{ length: n }] });
       if (n <= SMALL_PACKET) {
         // small (ACKs, short messages): a copy from Node's pool, the buffer stays ours
-        this.#owner.send(Buffer.from(packet.subarray(0, n)), info.to);
+        this.#owner.send(Buffer.from(packet.subarray(0, n)), info.to, info.from);
       } else {
         // the socket keeps the buffer until sent: hand it over, take a new one next time
         this.#sendBuffer = null;
-        this.#owner.send(packet.subarray(0, n), info.to);
+        this.#owner.send(packet.subarray(0, n), info.to, info.from);
       }
     }
   }
@@ -653,7 +823,7 @@ export class DriverConnection implements QuicConnection {
       initial_max_stream_data_uni: s.initialMaxStreamDataUni,
       initial_max_streams_bidi: init.role === 'client' ? 0 : s.maxStreamsBidi,
       initial_max_streams_uni: s.maxStreamsUni,
-      disable_active_migration: true,
+      disable_active_migration: init.role === 'client',
     });
     return q;
   }
@@ -712,6 +882,9 @@ export class DriverConnection implements QuicConnection {
     }
     this.setKeepAlive(false);
     this.#streams.clearPending();
+    const m = this.#migration;
+    this.#migration = null;
+    m?.reject(new Error('the connection closed during the migration'));
     if (this.role === 'client') this.#owner.unref();
     const h = this.#handler;
     const failed = this.#onFailed;

@@ -379,6 +379,10 @@ class Listener {
       odcid: cidKey(odcid ?? header.dcid),
       internalErrorCode: this.#opts.internalErrorCode,
       settings: connSettings,
+      newCid: () => {
+        const cid = this.#newCid();
+        return { cid, token: tokenAsBigInt(this.#resets.token(cid)) };
+      },
       onEstablished: (c) => {
         this.#handshaking.delete(c);
         this.connections.add(c);
@@ -393,6 +397,10 @@ class Listener {
   #ownerFor(socket: dgram.Socket): Owner {
     return {
       send: (packet, to) => socket.send(packet, to.port, to.host, noop),
+      cidsChanged: (c, added, removed) => {
+        for (const k of added) this.#byCid.set(k, c);
+        for (const k of removed) if (this.#byCid.get(k) === c) this.#byCid.delete(k);
+      },
       forget: (c) => {
         for (const k of c.cids) if (this.#byCid.get(k) === c) this.#byCid.delete(k);
         this.connections.delete(c);

@@ -178,8 +178,15 @@ export interface QuicConnection {
   destroy(): void;
   /** Resolves once the connection is gone for good (after closing/draining). */
   whenGone(): Promise<void>;
+  /**
+   * Client: move the connection to a new local UDP port (RFC 9000 §9); resolves with the
+   * new local address once the server validated the path. Every stream goes on.
+   */
+  migrate?(timeout?: number): Promise<Host>;
 }
 
+/** Connection IDs of ours the peer may hold at once (quiche's default is 2). */
+const ACTIVE_CID_LIMIT = 4;
 export const CID_LENGTH = 20; // quiche.MAX_CONN_ID_LEN: short headers are parsed with this length
 /** Datagram size to a loopback peer: a twelfth of the per-packet work of 1350 bytes. */
 const LOOPBACK_UDP_PAYLOAD = 16 * 1024;
@@ -281,7 +288,12 @@ function buildConfig(
   base.setInitialMaxStreamsUni(s.maxStreamsUni);
   base.setMaxStreamWindow(s.maxStreamWindow);
   base.setMaxConnectionWindow(s.maxConnectionWindow);
-  base.setDisableActiveMigration(true);
+  // a server follows a client onto a new path (RFC 9000 §9); a client never sees its
+  // server move (servers do not migrate: §9, "only the client can initiate")
+  base.setDisableActiveMigration(client);
+  // spare connection IDs each side may hand the other: a migration uses one, and the old
+  // path's is retired once the move is done (RFC 9000 §5.1.1)
+  base.setActiveConnectionIdLimit(ACTIVE_CID_LIMIT);
   base.setCcAlgorithmName(s.cc);
   base.enableHystart(s.hystart);
   base.enablePacing(s.pacing);

@@ -9,6 +9,7 @@
 // reset, STOP_SENDING or a lost connection reports an error, resets what is left of
 // the stream and closes the transport.
 
+import { WebSocketError } from '../ws/errors.js';
 import type { PathStats, Transport, TransportInfo, TransportSink } from '../ws/transport.js';
 import { H3_GENERAL_PROTOCOL_ERROR, H3_REQUEST_CANCELLED } from './errors.js';
 import type { H3Stream } from './stream.js';
@@ -44,6 +45,20 @@ export class H3Transport implements Transport {
   /** The QUIC connection's RTT, congestion window, path MTU and counters. */
   pathStats(): PathStats {
     return this.#stream.connection.quic.stats();
+  }
+
+  /** Client: QUIC connection migration to a new local port (every stream on it moves). */
+  async migrate(): Promise<{ address: string; port: number }> {
+    const q = this.#stream.connection.quic;
+    if (!q.migrate || q.role !== 'client') {
+      throw new WebSocketError('WS_ERR_INVALID_STATE', 'only a client moves its QUIC connection');
+    }
+    try {
+      const local = await q.migrate();
+      return { address: local.host, port: local.port };
+    } catch (err) {
+      throw new WebSocketError('WS_ERR_INVALID_STATE', (err as Error).message, { cause: err });
+    }
   }
 
   /** The request stream underneath (id, connection), for diagnostics and tests. */

@@ -287,6 +287,24 @@ export class Session<S = unknown> implements SessionApi, Subscriber {
   pathStats(): PathStats | undefined {
     return this.#transport.pathStats?.();
   }
+  /**
+   * Client over HTTP/3: move the QUIC connection under this WebSocket to a new local UDP
+   * port (RFC 9000 §9: the new path is probed, validated, then used), with every WebSocket
+   * on that connection; resolves with the new local address. Rejects over HTTP/1.1 and
+   * HTTP/2, on a server, and when the server offers no spare connection ID or the path
+   * does not validate.
+   */
+  migrate(): Promise<{ address: string; port: number }> {
+    if (!this.#transport.migrate) {
+      return Promise.reject(
+        new WebSocketError(
+          'WS_ERR_INVALID_STATE',
+          `only a WebSocket over HTTP/3 can move to a new path (this one is over HTTP/${this.#transport.info.http})`,
+        ),
+      );
+    }
+    return this.#transport.migrate();
+  }
   /** Resolves once, when the session has ended (after terminate ran). */
   get closed(): Promise<CloseReason> {
     if (this.#final) return Promise.resolve(this.#final);

@@ -93,4 +93,9 @@ export interface Transport {
   readonly clientEndsFirst?: boolean;
   /** Optional: the path's statistics (HTTP/3: its QUIC connection's, shared by every stream). */
   pathStats?(): PathStats;
+  /**
+   * Optional: move what carries this stream to a new local address (HTTP/3 clients: QUIC
+   * connection migration, every stream on the connection with it); resolves with it.
+   */
+  migrate?(): Promise<{ address: string; port: number }>;
 }

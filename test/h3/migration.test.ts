@@ -1,7 +1,7 @@
 // NAT rebinding (RFC 9000 §9): a client's datagrams start arriving from another port in
 // the middle of a connection (a NAT forgot its mapping). The server follows the new path
-// (quiche validates it) and the WebSocket goes on without a hitch. Our own client does not
-// migrate actively (we advertise disable_active_migration; that does not cover rebinding).
+// (quiche validates it) and the WebSocket goes on without a hitch. A client that moves on
+// purpose (session.migrate()) is active-migration.test.ts.
 
 import test from 'ava';
 import { closeH3Connections, connectH3 } from '../../src/h3/client.js';
