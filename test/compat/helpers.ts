@@ -128,3 +128,44 @@ export function openedPromise(ws: NodeJS.EventEmitter): Promise<void> {
   opened.catch(() => {});
   return opened;
 }
+
+/** Events of an emitter recorded from now on, taken in order with `next(name)`. */
+export interface Recorder {
+  next<T extends unknown[] = any[]>(name: string, ms?: number): Promise<T>;
+  /** How many of `name` were recorded and not taken yet. */
+  pending(name: string): number;
+}
+
+export function record(emitter: NodeJS.EventEmitter, names: readonly string[]): Recorder {
+  const seen = new Map<string, unknown[][]>();
+  const waiters = new Map<string, ((args: unknown[]) => void)[]>();
+  for (const name of names) {
+    seen.set(name, []);
+    waiters.set(name, []);
+    emitter.on(name, (...args: unknown[]) => {
+      const w = waiters.get(name)!.shift();
+      if (w) w(args);
+      else seen.get(name)!.push(args);
+    });
+  }
+  return {
+    next<T extends unknown[]>(name: string, ms = 5000): Promise<T> {
+      const q = seen.get(name);
+      if (q === undefined) throw new Error(`'${name}' is not recorded`);
+      if (q.length > 0) return Promise.resolve(q.shift() as T);
+      return new Promise<T>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          const list = waiters.get(name)!;
+          list.splice(list.indexOf(w), 1);
+          reject(new Error(`no '${name}' within ${ms} ms`));
+        }, ms);
+        const w = (args: unknown[]) => {
+          clearTimeout(timer);
+          resolve(args as T);
+        };
+        waiters.get(name)!.push(w);
+      });
+    },
+    pending: (name) => seen.get(name)?.length ?? 0,
+  };
+}
