@@ -8,11 +8,13 @@ import type { QuicSettings } from '../h3/quic.js';
 import { type WorkerGroup, workerCount, workerInfo } from '../scale/cluster.js';
 import { buffered, type RequestHandler, websocket } from '../server/handler.js';
 import { serve } from '../server/serve.js';
+import { webtransport } from '../server/webtransport.js';
 import { processTopics } from '../server/workers.js';
 import { Topics } from '../ws/topics.js';
 import { type CertPaths, ensureCerts } from './certs.js';
 import { echoRoutes, pubsubRoute, pubsubTopic } from './echo.js';
 import { INTEROP_PAGE } from './page.js';
+import { wtEchoHandler } from './wt-echo.js';
 
 /** Options of `serveInterop()`: address, plain and TLS ports, certificate, HTTP/3, deflate. */
 export interface InteropOptions {
@@ -104,6 +106,11 @@ export function interopHandler(opts: InteropHandlerOptions = {}): RequestHandler
   // published messages are compressed once for all members: no context takeover
   const roomDeflate = deflate && { serverNoContextTakeover: true };
   return (req) => {
+    if (req.protocol === 'webtransport') {
+      return req.pathname === '/wt/echo'
+        ? webtransport(wtEchoHandler, null)
+        : buffered(404, { 'content-type': 'text/plain; charset=utf-8' }, 'not found\n');
+    }
     const route = routes[req.pathname];
     if (route) {
       const { handler, state, ...settings } = route;
@@ -219,6 +226,7 @@ export async function serveInterop(opts: InteropOptions = {}): Promise<Served> {
         ...(opts.quicRetry !== undefined && { retry: opts.quicRetry }),
         ...(opts.keylog !== undefined && { keylog: opts.keylog }),
         ...(opts.quic !== undefined && { quic: opts.quic }),
+        ...(http3 && { webtransport: true }),
       });
       listeners.push(l);
       // certificates name localhost: browsers should use that name

@@ -51,13 +51,15 @@ export interface H3ClientOptions<S> extends ClientOptions<S> {
   quic?: QuicSettings;
   /** The pool to take the connection from (an Agent's); default: the process-wide one. */
   h3Pool?: H3Pool;
+  /** @internal WebTransport connections: its SETTINGS and QUIC datagrams (wt-client.ts). */
+  webtransport?: boolean;
 }
 
 // Connections are shared between equal TLS options and equal QUIC settings, by value
 // (src/h2/pool.ts): a connection verified with one CA never serves another's request.
 function poolKey(u: ParsedUrl, opts: H3ClientOptions<unknown>): string {
   const host = u.host.includes(':') ? `[${u.host}]` : u.host;
-  return `${host}:${u.port}|${optionsKey(opts.tls)}|${optionsKey(opts.quic)}`;
+  return `${host}:${u.port}|${optionsKey(opts.tls)}|${optionsKey(opts.quic)}${opts.webtransport ? '|wt' : ''}`;
 }
 
 /** An HTTP/3 connection in a pool. */
@@ -119,13 +121,17 @@ export class PooledConnection implements Pooled {
         internalErrorCode: H3_INTERNAL_ERROR,
         timeout: Math.max(1, deadline - Date.now()),
         session: ticketsOf(this.#pool).get(this.key),
-        ...((opts.quic || opts.keylog !== undefined) && {
-          settings: { ...(opts.keylog !== undefined && { keylog: opts.keylog }), ...opts.quic },
+        ...((opts.quic || opts.keylog !== undefined || opts.webtransport) && {
+          settings: {
+            ...(opts.keylog !== undefined && { keylog: opts.keylog }),
+            ...opts.quic,
+            ...(opts.webtransport && { datagrams: true }),
+          },
         }),
         onEstablished: (q) => {
           const h3 = new H3Connection(
             q,
-            { role: 'client' },
+            { role: 'client', ...(opts.webtransport && { webtransport: { maxSessions: 16 } }) },
             {
               onSettings,
               onGoaway: () => this.#leavePool(),

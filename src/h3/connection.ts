@@ -45,7 +45,23 @@ import { qlogSettingName, qlogSettings } from './qlog.js';
 import { DecoderStreamParser, fieldSectionSize, type Header, parseEncoderStream } from './qpack.js';
 import { describeClose, type QuicCloseInfo, type QuicConnection } from './quic.js';
 import { H3Stream, type H3StreamHost } from './stream.js';
-import { decodeVarintBig } from './varint.js';
+import { decodeVarint, decodeVarintBig } from './varint.js';
+import type { WtSession } from './wt-session.js';
+import {
+  decodeDatagram,
+  offersWebTransport,
+  readSessionId,
+  WT_BUFFERED_STREAM_REJECTED,
+  WT_STREAM_SIGNAL,
+  WT_UNI_STREAM_TYPE,
+  WtWireError,
+  webTransportSettings,
+} from './wt-wire.js';
+
+/** Streams that name a session not (yet) known, kept per connection at most. */
+const MAX_ORPHAN_STREAMS = 16;
+/** A WebTransport stream's header must be complete within this many bytes. */
+const MAX_WT_HEADER = 16;
 
 /** Our SETTINGS_MAX_FIELD_SECTION_SIZE unless told otherwise. */
 export const DEFAULT_MAX_FIELD_SECTION_SIZE = 64 * 1024;
@@ -69,6 +85,12 @@ export interface H3ConnectionOptions {
    * ('reject'), so that the client retries it after the handshake (RFC 8470 §5.2).
    */
   earlyData?: 'wait' | 'reject';
+  /**
+   * WebTransport (draft-ietf-webtrans-http3): send every draft's settings with this
+   * session limit, and route streams and datagrams that name a session to it. The QUIC
+   * connection must have datagrams on.
+   */
+  webtransport?: { maxSessions: number };
 }
 
 const REPLAY_SAFE = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
@@ -118,6 +140,16 @@ interface UniStream {
   decoder?: FrameDecoder;
   qpackDecoder?: DecoderStreamParser;
   ignored?: boolean;
+  /** A WebTransport stream waiting for its session ID. */
+  wt?: boolean;
+}
+
+/** A WebTransport stream whose session is not known yet: its bytes, until it is. */
+interface Orphan {
+  sessionId: number;
+  kind: 'bidi' | 'uni';
+  chunks: Uint8Array[];
+  fin: boolean;
 }
 
 /** An HTTP/3 connection; it is the QUIC connection's handler. */
@@ -150,6 +182,14 @@ export class H3Connection implements H3StreamHost {
   #failure: H3Error | null = null;
   readonly #closeWaiters: ((info: H3CloseInfo) => void)[] = [];
   readonly #handshakeWaiters: (() => void)[] = [];
+  readonly #wtEnabled: boolean;
+  /** WebTransport sessions by ID (their CONNECT stream's). */
+  readonly #wtSessions = new Map<number, WtSession>();
+  /** Stream → the session it belongs to. */
+  readonly #wtStreams = new Map<number, WtSession>();
+  /** Peer bidirectional streams whose first varint has not arrived whole. */
+  readonly #bidiHeads = new Map<number, Uint8Array>();
+  readonly #orphans = new Map<number, Orphan>();
 
   constructor(quic: QuicConnection, opts: H3ConnectionOptions, events: H3ConnectionEvents = {}) {
     this.role = opts.role;
@@ -159,6 +199,7 @@ export class H3Connection implements H3StreamHost {
     this.#earlyPolicy = opts.earlyData ?? 'wait';
     this.#events = events;
     this.#controlValidator = new ControlStreamValidator(opts.role);
+    this.#wtEnabled = opts.webtransport !== undefined;
     // RFC 9114 §6.2.1: "Each side MUST initiate a single control stream at the beginning
     // of the connection and send its SETTINGS frame as the first frame on this stream."
     const id = quic.openStream('uni');
@@ -176,7 +217,10 @@ export class H3Connection implements H3StreamHost {
       [SETTINGS_QPACK_BLOCKED_STREAMS, 0],
       [SETTINGS_MAX_FIELD_SECTION_SIZE, this.maxFieldSectionSize],
     ];
-    if (opts.enableConnectProtocol) settings.push([SETTINGS_ENABLE_CONNECT_PROTOCOL, 1]);
+    if (opts.enableConnectProtocol || opts.webtransport) {
+      settings.push([SETTINGS_ENABLE_CONNECT_PROTOCOL, 1]);
+    }
+    if (opts.webtransport) settings.push(...webTransportSettings(opts.webtransport.maxSessions));
     // RFC 9114 §7.2.4.1: reserved identifiers 0x1f * N + 0x21 exercise the peer's duty to
     // ignore unknown settings
     settings.push([0x1f * randomInt(1, 1 << 16) + 0x21, randomInt(0, 1 << 16)]);
@@ -198,6 +242,47 @@ export class H3Connection implements H3StreamHost {
   /** The peer's SETTINGS, once they arrived. */
   get peerSettings(): Settings | undefined {
     return this.#peerSettings;
+  }
+
+  /** Whether the peer's SETTINGS offer WebTransport (any draft's settings, with H3 datagrams). */
+  get peerOffersWebTransport(): boolean {
+    return this.#peerSettings !== undefined && offersWebTransport(this.#peerSettings);
+  }
+
+  /** Whether this connection routes WebTransport streams and datagrams. */
+  get webtransport(): boolean {
+    return this.#wtEnabled;
+  }
+
+  /** WebTransport sessions open on this connection. */
+  get sessionCount(): number {
+    return this.#wtSessions.size;
+  }
+
+  /** @internal Route the streams and datagrams that name `s` to it (and those that waited). */
+  addSession(s: WtSession): void {
+    this.#wtSessions.set(s.id, s);
+    for (const [id, o] of [...this.#orphans]) {
+      if (o.sessionId !== s.id) continue;
+      this.#orphans.delete(id);
+      this.#adopt(id, s, o.kind, o.chunks, o.fin);
+    }
+  }
+
+  /** @internal The session ended: its ID routes nothing any more. */
+  sessionClosed(s: WtSession): void {
+    if (this.#wtSessions.get(s.id) === s) this.#wtSessions.delete(s.id);
+    for (const [id, owner] of [...this.#wtStreams]) if (owner === s) this.#wtStreams.delete(id);
+  }
+
+  /** @internal A session opened a stream: route its events to it. */
+  wtStreamOpened(id: number, s: WtSession): void {
+    this.#wtStreams.set(id, s);
+  }
+
+  /** @internal A session's stream is done both ways. */
+  wtStreamClosed(id: number): void {
+    this.#wtStreams.delete(id);
   }
 
   /** Whether the peer allows extended CONNECT (RFC 9220 §3). */
@@ -287,6 +372,8 @@ export class H3Connection implements H3StreamHost {
       stream_id: this.#controlStream,
       frame: { frame_type: 'goaway', id: Number(this.#goawaySent) },
     });
+    // draft-ietf-webtrans-http3 §4.7: sessions learn of the GOAWAY as a DRAIN
+    for (const s of this.#wtSessions.values()) s.drain();
     if (this.#requests.size === 0) this.#events.onIdle?.();
   }
 
@@ -315,6 +402,17 @@ export class H3Connection implements H3StreamHost {
 
   onStreamData(stream: number, data: Uint8Array, fin: boolean): void {
     if (this.#closed) return;
+    const wt = this.#wtStreams.get(stream);
+    if (wt) {
+      wt.stream(stream)?.receive(data, fin);
+      return;
+    }
+    const orphan = this.#orphans.get(stream);
+    if (orphan) {
+      orphan.chunks.push(data);
+      orphan.fin ||= fin;
+      return;
+    }
     try {
       if ((stream & 2) !== 0) this.#onUniData(stream, data, fin);
       else this.#onBidiData(stream, data, fin);
@@ -325,6 +423,12 @@ export class H3Connection implements H3StreamHost {
 
   onStreamReset(stream: number, code: number): void {
     if (this.#closed) return;
+    const wt = this.#wtStreams.get(stream);
+    if (wt) {
+      wt.stream(stream)?.peerAborted('reset', code);
+      return;
+    }
+    if (this.#orphans.delete(stream) || this.#bidiHeads.delete(stream)) return;
     if ((stream & 2) !== 0) {
       if (this.#isCritical(stream)) {
         this.#fail(
@@ -339,6 +443,11 @@ export class H3Connection implements H3StreamHost {
 
   onStreamStopped(stream: number, code: number | null): void {
     if (this.#closed) return;
+    const wt = this.#wtStreams.get(stream);
+    if (wt) {
+      wt.stream(stream)?.peerAborted('stopped', code);
+      return;
+    }
     if (stream === this.#controlStream) {
       this.#fail(
         new H3Error(H3_CLOSED_CRITICAL_STREAM, 'the peer stopped reading our control stream'),
@@ -349,7 +458,20 @@ export class H3Connection implements H3StreamHost {
   }
 
   onStreamDrain(stream: number): void {
-    this.#requests.get(stream)?.drained();
+    const wt = this.#wtStreams.get(stream);
+    if (wt) wt.stream(stream)?.drained();
+    else this.#requests.get(stream)?.drained();
+  }
+
+  onDatagram(data: Uint8Array): void {
+    if (!this.#wtEnabled || this.#closed) return;
+    let d: ReturnType<typeof decodeDatagram>;
+    try {
+      d = decodeDatagram(data);
+    } catch {
+      return; // unreliable: a malformed one is as good as lost
+    }
+    this.#wtSessions.get(d.sessionId)?.datagram(d.payload);
   }
 
   onHandshakeDone(): void {
@@ -371,6 +493,10 @@ export class H3Connection implements H3StreamHost {
             `the HTTP/3 connection closed (${info.by}: ${describeClose(info)})`,
             { scope: 'connection', ...(info.error && { cause: info.error }) },
           ));
+    for (const s of [...this.#wtSessions.values()]) s.connectionClosed();
+    this.#wtSessions.clear();
+    this.#wtStreams.clear();
+    this.#orphans.clear();
     for (const s of [...this.#requests.values()]) s.connectionClosed(err);
     this.#requests.clear();
     this.#uni.clear();
@@ -435,6 +561,24 @@ export class H3Connection implements H3StreamHost {
 
   #onBidiData(id: number, data: Uint8Array, fin: boolean): void {
     let s = this.#requests.get(id);
+    if (s === undefined && this.#wtEnabled && (id & 1) !== (this.role === 'server' ? 1 : 0)) {
+      // a peer's new stream: a request (HEADERS first), or a WebTransport stream (0x41)
+      const head = this.#bidiHeads.get(id);
+      const bytes = head ? concat(head, data) : data;
+      const signal = decodeVarint(bytes, 0);
+      if (signal === null) {
+        if (!fin) this.#bidiHeads.set(id, bytes.slice());
+        else this.#bidiHeads.delete(id);
+        return;
+      }
+      if (signal.value === WT_STREAM_SIGNAL) {
+        this.#bidiHeads.delete(id);
+        this.#wtHeader(id, 'bidi', bytes.subarray(signal.length), fin);
+        return;
+      }
+      this.#bidiHeads.delete(id);
+      data = bytes;
+    }
     if (s === undefined) {
       if (this.role === 'client') {
         // RFC 9114 §6.1: "Clients MUST treat receipt of a server-initiated bidirectional
@@ -463,6 +607,70 @@ export class H3Connection implements H3StreamHost {
     s.receive(data, fin);
   }
 
+  /**
+   * The rest of a WebTransport stream's header (the session ID) and what follows it: to
+   * the session, to the orphans while the session is not known, or refused.
+   */
+  #wtHeader(id: number, kind: 'bidi' | 'uni', bytes: Uint8Array, fin: boolean): void {
+    let parsed: ReturnType<typeof readSessionId>;
+    try {
+      parsed = readSessionId(bytes, 0);
+    } catch (err) {
+      if (!(err instanceof WtWireError)) throw err;
+      this.#refuseWtStream(id, kind);
+      return;
+    }
+    if (parsed === null) {
+      if (fin || bytes.length >= MAX_WT_HEADER) {
+        this.#refuseWtStream(id, kind);
+        return;
+      }
+      // wait for the rest of the session ID (kept as a uni stream's head, or a bidi head)
+      if (kind === 'uni') this.#uni.set(id, { head: bytes.slice(), type: null, wt: true });
+      else this.#bidiHeads.set(id, concat(Uint8Array.of(WT_STREAM_SIGNAL), bytes));
+      return;
+    }
+    const rest = bytes.subarray(parsed.next);
+    const session = this.#wtSessions.get(parsed.id);
+    if (session) {
+      this.#adopt(id, session, kind, rest.length > 0 ? [rest] : [], fin);
+      return;
+    }
+    // draft §4.6: a stream may arrive before its session's CONNECT; keep a few
+    if (this.#orphans.size >= MAX_ORPHAN_STREAMS) {
+      this.#refuseWtStream(id, kind);
+      return;
+    }
+    this.#orphans.set(id, {
+      sessionId: parsed.id,
+      kind,
+      chunks: rest.length > 0 ? [rest] : [],
+      fin,
+    });
+  }
+
+  #adopt(
+    id: number,
+    session: WtSession,
+    kind: 'bidi' | 'uni',
+    chunks: Uint8Array[],
+    fin: boolean,
+  ): void {
+    const s = session.incoming(id, kind);
+    if (s === null) {
+      this.#refuseWtStream(id, kind);
+      return;
+    }
+    this.#wtStreams.set(id, session);
+    for (let i = 0; i < chunks.length; i++) s.receive(chunks[i]!, fin && i === chunks.length - 1);
+    if (chunks.length === 0 && fin) s.receive(new Uint8Array(0), true);
+  }
+
+  #refuseWtStream(id: number, kind: 'bidi' | 'uni'): void {
+    this.quic.stopSending(id, WT_BUFFERED_STREAM_REJECTED);
+    if (kind === 'bidi') this.quic.resetStream(id, WT_BUFFERED_STREAM_REJECTED);
+  }
+
   #isCritical(id: number): boolean {
     return id === this.#peerControl || id === this.#peerEncoder || id === this.#peerDecoder;
   }
@@ -475,6 +683,13 @@ export class H3Connection implements H3StreamHost {
       this.#uni.set(id, u);
     }
     if (u.ignored) return;
+    if (u.wt) {
+      // the session ID of a WebTransport unidirectional stream, still incomplete
+      const bytes = concat(u.head, data);
+      this.#uni.delete(id);
+      this.#wtHeader(id, 'uni', bytes, fin);
+      return;
+    }
     let body = data;
     if (u.type === null) {
       const head = u.head.length === 0 ? data : concat(u.head, data);
@@ -487,6 +702,11 @@ export class H3Connection implements H3StreamHost {
       u.type = v.value;
       u.head = new Uint8Array(0);
       body = head.subarray(v.length);
+      if (this.#wtEnabled && u.type === BigInt(WT_UNI_STREAM_TYPE)) {
+        this.#uni.delete(id);
+        this.#wtHeader(id, 'uni', body, fin);
+        return;
+      }
       this.#startUni(id, u);
       if (u.ignored) return;
     }

@@ -118,6 +118,7 @@ export class DriverConnection implements QuicConnection {
   readonly #closeWaiters: (() => void)[] = [];
   readonly #cc: CongestionControl;
   readonly #newCid: () => { cid: Uint8Array; token: bigint };
+  readonly #datagrams: boolean;
   /** A migration waiting for its new path's validation. */
   #migration: Migration | null = null;
   /** Sequence number of the server's connection ID we send with (RFC 9000 §5.1.1). */
@@ -145,6 +146,7 @@ export class DriverConnection implements QuicConnection {
     this.#cc = init.settings.cc;
     this.#earlyData = init.settings.earlyData;
     this.#newCid = init.newCid;
+    this.#datagrams = init.settings.datagrams;
     keylogTo(init.conn, init.settings.keylog);
     this.qlog = init.settings.qlogDir === '' ? undefined : this.#startQlog(init);
     const server = init.role === 'server' ? 1 : 0;
@@ -288,6 +290,41 @@ export class DriverConnection implements QuicConnection {
     }
     this.#streams.retire(stream, s);
     this.#scheduleFlush();
+  }
+
+  sendDatagram(data: Uint8Array): boolean {
+    if (!this.#datagrams || this.#closeReported || !this.#open) return false;
+    try {
+      const max = this.#conn.dgramMaxWritableLen();
+      if (max === null || data.length > max || this.#conn.isDgramSendQueueFull()) return false;
+      this.#conn.dgramSend(data);
+    } catch {
+      return false;
+    }
+    this.#scheduleFlush();
+    return true;
+  }
+
+  maxDatagramSize(): number {
+    if (!this.#datagrams || this.#closeReported) return 0;
+    try {
+      return this.#conn.dgramMaxWritableLen() ?? 0;
+    } catch {
+      return 0;
+    }
+  }
+
+  #readDatagrams(): void {
+    for (let i = 0; i < 1024 && !this.#closeReported; i++) {
+      let d: Uint8Array | null;
+      try {
+        d = this.#conn.dgramRecvVec();
+      } catch {
+        return; // none left
+      }
+      if (d === null) return;
+      this.#handler?.onDatagram?.(Buffer.from(d.buffer, d.byteOffset, d.byteLength));
+    }
   }
 
   /** Keep the connection from idling out while the application has streams open. */
@@ -614,6 +651,7 @@ export class DriverConnection implements QuicConnection {
           this.#readStream(id);
         }
         if (!this.#closeReported) this.#streams.checkStopped();
+        if (this.#datagrams && !this.#closeReported) this.#readDatagrams();
       }
     } catch (err) {
       this.#fail(err as Error);
@@ -821,7 +859,7 @@ export class DriverConnection implements QuicConnection {
       initial_max_stream_data_bidi_local: s.initialMaxStreamData,
       initial_max_stream_data_bidi_remote: s.initialMaxStreamData,
       initial_max_stream_data_uni: s.initialMaxStreamDataUni,
-      initial_max_streams_bidi: init.role === 'client' ? 0 : s.maxStreamsBidi,
+      initial_max_streams_bidi: init.role === 'client' && !s.datagrams ? 0 : s.maxStreamsBidi,
       initial_max_streams_uni: s.maxStreamsUni,
       disable_active_migration: init.role === 'client',
     });

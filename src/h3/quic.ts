@@ -76,6 +76,11 @@ export interface QuicSettings {
    * sends its first requests in 0-RTT packets: those safe to replay, never a WebSocket.
    */
   earlyData?: boolean;
+  /**
+   * QUIC DATAGRAM frames (RFC 9221, default false): HTTP Datagrams (RFC 9297) for
+   * WebTransport. Up to 1024 datagrams queue each way; more are dropped (they are unreliable).
+   */
+  datagrams?: boolean;
 }
 
 export { CONGESTION_CONTROLLERS, type CongestionControl } from './congestion.js';
@@ -114,6 +119,8 @@ export interface QuicConnectionHandler {
   onClose(info: QuicCloseInfo): void;
   /** The handshake completed on a connection whose handler was made in 0-RTT (`earlyData`). */
   onHandshakeDone?(): void;
+  /** A QUIC DATAGRAM frame's payload (with `datagrams` on both sides). */
+  onDatagram?(data: Uint8Array): void;
 }
 
 export type StreamKind = 'bidi' | 'uni';
@@ -140,6 +147,8 @@ export interface QuicConnection {
   readonly closed: boolean;
   /** The negotiated ALPN protocol. */
   readonly alpn: string;
+  /** The peer's certificate chain (DER, leaf first), when it sent one (or resumed a session that had). */
+  peerCertificates?(): Uint8Array[];
   /** Streams of `kind` we may still open before the peer raises its limit. */
   streamsLeft(kind: StreamKind): number;
   /** Our next stream ID of `kind`, or null at the peer's limit. */
@@ -183,8 +192,17 @@ export interface QuicConnection {
    * new local address once the server validated the path. Every stream goes on.
    */
   migrate?(timeout?: number): Promise<Host>;
+  /**
+   * Queue a QUIC DATAGRAM (RFC 9221). False when it cannot go: datagrams not negotiated,
+   * larger than `maxDatagramSize()`, the queue full, or the connection closed.
+   */
+  sendDatagram?(data: Uint8Array): boolean;
+  /** The largest datagram payload that fits a packet now (0 when datagrams are off). */
+  maxDatagramSize?(): number;
 }
 
+/** Datagrams quiche keeps each way before it drops (unreliable: the newest may be lost). */
+const DATAGRAM_QUEUE = 1024;
 /** Connection IDs of ours the peer may hold at once (quiche's default is 2). */
 const ACTIVE_CID_LIMIT = 4;
 export const CID_LENGTH = 20; // quiche.MAX_CONN_ID_LEN: short headers are parsed with this length
@@ -207,6 +225,7 @@ export const DEFAULT_SETTINGS: Required<QuicSettings> = {
   keylog: '',
   qlogDir: '',
   earlyData: false,
+  datagrams: false,
 };
 
 /** A connection ID as the key the sockets find its connection by. */
@@ -284,7 +303,9 @@ function buildConfig(
   base.setInitialMaxStreamDataBidiLocal(s.initialMaxStreamData);
   base.setInitialMaxStreamDataBidiRemote(s.initialMaxStreamData);
   base.setInitialMaxStreamDataUni(s.initialMaxStreamDataUni);
-  base.setInitialMaxStreamsBidi(client ? 0 : s.maxStreamsBidi);
+  // RFC 9114 §6.1: a server opens no bidirectional stream, except WebTransport's
+  // (draft-ietf-webtrans-http3 §4.3), which comes with datagrams
+  base.setInitialMaxStreamsBidi(client && !s.datagrams ? 0 : s.maxStreamsBidi);
   base.setInitialMaxStreamsUni(s.maxStreamsUni);
   base.setMaxStreamWindow(s.maxStreamWindow);
   base.setMaxConnectionWindow(s.maxConnectionWindow);
@@ -299,6 +320,7 @@ function buildConfig(
   base.enablePacing(s.pacing);
   if (s.keylog !== '') base.logKeys();
   if (s.earlyData) base.enableEarlyData();
+  if (s.datagrams) base.enableDgram(true, DATAGRAM_QUEUE, DATAGRAM_QUEUE);
   base.grease(true);
   return base;
 }

@@ -112,6 +112,9 @@ async function decide(ex: Exchange, ctx: HandleContext, decline: () => boolean):
     if (decline()) return;
     res = statusResponse(404);
   }
+  if (res.type === 'webtransport') {
+    return writeAnswer(ex, ctx, statusResponse(400, {}, 'not a WebTransport request\n'));
+  }
   if (res.type !== 'websocket') return writeAnswer(ex, ctx, res);
   if (!req.upgrade) return writeAnswer(ex, ctx, notAnUpgrade(req.http));
   if (ctx.closing) return writeAnswer(ex, ctx, shuttingDown());

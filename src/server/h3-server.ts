@@ -37,6 +37,7 @@ import type { HttpResponse, RequestHandler, RequestInfo } from './handler.js';
 import { idleCloser } from './idle.js';
 import { type ServerOptions, servesWebSockets } from './options.js';
 import { fromHttpResponse } from './routes.js';
+import { serveWebTransport, type WebTransportServerOptions } from './webtransport.js';
 
 /** A plain (non-CONNECT) HTTP/3 request with its body, as `onRequest` sees it. */
 export interface H3Request extends RequestInfo {
@@ -79,6 +80,13 @@ export interface H3ListenOptions extends ServerOptions {
    * default) or is answered 425 Too Early ('reject'): RFC 8470.
    */
   unsafeEarlyData?: 'wait' | 'reject';
+  /**
+   * WebTransport (draft-ietf-webtrans-http3; docs/webtransport.md): true or its options.
+   * The SETTINGS then offer it, QUIC datagrams are on, and an extended CONNECT with
+   * `:protocol webtransport` reaches `handle` (`req.protocol`), which answers
+   * `webtransport(handler, state)` or refuses with a status.
+   */
+  webtransport?: boolean | WebTransportServerOptions;
   /** Workers sharing the UDP port (serve({ workers }) sets it): src/scale/cluster.ts. */
   router?: QuicRouter;
   /**
@@ -154,12 +162,24 @@ function bufferedOnRequest(onRequest: NonNullable<H3ListenOptions['onRequest']>)
 function requestRouter(
   ctx: HandleContext,
   enableConnect: boolean,
+  wtSessions: number,
 ): (stream: H3Stream, fields: Header[]) => void {
   const onError = (err: unknown) => ctx.opts.onError?.(err as Error);
   return (stream, fields) => {
     const check = checkH3Request(fields);
     if (!check.ok) {
       refuseMalformed(stream, `malformed request: ${check.error}\n`);
+      return;
+    }
+    if (
+      wtSessions > 0 &&
+      check.headers[':method'] === 'CONNECT' &&
+      check.headers[':protocol'] === 'webtransport'
+    ) {
+      serveWebTransport(stream, check.headers, fields, ctx, wtSessions).catch((err: unknown) => {
+        onError(err);
+        stream.reset(H3_MESSAGE_ERROR);
+      });
       return;
     }
     const kind = classifyH3Request(check.headers);
@@ -185,18 +205,27 @@ function requestRouter(
   };
 }
 
+/** Sessions per connection that `webtransport` allows (0: off). */
+function wtSessionsOf(wt: H3ListenOptions['webtransport']): number {
+  if (!wt) return 0;
+  return Math.max(1, (wt === true ? undefined : wt.maxSessions) ?? 16);
+}
+
 /** The live connections of one server, and how each new one is set up. */
 class H3Connections {
   readonly all = new Set<H3Connection>();
   goingAway = false;
   readonly #opts: H3ListenOptions;
   readonly #enableConnect: boolean;
+  /** WebTransport sessions per connection (0: WebTransport off). */
+  readonly #wtSessions: number;
   readonly #onRequest: (stream: H3Stream, fields: Header[]) => void;
 
   constructor(ctx: HandleContext, opts: H3ListenOptions) {
     this.#opts = opts;
     this.#enableConnect = servesWebSockets(opts);
-    this.#onRequest = requestRouter(ctx, this.#enableConnect);
+    this.#wtSessions = wtSessionsOf(opts.webtransport);
+    this.#onRequest = requestRouter(ctx, this.#enableConnect, this.#wtSessions);
   }
 
   /** A new QUIC connection: HTTP/3 on it, sent away when idle for keepAliveTimeout. */
@@ -214,6 +243,7 @@ class H3Connections {
           opts.maxHeaderSize ?? opts.maxFieldSectionSize ?? DEFAULT_MAX_FIELD_SECTION_SIZE,
         requestHeadTimeout: opts.handshakeTimeout ?? 10_000,
         ...(opts.unsafeEarlyData && { earlyData: opts.unsafeEarlyData }),
+        ...(this.#wtSessions > 0 && { webtransport: { maxSessions: this.#wtSessions } }),
       },
       {
         onRequest: this.#onRequest,
@@ -276,8 +306,13 @@ export async function listenH3(opts: H3ListenOptions, shared?: HandleContext): P
     key,
     alpn: ['h3'],
     internalErrorCode: 0x0102, // H3_INTERNAL_ERROR
-    ...((opts.quic || opts.keylog !== undefined) && {
-      settings: { ...(opts.keylog !== undefined && { keylog: opts.keylog }), ...opts.quic },
+    ...((opts.quic || opts.keylog !== undefined || opts.webtransport) && {
+      settings: {
+        ...(opts.keylog !== undefined && { keylog: opts.keylog }),
+        ...opts.quic,
+        // WebTransport's datagrams ride QUIC DATAGRAM frames (RFC 9297 §2.1, RFC 9221)
+        ...(wtSessionsOf(opts.webtransport) > 0 && { datagrams: true }),
+      },
     }),
     ...(opts.retry !== undefined && { retry: opts.retry }),
     ...(opts.retryAbove !== undefined && { retryAbove: opts.retryAbove }),

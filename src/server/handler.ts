@@ -8,6 +8,8 @@
 // version, because HTTP/2 and HTTP/3 require it (RFC 9113 §8.2.1, RFC 9114 §4.2): a
 // name that is not is an error, never silently rewritten.
 
+import type { WtCloseInfo, WtSession, WtSessionLimits } from '../h3/wt-session.js';
+import type { WtStream } from '../h3/wt-stream.js';
 import { WebSocketError } from '../ws/errors.js';
 import { isConnectionSpecific } from '../ws/extended-connect.js';
 import type { Handler, Result } from '../ws/handler.js';
@@ -116,6 +118,11 @@ export interface Request extends RequestInfo {
    * Only then can `websocket(…)` be the answer.
    */
   readonly upgrade: boolean;
+  /**
+   * The `:protocol` of an extended CONNECT that is not a WebSocket's: 'webtransport' on
+   * an HTTP/3 server with WebTransport on (then `webtransport(…)` may be the answer).
+   */
+  readonly protocol?: string;
   readonly tls: TlsInfo | undefined;
   readonly body: BodyReader;
 }
@@ -220,13 +227,39 @@ export interface WebSocketResponse<S = any> {
   readonly headers?: ResponseHeaders | undefined;
 }
 
-/** Every answer a request handler can give: buffered, streamed, a file, a loop, or a WebSocket. */
+/** A WebTransport session's callbacks (each may be left out). */
+export interface WebTransportHandler<S = unknown> {
+  /** The session is open (the 200 is on its way): open streams, send datagrams. */
+  init?(session: WtSession, req: Request, state: S): void;
+  /** The peer opened a stream: `stream.setSink()` reads it; a bidirectional one is answered on. */
+  handleStream?(stream: WtStream, session: WtSession, state: S): void;
+  handleDatagram?(data: Uint8Array, session: WtSession, state: S): void;
+  /** The peer sent DRAIN_WEBTRANSPORT_SESSION. */
+  handleDrain?(session: WtSession, state: S): void;
+  /** The session ended (exactly once): how, and who ended it. */
+  terminate?(info: WtCloseInfo, session: WtSession, state: S): void;
+}
+
+/** The answer that accepts a WebTransport session. */
+export interface WebTransportResponse<S = any> {
+  readonly type: 'webtransport';
+  readonly handler: WebTransportHandler<S>;
+  readonly state: S;
+  readonly limits: WtSessionLimits;
+  readonly headers?: ResponseHeaders | undefined;
+}
+
+/**
+ * Every answer a request handler can give: buffered, streamed, a file, a loop, a
+ * WebSocket, or a WebTransport session (HTTP/3).
+ */
 export type Response =
   | BufferedResponse
   | StreamResponse
   | FileResponse
   | LoopResponse
-  | WebSocketResponse;
+  | WebSocketResponse
+  | WebTransportResponse;
 
 /**
  * Decides what a request gets. `undefined` means "not mine": an attached server leaves

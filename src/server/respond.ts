@@ -121,7 +121,7 @@ export abstract class WriterState {
 }
 
 /** Every answer but a WebSocket. */
-export type HttpAnswer = Exclude<Response, { type: 'websocket' }>;
+export type HttpAnswer = Exclude<Response, { type: 'websocket' } | { type: 'webtransport' }>;
 
 /** The default of `maxRequestBody`. */
 export const DEFAULT_MAX_REQUEST_BODY = 1024 * 1024;

@@ -57,6 +57,8 @@ export interface ServeOptions extends ServerOptions {
   connectionWindowSize?: number;
   /** QUIC transport settings of HTTP/3. */
   quic?: QuicSettings;
+  /** WebTransport on the HTTP/3 listener (listenH3's `webtransport`; docs/webtransport.md). */
+  webtransport?: boolean | { maxSessions?: number };
   /** With `quic.earlyData`: what becomes of a request not safe to replay in 0-RTT (listenH3's). */
   unsafeEarlyData?: 'wait' | 'reject';
   /** QUIC address validation with Retry (listenH3's `retry`, default 'auto'). */

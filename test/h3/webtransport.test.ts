@@ -1,0 +1,324 @@
+// WebTransport over HTTP/3 (issue 21): the Node WebTransport client against our server,
+// through the one request handler. Every stream kind, datagrams, close codes both ways,
+// many sessions on one connection, a refusal with 403, and the limits.
+
+import test from 'ava';
+import { wtEchoHandler } from '../../src/dev/wt-echo.js';
+import { ConnectionPool } from '../../src/h2/pool.js';
+import { closeH3Connections, type PooledConnection } from '../../src/h3/client.js';
+import { WebTransport, WebTransportError } from '../../src/h3/wt-client.js';
+import type { WtCloseInfo } from '../../src/h3/wt-session.js';
+import { type H3Listener, listenH3 } from '../../src/server/h3-server.js';
+import {
+  buffered,
+  type Request,
+  type WebTransportHandler,
+  websocket,
+} from '../../src/server/handler.js';
+import { webtransport } from '../../src/server/webtransport.js';
+import { ok } from '../../src/ws/handler.js';
+import { makeCerts, removeCerts, type TestCerts } from '../certs.js';
+import { until } from '../helpers.js';
+
+let certs: TestCerts;
+test.before(async () => {
+  certs = await makeCerts('webtransport');
+});
+test.after.always(async () => {
+  closeH3Connections();
+  if (certs) await removeCerts(certs);
+});
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+async function readAll(r: ReadableStream<Uint8Array>): Promise<Buffer> {
+  const chunks: Uint8Array[] = [];
+  const reader = r.getReader();
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks);
+}
+
+async function server(
+  handle: (req: Request) => ReturnType<Parameters<typeof listenH3>[0]['handle'] & {}>,
+  opts: { maxSessions?: number } = {},
+): Promise<H3Listener> {
+  return listenH3({
+    tls: { cert: certs.cert, key: certs.key },
+    hosts: ['127.0.0.1'],
+    webtransport: opts.maxSessions ? { maxSessions: opts.maxSessions } : true,
+    handle,
+  });
+}
+
+const echoServer = () =>
+  server((req) =>
+    req.protocol === 'webtransport' && req.pathname === '/wt/echo'
+      ? webtransport(wtEchoHandler, null)
+      : buffered(404),
+  );
+
+function client(
+  port: number,
+  path = '/wt/echo',
+  extra: ConstructorParameters<typeof WebTransport>[1] = {},
+) {
+  return new WebTransport(`https://localhost:${port}${path}`, {
+    tls: { ca: certs.ca, servername: 'localhost' },
+    ...extra,
+  });
+}
+
+test('bidirectional echo, unidirectional both ways, datagram echo, a clean close with code and reason', async (t) => {
+  const ends: WtCloseInfo[] = [];
+  const srv = await server((req) =>
+    webtransport({ ...wtEchoHandler, terminate: (info) => void ends.push(info) }, null, {}),
+  );
+  try {
+    const wt = client(srv.port);
+    await wt.ready;
+    // bidirectional: what we write comes back, then the end
+    const bidi = await wt.createBidirectionalStream();
+    const w = bidi.writable.getWriter();
+    await w.write(enc.encode('hello '));
+    await w.write(enc.encode('over a stream'));
+    await w.close();
+    t.is(dec.decode(await readAll(bidi.readable)), 'hello over a stream');
+    // unidirectional: ours ends, the server's comes back with the same bytes
+    const uni = await wt.createUnidirectionalStream();
+    const uw = uni.getWriter();
+    await uw.write(new Uint8Array(100_000).fill(7));
+    await uw.close();
+    const incoming = await wt.incomingUnidirectionalStreams.getReader().read();
+    const back = await readAll(incoming.value!);
+    t.is(back.length, 100_000);
+    t.true(back.every((b) => b === 7));
+    // datagrams: sent, echoed (unreliable, but not on loopback with a tenth of the queue)
+    const dw = wt.datagrams.writable.getWriter();
+    const dr = wt.datagrams.readable.getReader();
+    t.true(wt.datagrams.maxDatagramSize > 1000, String(wt.datagrams.maxDatagramSize));
+    await dw.write(enc.encode('datagram 1'));
+    t.is(dec.decode((await dr.read()).value), 'datagram 1');
+    // the close: code and reason reach the server; closed resolves with them
+    wt.close({ closeCode: 4242, reason: 'done here' });
+    t.deepEqual(await wt.closed, { closeCode: 4242, reason: 'done here' });
+    await until(() => ends.length === 1, 3000, 'the server saw the close');
+    t.deepEqual(ends[0], { code: 4242, reason: 'done here', clean: true, by: 'peer' });
+  } finally {
+    await srv.close();
+  }
+});
+
+test('the server closes with a code: closed resolves with it; streams the server opens arrive', async (t) => {
+  const handler: WebTransportHandler<null> = {
+    init(session) {
+      // a stream of ours at once, then the close once the client answered on it
+      const s = session.openStream('bidi');
+      s.write(enc.encode('ping'));
+      s.end();
+      s.setSink({
+        onData(chunk) {
+          if (dec.decode(chunk) === 'pong') session.close(7, 'server says bye');
+        },
+        onEnd() {},
+        onAbort() {},
+        onDrain() {},
+        onClose() {},
+      });
+    },
+  };
+  const srv = await server(() => webtransport(handler, null));
+  try {
+    const wt = client(srv.port);
+    await wt.ready;
+    const { value: bidi } = await wt.incomingBidirectionalStreams.getReader().read();
+    t.is(dec.decode(await readAll(bidi!.readable)), 'ping');
+    const w = bidi!.writable.getWriter();
+    await w.write(enc.encode('pong'));
+    t.deepEqual(await wt.closed, { closeCode: 7, reason: 'server says bye' });
+  } finally {
+    await srv.close();
+  }
+});
+
+test('a session refused with 403: ready rejects with the status, the handler decided on the request', async (t) => {
+  const seen: string[] = [];
+  const srv = await server((req) => {
+    seen.push(`${req.method} ${req.protocol} ${req.pathname} ${String(req.headers.authorization)}`);
+    return req.headers.authorization === 'Bearer ok'
+      ? webtransport(wtEchoHandler, null)
+      : buffered(403);
+  });
+  try {
+    const refused = client(srv.port, '/private');
+    const err = await t.throwsAsync(refused.ready, { instanceOf: WebTransportError });
+    t.is((err as unknown as { status: number }).status, 403);
+    await t.throwsAsync(refused.closed);
+    const admitted = client(srv.port, '/private', { headers: { authorization: 'Bearer ok' } });
+    await admitted.ready;
+    admitted.close();
+    await admitted.closed;
+    t.deepEqual(seen, [
+      'CONNECT webtransport /private undefined',
+      'CONNECT webtransport /private Bearer ok',
+    ]);
+  } finally {
+    await srv.close();
+  }
+});
+
+test('many sessions on one connection (allowPooling), each with its own streams and datagrams', async (t) => {
+  const srv = await echoServer();
+  const pool = new ConnectionPool<PooledConnection>();
+  try {
+    const all = Array.from({ length: 6 }, () =>
+      client(srv.port, '/wt/echo', { allowPooling: true, h3Pool: pool }),
+    );
+    await Promise.all(all.map((wt) => wt.ready));
+    t.is(srv.connections.size, 1, 'six sessions, one QUIC connection');
+    t.is([...srv.connections][0]!.sessionCount, 6);
+    const answers = await Promise.all(
+      all.map(async (wt, i) => {
+        const s = await wt.createBidirectionalStream();
+        const w = s.writable.getWriter();
+        await w.write(enc.encode(`session ${i}`));
+        await w.close();
+        const dr = wt.datagrams.readable.getReader();
+        await wt.datagrams.writable.getWriter().write(enc.encode(`dg ${i}`));
+        return `${dec.decode(await readAll(s.readable))}/${dec.decode((await dr.read()).value)}`;
+      }),
+    );
+    t.deepEqual(
+      answers,
+      all.map((_, i) => `session ${i}/dg ${i}`),
+    );
+    // closing one leaves the others working
+    all[0]!.close({ closeCode: 1 });
+    await all[0]!.closed;
+    const s = await all[1]!.createBidirectionalStream();
+    const w = s.writable.getWriter();
+    await w.write(enc.encode('still here'));
+    await w.close();
+    t.is(dec.decode(await readAll(s.readable)), 'still here');
+    for (const wt of all.slice(1)) wt.close();
+    await Promise.all(all.slice(1).map((wt) => wt.closed));
+  } finally {
+    await srv.close();
+  }
+});
+
+test('limits: sessions per connection (429), streams per session (reset), oversized datagrams dropped', async (t) => {
+  let held: import('../../src/h3/wt-stream.js').WtStream[] = [];
+  const srv = await server(
+    () =>
+      webtransport(
+        {
+          handleStream(s) {
+            held.push(s); // never read, never answered: they stay open
+          },
+          handleDatagram(d, session) {
+            session.sendDatagram(d);
+          },
+        },
+        null,
+        { maxStreams: 3, maxDatagramSize: 100 },
+      ),
+    { maxSessions: 2 },
+  );
+  const pool = new ConnectionPool<PooledConnection>();
+  try {
+    const a = client(srv.port, '/x', { allowPooling: true, h3Pool: pool });
+    const b = client(srv.port, '/x', { allowPooling: true, h3Pool: pool });
+    await Promise.all([a.ready, b.ready]);
+    const c = client(srv.port, '/x', { allowPooling: true, h3Pool: pool });
+    const err = await t.throwsAsync(c.ready);
+    t.is((err as unknown as { status: number }).status, 429);
+    // the fourth stream of a session whose limit is three is reset by the server
+    const streams = await Promise.all([1, 2, 3, 4].map(() => a.createBidirectionalStream()));
+    for (const [i, s] of streams.entries()) await s.writable.getWriter().write(enc.encode(`s${i}`));
+    await until(() => held.length === 3, 3000, 'three streams held');
+    const fourth = streams[3]!.readable.getReader();
+    const failed = await fourth.read().then(
+      () => 'read',
+      (e: WebTransportError) => e.source,
+    );
+    t.is(failed, 'stream');
+    t.is(held.length, 3);
+    // a datagram over the session's 100 bytes is dropped; one under comes back
+    const dr = a.datagrams.readable.getReader();
+    const dw = a.datagrams.writable.getWriter();
+    await dw.write(new Uint8Array(500));
+    await dw.write(enc.encode('small'));
+    t.is(dec.decode((await dr.read()).value), 'small');
+    // the end of a session resets the streams still open on it
+    held = [];
+    a.close({ closeCode: 3 });
+    await a.closed;
+    b.close();
+    await b.closed;
+  } finally {
+    await srv.close();
+  }
+});
+
+test('the end of a session resets its open streams (WT_SESSION_GONE) on the client too', async (t) => {
+  const srv = await server(() =>
+    webtransport(
+      {
+        handleStream(s, session) {
+          s.setSink({
+            onData() {
+              session.close(9, 'enough');
+            },
+            onEnd() {},
+            onAbort() {},
+            onDrain() {},
+            onClose() {},
+          });
+        },
+      },
+      null,
+    ),
+  );
+  try {
+    const wt = client(srv.port);
+    await wt.ready;
+    const s = await wt.createBidirectionalStream();
+    await s.writable.getWriter().write(enc.encode('x'));
+    const reading = s.readable.getReader().read();
+    const result = await reading.then(
+      (r) => (r.done ? 'done' : 'data'),
+      (e: Error) => e.name,
+    );
+    t.is(result, 'WebTransportError');
+    t.deepEqual(await wt.closed, { closeCode: 9, reason: 'enough' });
+  } finally {
+    await srv.close();
+  }
+});
+
+test('a server without WebTransport: the client says so; a WebSocket answer to a WebTransport request is refused', async (t) => {
+  const plain = await listenH3({
+    tls: { cert: certs.cert, key: certs.key },
+    hosts: ['127.0.0.1'],
+    handle: () => buffered(200),
+  });
+  try {
+    const wt = client(plain.port);
+    await t.throwsAsync(wt.ready, { message: /does not offer WebTransport/ });
+  } finally {
+    await plain.close();
+  }
+  const confused = await server(() => websocket({ handleIn: (_m, s: null) => ok(s) }, null));
+  try {
+    const wt = client(confused.port);
+    const err = await t.throwsAsync(wt.ready);
+    t.is((err as unknown as { status: number }).status, 400);
+  } finally {
+    await confused.close();
+  }
+});
