@@ -8,6 +8,8 @@
 //   server  src/server    request handler, routes, listen/attach per version
 //   client  src/client    connect, the reconnecting client, the WHATWG WebSocket
 //   compat  src/compat    other libraries' APIs on omniws (omniws/ws: ws 8's), over server and client
+//   adapters  src/adapters  Fastify, Express and Hono on omniws (omniws/fastify, /express, /hono):
+//           over server and client, beside compat (neither imports the other)
 //   dev     src/dev       certificates, the interop server and page
 //   conformance  src/conformance  the case table, its judge and raw peers for every version:
 //           a tool on top of the library (`omniws conformance`), which nothing below imports
@@ -18,12 +20,13 @@
 
 const face = '^src/(index|cli)\\.ts$|^src/exports/';
 const above = {
-  ws: `^src/(h[123]|scale|server|client|compat|dev|conformance)/|${face}`,
-  wire: `^src/(scale|server|client|compat|dev|conformance)/|${face}`,
-  scale: `^src/(server|client|compat|dev|conformance)/|${face}`,
-  server: `^src/(client|compat|dev|conformance)/|${face}`,
-  client: `^src/(server|compat|dev|conformance)/|${face}`,
-  compat: `^src/(dev|conformance)/|${face}`,
+  ws: `^src/(h[123]|scale|server|client|compat|adapters|dev|conformance)/|${face}`,
+  wire: `^src/(scale|server|client|compat|adapters|dev|conformance)/|${face}`,
+  scale: `^src/(server|client|compat|adapters|dev|conformance)/|${face}`,
+  server: `^src/(client|compat|adapters|dev|conformance)/|${face}`,
+  client: `^src/(server|compat|adapters|dev|conformance)/|${face}`,
+  compat: `^src/(adapters|dev|conformance)/|${face}`,
+  adapters: `^src/(compat|dev|conformance)/|${face}`,
   dev: `^src/conformance/|${face}`,
   conformance: face,
 };
@@ -105,6 +108,14 @@ module.exports = {
       severity: 'error',
       from: { path: '^src/conformance/' },
       to: { path: above.conformance },
+    },
+    {
+      name: 'adapters-imports-down',
+      comment:
+        'src/adapters put Fastify, Express and Hono on omniws: they use the engine, the wire, server and client, never compat, dev or conformance',
+      severity: 'error',
+      from: { path: '^src/adapters/' },
+      to: { path: above.adapters },
     },
     {
       name: 'one-quic-file',
