@@ -109,14 +109,17 @@ export function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** A `ws` client whose 'open' is awaited as `opened` (which rejects when it closes first). */
+/**
+ * A `ws` client whose 'open' is awaited as `opened` (which rejects when it closes first),
+ * with its 'close' and 'message' events recorded (`ev`).
+ */
 export function realClient(
   url: string,
   protocols?: string | string[] | RealWebSocket.ClientOptions,
   opts?: RealWebSocket.ClientOptions,
-): RealWebSocket & { opened: Promise<void> } {
+): RealWebSocket & { opened: Promise<void>; ev: Recorder } {
   const ws = new RealWebSocket(url, protocols as string[], opts);
-  return Object.assign(ws, { opened: openedPromise(ws) });
+  return Object.assign(ws, { opened: openedPromise(ws), ev: record(ws, ['close', 'message']) });
 }
 
 /** Resolves on the socket's 'open', rejects on a 'close' before it. */

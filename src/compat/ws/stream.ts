@@ -14,6 +14,12 @@ function duplexOnEnd(this: Duplex): void {
   if (!this.destroyed && this.writableFinished) this.destroy();
 }
 
+// the other order: here the writable side may finish after the readable side ended, as
+// both wait for the WebSocket's 'close'
+function duplexOnFinish(this: Duplex): void {
+  if (!this.destroyed && this.readableEnded) this.destroy();
+}
+
 function duplexOnError(this: Duplex, err: Error): void {
   this.removeListener('error', duplexOnError);
   this.destroy();
@@ -92,6 +98,7 @@ export function createWebSocketStream(ws: WebSocket, options?: DuplexOptions): D
   };
 
   duplex.on('end', duplexOnEnd);
+  duplex.on('finish', duplexOnFinish);
   duplex.on('error', duplexOnError);
   return duplex;
 }
