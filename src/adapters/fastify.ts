@@ -80,24 +80,28 @@ declare module 'fastify' {
     wsHandler?: FastifyWebSocketHandler;
   }
 
-  type RouteShorthandMethod<
+  // an overload merged into Fastify's interface (a type alias cannot merge)
+  interface RouteShorthandMethod<
     RawServer extends RawServerBase = RawServerDefault,
     RawRequest extends
       RawRequestDefaultExpression<RawServer> = RawRequestDefaultExpression<RawServer>,
     RawReply extends RawReplyDefaultExpression<RawServer> = RawReplyDefaultExpression<RawServer>,
     TypeProvider extends FastifyTypeProvider = FastifyTypeProviderDefault,
     Logger extends FastifyBaseLogger = FastifyBaseLogger,
-  > = <RouteGeneric extends RouteGenericInterface = RouteGenericInterface>(
-    path: string,
-    opts: RouteShorthandOptions<RawServer, RawRequest, RawReply, RouteGeneric> & {
-      websocket: true | WebSocketOptions;
-    },
-    handler: (
-      this: FastifyInstance,
-      socket: EventSocket,
-      request: FastifyRequest<RouteGeneric, RawServer, RawRequest>,
-    ) => unknown,
-  ) => FastifyInstance<RawServer, RawRequest, RawReply, Logger, TypeProvider>;
+  > {
+    // biome-ignore lint/style/useShorthandFunctionType: declaration merging needs the interface
+    <RouteGeneric extends RouteGenericInterface = RouteGenericInterface>(
+      path: string,
+      opts: RouteShorthandOptions<RawServer, RawRequest, RawReply, RouteGeneric> & {
+        websocket: true | WebSocketOptions;
+      },
+      handler: (
+        this: FastifyInstance,
+        socket: EventSocket,
+        request: FastifyRequest<RouteGeneric, RawServer, RawRequest>,
+      ) => unknown,
+    ): FastifyInstance<RawServer, RawRequest, RawReply, Logger, TypeProvider>;
+  }
 
   interface FastifyRequest {
     /** omniws: this request asks for a WebSocket (HTTP/1.1 Upgrade or HTTP/2 extended CONNECT). */
