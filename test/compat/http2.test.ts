@@ -239,3 +239,25 @@ test('close() on an http2 server: open sockets stay, new ones get 503, close fol
   await next(wss, 'close');
   t.true(closed);
 });
+
+test('TLS options: an unknown CA fails as node reports it; rejectUnauthorized: false connects (HTTP/1.1 and HTTP/2)', async (t) => {
+  const { conns, port } = await secureServer(t);
+  for (const http of [1, 2] as const) {
+    const refused = new WebSocket(`wss://localhost:${port}/`, { http });
+    const ev = record(refused, ['error', 'close']);
+    const [err] = await ev.next<[NodeJS.ErrnoException]>('error');
+    t.regex(
+      String(err.code),
+      /^(UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)$/,
+    );
+    await ev.next('close');
+    const trusting = new WebSocket(`wss://localhost:${port}/`, { http, rejectUnauthorized: false });
+    const ev2 = record(trusting, ['open', 'close']);
+    const [, req] =
+      await conns.next<[WebSocket, import('node:http').IncomingMessage]>('connection');
+    t.is(req.httpVersion, http === 1 ? '1.1' : '2.0');
+    await ev2.next('open');
+    trusting.close();
+    await ev2.next('close');
+  }
+});

@@ -3,8 +3,11 @@
 // tests.
 
 import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import test from 'ava';
 import { WebSocketServer as RealServer } from 'ws';
 import { WebSocket } from '../../src/compat/ws/websocket.js';
@@ -742,4 +745,36 @@ test('finishRequest customizes the request before it is sent', async (t) => {
   t.is(req.headers.cookie, 'foo=bar');
   await ws.opened;
   ws.close();
+});
+
+test('ws+unix: URLs connect over a Unix domain socket', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'omniws-ipc-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const path = join(dir, 'ws.sock');
+  const server = http.createServer();
+  const wss = new RealServer({ server });
+  const conns = record(wss, ['connection']);
+  server.listen(path);
+  await once(server, 'listening');
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const ws = client(`ws+unix:${path}:/room?x=1`);
+  const [peer, req] =
+    await conns.next<[import('ws').WebSocket, http.IncomingMessage]>('connection');
+  t.is(req.url, '/room?x=1');
+  await ws.opened;
+  peer.send('over a unix socket');
+  t.is(String((await ws.ev.next<[Buffer]>('message'))[0]), 'over a unix socket');
+  ws.close();
+  await ws.ev.next('close');
+});
+
+test('the entry point: ws’s names, and the default export with ws’s statics', async (t) => {
+  const entry = await import('../../src/exports/ws.js');
+  t.is(entry.WebSocket, WebSocket);
+  t.is(entry.default as unknown, WebSocket);
+  t.is(entry.default.Server, entry.WebSocketServer);
+  t.is(entry.default.WebSocketServer, entry.WebSocketServer);
+  t.is(entry.default.createWebSocketStream, entry.createWebSocketStream);
+  t.is(entry.default.WebSocket, WebSocket);
+  t.is(entry.default.OPEN, 1);
 });
