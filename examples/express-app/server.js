@@ -1,7 +1,7 @@
 // A chat room on Express with omniws/express: the page at /, the room's WebSocket at
 // /chat/:room (`app.ws`). A middleware refuses visitors without a name (401) before any
 // upgrade; every message is published to the room's topic (omniws topics).
-//   node examples/express-app/server.js        http://127.0.0.1:3000/?name=ann
+//   npm run build; node examples/express-app/server.js      http://127.0.0.1:3000/?name=ann
 // With `tls`, the server is node:http2's createSecureServer({ allowHTTP1: true }):
 // browsers open the WebSocket over HTTP/2 and the page comes over HTTP/2 too (Express
 // cannot take node's HTTP/2 requests; omniws hands them to it: docs/frameworks.md).

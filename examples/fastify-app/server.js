@@ -1,7 +1,7 @@
 // A chat room on Fastify with omniws/fastify: the page at /, the room's WebSocket at
 // /chat/:room. A hook refuses visitors without a name (401) before any upgrade; every
 // message is published to the room's topic (omniws topics), so everyone in it gets it.
-//   node examples/fastify-app/server.js        http://127.0.0.1:3000/?name=ann
+//   npm run build; node examples/fastify-app/server.js      http://127.0.0.1:3000/?name=ann
 // With `tls` (start({ tls: { key, cert } })) Fastify serves HTTP/2 and HTTP/1.1 on one
 // port, and browsers open the WebSocket over HTTP/2.
 

@@ -1,7 +1,7 @@
 // A chat room on Hono (@hono/node-server) with omniws/hono: the page at /, the room's
 // WebSocket at /chat/:room (`upgradeWebSocket`). A middleware refuses visitors without a
 // name (401) before any upgrade; every message is published to the room's topic.
-//   node examples/hono-app/server.js           http://127.0.0.1:3000/?name=ann
+//   npm run build; node examples/hono-app/server.js         http://127.0.0.1:3000/?name=ann
 // With `tls`, @hono/node-server makes an http2.createSecureServer({ allowHTTP1: true }):
 // the page and the WebSocket come over HTTP/2.
 

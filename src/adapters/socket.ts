@@ -99,18 +99,18 @@ export class EventSocket extends EventEmitter<EventSocketEvents> {
     else if (opts?.binary === false)
       frame = { type: 'text', data: Buffer.from(bytesOf(data)).toString() };
     else frame = bytesOf(data);
-    this.#emitSend(frame, cb);
+    this.#send(frame, cb);
   }
 
   ping(data?: string | Buffer, cb?: (err?: Error) => void): void {
-    this.#emitSend({ type: 'ping', data: data ?? '' }, cb);
+    this.#send({ type: 'ping', data: data ?? '' }, cb);
   }
 
   pong(data?: string | Buffer, cb?: (err?: Error) => void): void {
-    this.#emitSend({ type: 'pong', data: data ?? '' }, cb);
+    this.#send({ type: 'pong', data: data ?? '' }, cb);
   }
 
-  #emitSend(frame: OutFrame, cb?: (err?: Error) => void): void {
+  #send(frame: OutFrame, cb?: (err?: Error) => void): void {
     try {
       this.#session.send(frame);
     } catch (err) {
