@@ -3,6 +3,7 @@
 // the Sec-WebSocket-Protocol list as ws parses it.
 
 import { Blob } from 'node:buffer';
+import { parseExtensions } from '../../ws/headers.js';
 import { EMPTY_BUFFER } from './constants.js';
 
 /** What send(), ping() and pong() accept. */
@@ -92,4 +93,9 @@ export function parseProtocols(header: string): Set<string> {
     out.add(p);
   }
   return out;
+}
+
+/** The names of the extensions in a Sec-WebSocket-Extensions value, joined as ws joins them. */
+export function extensionNames(value: string): string {
+  return (parseExtensions(value) ?? []).map((e) => e.name).join();
 }

@@ -18,10 +18,10 @@ interface Item {
   cb: Callback | undefined;
 }
 
-/** The WebSocket a Sender works for: its session and its readyState. */
+/** The WebSocket a Sender works for: its session and its readyState, now. */
 export interface SenderHost {
-  readonly session: Session<null> | null;
-  readonly readyState: number;
+  session(): Session<null> | null;
+  readyState(): number;
 }
 
 export class Sender {
@@ -62,7 +62,7 @@ export class Sender {
 
   /** ping / pong while OPEN. */
   control(type: 'ping' | 'pong', data: Buffer, cb: Callback | undefined): void {
-    const s = this.#host.session!;
+    const s = this.#host.session()!;
     let flushed: boolean;
     try {
       flushed = s.send({ type, data });
@@ -78,7 +78,7 @@ export class Sender {
     const cbs = [...(this.#frag?.cbs ?? []), ...(this.#queue ?? []).flatMap((i) => i.cb ?? [])];
     this.#frag = null;
     if (cbs.length === 0) return;
-    const err = new Error(notOpenMessage(this.#host.readyState));
+    const err = new Error(notOpenMessage(this.#host.readyState()));
     for (const cb of cbs) process.nextTick(cb, err);
   }
 
@@ -99,8 +99,9 @@ export class Sender {
       }
       q.shift();
       this.#queuedBytes -= sizeOf(item.payload);
-      if (this.#host.readyState === 1) this.#write(item);
-      else if (item.cb) process.nextTick(item.cb, new Error(notOpenMessage(this.#host.readyState)));
+      if (this.#host.readyState() === 1) this.#write(item);
+      else if (item.cb)
+        process.nextTick(item.cb, new Error(notOpenMessage(this.#host.readyState())));
     }
     this.#queue = null;
     this.#queuedBytes = 0;
@@ -129,10 +130,10 @@ export class Sender {
       : { type: 'text', data: typeof payload === 'string' ? payload : payload.toString() };
     let flushed: boolean;
     try {
-      flushed = this.#host.session!.send(frame);
+      flushed = this.#host.session()!.send(frame);
     } catch {
       // the session began to close under us: as a send after close
-      const err = new Error(notOpenMessage(this.#host.readyState));
+      const err = new Error(notOpenMessage(this.#host.readyState()));
       for (const cb of cbs) process.nextTick(cb, err);
       return;
     }
@@ -142,12 +143,12 @@ export class Sender {
   /** Call back once the bytes left: at the next turn, or once the transport drained. */
   #whenWritten(flushed: boolean, cbs: Callback[]): void {
     if (cbs.length === 0) return;
-    const s = this.#host.session!;
+    const s = this.#host.session()!;
     const done = () => {
       // the connection went before the bytes did
       const err =
         s.readyState === 'closed' && s.bufferedAmount > 0
-          ? new Error(notOpenMessage(this.#host.readyState))
+          ? new Error(notOpenMessage(this.#host.readyState()))
           : undefined;
       for (const cb of cbs) cb(err);
     };

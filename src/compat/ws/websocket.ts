@@ -8,7 +8,6 @@
 import { EventEmitter } from 'node:events';
 import type { CloseReason, Handler, Message, Result } from '../../ws/handler.js';
 import { ok } from '../../ws/handler.js';
-import { parseExtensions } from '../../ws/headers.js';
 import type { Session } from '../../ws/session.js';
 import { utf8Of } from '../../ws/text.js';
 import { startClient } from './client.js';
@@ -22,7 +21,14 @@ import {
   notOpenMessage,
   OPEN,
 } from './constants.js';
-import { binaryAs, checkedCloseReason, type Data, isBlob, toBuffer } from './data.js';
+import {
+  binaryAs,
+  checkedCloseReason,
+  type Data,
+  extensionNames,
+  isBlob,
+  toBuffer,
+} from './data.js';
 import { errorOf } from './errors.js';
 import {
   addEventListener,
@@ -45,11 +51,6 @@ export interface SendOptions {
   fin?: boolean;
   /** Accepted and ignored: clients always mask, servers never do (RFC 6455 §5.1). */
   mask?: boolean;
-}
-
-/** The names of the negotiated extensions, joined as ws joins them. */
-function extensionNames(value: string): string {
-  return (parseExtensions(value) ?? []).map((e) => e.name).join();
 }
 
 /** The handler of a server's socket, with its hooks: for the server code only. */
@@ -106,7 +107,10 @@ export class WebSocket extends EventEmitter {
     options?: ClientOptions,
   ) {
     super();
-    this.#sender = new Sender(this.#senderHost());
+    this.#sender = new Sender({
+      session: () => this.#session,
+      readyState: () => this.readyState,
+    });
     if (address === null) return;
     let list: readonly string[];
     let opts = options;
@@ -358,18 +362,6 @@ export class WebSocket extends EventEmitter {
       this.#readyState = CLOSED;
       this.emit('close', 1006, EMPTY_BUFFER);
     }
-  }
-
-  #senderHost() {
-    const self = this;
-    return {
-      get session() {
-        return self.#session;
-      },
-      get readyState() {
-        return self.readyState;
-      },
-    };
   }
 
   #clientHost(): ClientHost {
