@@ -41,6 +41,8 @@ export { CloseEvent, ErrorEvent, WebSocket } from './client/whatwg.js';
 export * from './exports/deprecated.js';
 export { H3Error, QpackError } from './h3/errors.js';
 export type { QuicSettings } from './h3/quic.js';
+export type { WtCloseInfo, WtSession as WebTransportSession } from './h3/wt-session.js';
+export type { WtStream as WebTransportStream } from './h3/wt-stream.js';
 export type { AnyNodeServer, AttachOptions } from './server/attach.js';
 export { attach } from './server/attach.js';
 export type { AttachedServer, Server } from './server/context.js';
@@ -65,11 +67,18 @@ export type {
   WebSocketAnswerOptions,
   WebSocketResponse,
   WebSocketRoute,
+  WebTransportHandler,
+  WebTransportResponse,
 } from './server/handler.js';
 export { buffered, file, loop, stream, websocket } from './server/handler.js';
 export type { RouteDecision, ServerOptions } from './server/options.js';
 export type { ServeOptions, ServerTls } from './server/serve.js';
 export { serve } from './server/serve.js';
+export type {
+  WebTransportAnswerOptions,
+  WebTransportServerOptions,
+} from './server/webtransport.js';
+export { webtransport } from './server/webtransport.js';
 export { CloseCode, isValidWireCloseCode } from './ws/close.js';
 export type { DeflateOptions } from './ws/deflate.js';
 export { DEFLATE_LEAN } from './ws/deflate.js';

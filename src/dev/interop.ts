@@ -14,7 +14,7 @@ import { Topics } from '../ws/topics.js';
 import { type CertPaths, ensureCerts } from './certs.js';
 import { echoRoutes, pubsubRoute, pubsubTopic } from './echo.js';
 import { INTEROP_PAGE } from './page.js';
-import { wtEchoHandler } from './wt-echo.js';
+import { closeAsked, wtCloseHandler, wtEchoHandler } from './wt-echo.js';
 
 /** Options of `serveInterop()`: address, plain and TLS ports, certificate, HTTP/3, deflate. */
 export interface InteropOptions {
@@ -107,9 +107,9 @@ export function interopHandler(opts: InteropHandlerOptions = {}): RequestHandler
   const roomDeflate = deflate && { serverNoContextTakeover: true };
   return (req) => {
     if (req.protocol === 'webtransport') {
-      return req.pathname === '/wt/echo'
-        ? webtransport(wtEchoHandler, null)
-        : buffered(404, { 'content-type': 'text/plain; charset=utf-8' }, 'not found\n');
+      if (req.pathname === '/wt/echo') return webtransport(wtEchoHandler, null);
+      if (req.pathname === '/wt/close') return webtransport(wtCloseHandler, closeAsked(req.query));
+      return buffered(404, { 'content-type': 'text/plain; charset=utf-8' }, 'not found\n');
     }
     const route = routes[req.pathname];
     if (route) {
@@ -271,17 +271,24 @@ export function describeServed(s: Served): string[] {
     lines.push(`  Chromium, HTTP/1.1:  chromium --user-data-dir="$(mktemp -d)" ${plain.page}`);
   if (tls && s.certs) {
     const spki = `--ignore-certificate-errors-spki-list=${s.certs.spkiSha256}`;
+    // WebTransport's own QUIC connection honours the SPKI flag only in developer mode
+    const wt = h3 ? ' --webtransport-developer-mode' : '';
     lines.push(
-      `  Chromium, TLS (h2/h1): chromium --user-data-dir="$(mktemp -d)" ${spki} ${tls.page}`,
+      `  Chromium, TLS (h2/h1): chromium --user-data-dir="$(mktemp -d)" ${spki}${wt} ${tls.page}`,
     );
     if (h3) {
       lines.push(
-        `  Chromium, HTTP/3:    chromium --user-data-dir="$(mktemp -d)" ${spki} --enable-quic --origin-to-force-quic-on=localhost:${tls.port} --enable-features=EnableWebsocketsOverHttp3 ${tls.page}`,
+        `  Chromium, HTTP/3:    chromium --user-data-dir="$(mktemp -d)" ${spki}${wt} --enable-quic --origin-to-force-quic-on=localhost:${tls.port} --enable-features=EnableWebsocketsOverHttp3 ${tls.page}`,
       );
     }
     lines.push(
-      `  Firefox: import ${s.certs.ca} as an authority (Settings › Certificates), set network.http.http2.websockets=true${h3 ? ' (and network.http.http3.enabled=true for h3)' : ''}, then open ${tls.page}`,
+      `  Firefox: import ${s.certs.ca} as an authority (Settings › Certificates), set network.http.http2.websockets=true${h3 ? ' (and, for HTTP/3 and WebTransport, network.http.http3.disable_when_third_party_roots_found=false)' : ''}, then open ${tls.page}`,
     );
+    if (h3) {
+      lines.push(
+        `  WebTransport: https://localhost:${tls.port}/wt/echo echoes every stream and datagram (the page checks it; ?nowt leaves it out)`,
+      );
+    }
     lines.push(`  Node clients: NODE_EXTRA_CA_CERTS=${s.certs.ca}`);
   }
   return lines;

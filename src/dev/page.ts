@@ -94,6 +94,70 @@ function equalBytes(a, b) {
   return true;
 }
 
+const wtBase = 'https://' + location.host;
+
+async function readAll(readable) {
+  const reader = readable.getReader();
+  const parts = [];
+  let n = 0;
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    parts.push(value);
+    n += value.byteLength;
+  }
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) { out.set(p, o); o += p.byteLength; }
+  return out;
+}
+
+async function webTransportChecks() {
+  let wt;
+  await check('WebTransport bidirectional echo', async () => {
+    wt = new WebTransport(wtBase + '/wt/echo');
+    await wt.ready;
+    const s = await wt.createBidirectionalStream();
+    const w = s.writable.getWriter();
+    const data = new TextEncoder().encode('hello over WebTransport');
+    await w.write(data);
+    await w.close();
+    const back = await readAll(s.readable);
+    return { pass: equalBytes(back, data), http: '3', detail: back.byteLength + ' bytes' };
+  });
+  await check('WebTransport unidirectional both ways', async () => {
+    if (!wt) throw new Error('no session');
+    const data = new Uint8Array(64 * 1024).map((_, i) => i & 255);
+    const out = await wt.createUnidirectionalStream();
+    const w = out.getWriter();
+    await w.write(data);
+    await w.close();
+    const { value } = await wt.incomingUnidirectionalStreams.getReader().read();
+    const back = await readAll(value);
+    return { pass: equalBytes(back, data), http: '3', detail: back.byteLength + ' bytes back' };
+  });
+  await check('WebTransport datagram echo', async () => {
+    if (!wt) throw new Error('no session');
+    const w = wt.datagrams.writable.getWriter();
+    const r = wt.datagrams.readable.getReader();
+    const data = new TextEncoder().encode('datagram');
+    // datagrams are unreliable: a few tries
+    for (let i = 0; i < 5; i++) {
+      await w.write(data);
+      const got = await Promise.race([r.read(), new Promise((res) => setTimeout(() => res(null), 1000))]);
+      if (got && got.value) return { pass: equalBytes(got.value, data), http: '3', detail: 'try ' + (i + 1) };
+    }
+    return { pass: false, http: '3', detail: 'no datagram came back' };
+  });
+  if (wt) wt.close({ closeCode: 0, reason: '' });
+  await check('WebTransport close 4001 "bye" from the server', async () => {
+    const s = new WebTransport(wtBase + '/wt/close?code=4001&reason=bye');
+    await s.ready;
+    const info = await s.closed;
+    return { pass: info.closeCode === 4001 && info.reason === 'bye', http: '3', detail: 'code ' + info.closeCode + ' reason ' + info.reason };
+  });
+}
+
 async function run() {
   await check('text echo', async () => {
     const c = await open(['echo']);
@@ -148,6 +212,12 @@ async function run() {
       a2 instanceof ArrayBuffer && equalBytes(a2, bytes) && b2 instanceof ArrayBuffer && equalBytes(b2, bytes);
     return { pass, http: a.info.http, detail: 'text and binary reached both members' };
   });
+  // WebTransport over HTTP/3 (the same port, UDP), where the browser has it and the page
+  // came over TLS; ?nowt leaves it out
+  if (typeof WebTransport === 'function' && location.protocol === 'https:' &&
+      !new URLSearchParams(location.search).has('nowt')) {
+    await webTransportChecks();
+  }
   const failed = results.filter((r) => !r.pass).length;
   document.title = failed === 0 ? 'interop: pass' : 'interop: fail (' + failed + ')';
   if (new URLSearchParams(location.search).has('report')) {

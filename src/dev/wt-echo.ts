@@ -57,3 +57,18 @@ export const wtEchoHandler: WebTransportHandler<null> = {
     session.sendDatagram(data);
   },
 };
+
+/** What /wt/close?code=C&reason=R asks for (a code 0 … 2^32-1, a reason of at most 1024 bytes). */
+export function closeAsked(query: URLSearchParams): { code: number; reason: string } {
+  const code = Number(query.get('code') ?? 0);
+  const reason = (query.get('reason') ?? '').slice(0, 256);
+  return { code: Number.isInteger(code) && code >= 0 && code <= 0xffffffff ? code : 0, reason };
+}
+
+/** /wt/close: the server closes the session at once with the code and reason asked for. */
+export const wtCloseHandler: WebTransportHandler<{ code: number; reason: string }> = {
+  init(session, _req, asked) {
+    // after the 200 is on its way: the close capsule follows it on the CONNECT stream
+    queueMicrotask(() => session.close(asked.code, asked.reason));
+  },
+};

@@ -11,5 +11,14 @@ export type { H3FetchOptions, H3FetchResponse } from '../h3/fetch.js';
 export { fetchH3 } from '../h3/fetch.js';
 export type { QuicCloseInfo, QuicConnection, QuicSettings } from '../h3/quic.js';
 export { describeClose } from '../h3/quic.js';
+export type {
+  WebTransportBidirectionalStream,
+  WebTransportCloseInfo,
+  WebTransportDatagramDuplexStream,
+  WebTransportOptions,
+} from '../h3/wt-client.js';
+export { WebTransport, WebTransportError } from '../h3/wt-client.js';
+export type { WtSessionLimits } from '../h3/wt-session.js';
+export { WtWireError } from '../h3/wt-wire.js';
 export type { H3Listener, H3ListenOptions, H3Request } from '../server/h3-server.js';
 export { listenH3 } from '../server/h3-server.js';

@@ -114,6 +114,13 @@ const SETTING_NAMES: Record<number, string> = {
   7: 'qpack_blocked_streams',
   8: 'extended_connect',
   51: 'h3_datagram',
+  // WebTransport's, every draft's (wt-wire.ts)
+  16765559: 'h3_datagram_draft04',
+  727725890: 'enable_webtransport',
+  727725891: 'webtransport_max_sessions_draft02',
+  3329323114: 'webtransport_max_sessions',
+  350866729: 'wt_max_sessions',
+  746385408: 'wt_enabled',
 };
 
 /** An HTTP/3 SETTINGS identifier as qlog names it (an unknown one by number). */

@@ -75,7 +75,7 @@ function client(
 
 test('bidirectional echo, unidirectional both ways, datagram echo, a clean close with code and reason', async (t) => {
   const ends: WtCloseInfo[] = [];
-  const srv = await server((req) =>
+  const srv = await server(() =>
     webtransport({ ...wtEchoHandler, terminate: (info) => void ends.push(info) }, null, {}),
   );
   try {

@@ -29,6 +29,9 @@ export async function launchChromium(extraArgs: string[] = []): Promise<Browser>
       '--disable-background-networking',
       '--disable-component-update',
       '--disable-sync',
+      // WebTransport to a server whose certificate only the SPKI flag vouches for: the
+      // dedicated WebTransport connection honours the flag only in developer mode
+      '--webtransport-developer-mode',
       ...extraArgs,
     ],
   });
@@ -66,6 +69,11 @@ export async function firefoxProfile(caFile?: string): Promise<string> {
     'toolkit.telemetry.reportingpolicy.firstRun': false,
     'app.update.disabledForTesting': true,
     'network.http.http2.websockets': true,
+    // HTTP/3 (WebTransport's) to a server under a root the profile added: Firefox refuses
+    // QUIC with such roots unless told otherwise
+    'network.http.http3.disable_when_third_party_roots_found': false,
+    'network.webtransport.enabled': true,
+    'network.webtransport.datagrams.enabled': true,
   };
   await writeFile(
     join(dir, 'user.js'),

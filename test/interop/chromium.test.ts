@@ -42,14 +42,16 @@ test.serial(
         const title = await page.title();
         const results = (await page.evaluate('window.interopResults')) as CheckResult[];
         t.is(title, 'interop: pass', JSON.stringify(results));
-        t.is(results.length, 6);
+        // the WebSocket checks, and over TLS the four WebTransport ones (HTTP/3, same port)
+        t.is(results.length, endpoint.secure ? 10 : 6);
         // Chromium offers permessage-deflate; the interop server accepts it on h1 and h2
         t.regex(results.find((r) => r.name === 'extensions')?.detail ?? '', /^permessage-deflate/);
         for (const r of results) {
           t.true(r.pass, `${endpoint.page} ${r.name}: ${r.detail ?? ''}`);
           // the plain port is HTTP/1.1; on the TLS port Chromium negotiates h2 and opens its
           // WebSockets with RFC 8441 extended CONNECT on that connection
-          t.is(r.http, endpoint.secure ? '2' : '1.1', `${endpoint.page} ${r.name}`);
+          const expected = r.name.startsWith('WebTransport') ? '3' : endpoint.secure ? '2' : '1.1';
+          t.is(r.http, expected, `${endpoint.page} ${r.name}`);
         }
         const pageProto = await page.evaluate(
           '(performance.getEntriesByType("navigation")[0] || {}).nextHopProtocol',
@@ -94,7 +96,8 @@ test.serial('interop page passes in Chromium over HTTP/3 (RFC 9220)', async (t) 
       await page.evaluate('(performance.getEntriesByType("navigation")[0] || {}).nextHopProtocol'),
       'h3',
     );
-    t.is(results.length, 6);
+    t.is(results.length, 10);
+    t.is(results.filter((r) => r.name.startsWith('WebTransport')).length, 4);
     for (const r of results) t.is(r.http, '3', `${r.name}: ${r.detail ?? ''}`);
   } finally {
     await browser.close();
@@ -134,7 +137,7 @@ test.serial(
       });
       const results = (await page.evaluate('window.interopResults')) as CheckResult[];
       t.is(await page.title(), 'interop: pass', JSON.stringify(results));
-      t.is(results.length, 6);
+      t.is(results.length, 10);
       for (const r of results) t.is(r.http, '3', `${r.name}: ${r.detail ?? ''}`);
       t.true(
         r.fromServer.some((p) => p.type === 'retry'),

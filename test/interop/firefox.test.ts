@@ -39,7 +39,8 @@ test.serial(
       const before = reports.length;
       const firefox: ChildProcess = spawn(
         FIREFOX,
-        ['--headless', '--no-remote', '--profile', profile, `${endpoint.page}?report`],
+        // ?nowt: WebSockets only (this server has no HTTP/3); WebTransport is the next test
+        ['--headless', '--no-remote', '--profile', profile, `${endpoint.page}?report&nowt`],
         { stdio: 'ignore', detached: true, env: { ...process.env, MOZ_HEADLESS: '1' } },
       );
       try {
@@ -85,5 +86,71 @@ test.serial(
       );
       t.log(`${report.userAgent.replace(/.*(Firefox\/\S+).*/, '$1')} over ${endpoint.page}`);
     }
+  },
+);
+
+test.serial(
+  'the WebTransport checks of the interop page pass in Firefox (HTTP/3, the page over HTTP/2)',
+  async (t) => {
+    t.timeout(120_000);
+    const missing = firefoxMissing();
+    if (missing) {
+      t.fail(missing);
+      return;
+    }
+    const reports: InteropReport[] = [];
+    const certsDir = await mkdtemp(join(tmpdir(), 'omniws-firefox-wt-certs-'));
+    const served = await serveInterop({
+      port: null,
+      tlsPort: 0,
+      certsDir,
+      onReport: (r) => reports.push(r),
+    });
+    t.teardown(async () => {
+      await served.close();
+      await rm(certsDir, { recursive: true, force: true });
+    });
+    const endpoint = served.endpoints.find((e) => e.transport === 'h2+http/1.1')!;
+    const profile = await firefoxProfile(served.certs!.ca);
+    const firefox: ChildProcess = spawn(
+      FIREFOX,
+      ['--headless', '--no-remote', '--profile', profile, `${endpoint.page}?report`],
+      { stdio: 'ignore', detached: true, env: { ...process.env, MOZ_HEADLESS: '1' } },
+    );
+    try {
+      const deadline = Date.now() + 60_000;
+      while (reports.length === 0 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    } finally {
+      try {
+        process.kill(-firefox.pid!, 'SIGKILL');
+      } catch {
+        // gone already
+      }
+      await rm(profile, { recursive: true, force: true });
+    }
+    const report = reports[0];
+    if (!report) {
+      t.fail('Firefox sent no report within 60 s');
+      return;
+    }
+    const wt = report.results.filter((r) => r.name.startsWith('WebTransport'));
+    t.deepEqual(
+      wt.map((r) => r.name),
+      [
+        'WebTransport bidirectional echo',
+        'WebTransport unidirectional both ways',
+        'WebTransport datagram echo',
+        'WebTransport close 4001 "bye" from the server',
+      ],
+      JSON.stringify(report.results),
+    );
+    for (const r of wt) {
+      t.true(r.pass, `${r.name}: ${r.detail ?? ''}`);
+      t.is(r.http, '3');
+    }
+    t.is(report.title, 'interop: pass', JSON.stringify(report.results));
+    t.log(`${report.userAgent.replace(/.*(Firefox\/\S+).*/, '$1')}: WebTransport over HTTP/3`);
   },
 );
