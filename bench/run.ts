@@ -5,7 +5,7 @@
 // the per-round ratios (each round measures the kinds back to back). The machine is
 // shared and noisy: read ratios, not absolute numbers; nothing here is a test.
 //
-//   npm run bench [-- --quick] [-- --only echo,memory,codec,setup,h2,h3,fanout,scale,lab] [-- --rounds N]
+//   npm run bench [-- --quick] [-- --only echo,memory,codec,setup,h2,h3,fanout,scale,lab,webtransport] [-- --rounds N]
 //                 [-- --seconds S] [-- --conns N (idle connections)]
 //
 // Prints markdown tables and writes bench/results/latest.md and latest.json (quick or
@@ -44,6 +44,7 @@ const SECTIONS = [
   'fanout',
   'scale',
   'lab',
+  'webtransport',
 ] as const;
 type Section = (typeof SECTIONS)[number];
 const only = opt('only')?.split(',') ?? [...SECTIONS];
@@ -671,7 +672,7 @@ async function external(section: 'h2' | 'h3'): Promise<void> {
  * in its own process. Its markdown is kept as printed; its JSON (in a trailing comment)
  * goes to latest.json.
  */
-async function script(name: 'fanout' | 'scale' | 'lab'): Promise<void> {
+async function script(name: 'fanout' | 'scale' | 'lab' | 'webtransport'): Promise<void> {
   log(`${name}: running bench/${name}.ts`);
   const child = spawn(
     process.execPath,
@@ -771,6 +772,7 @@ async function main(): Promise<void> {
       ['fanout', () => script('fanout')],
       ['scale', () => script('scale')],
       ['lab', () => script('lab')],
+      ['webtransport', () => script('webtransport')],
     ];
     for (const [name, run] of sections) {
       if (!want(name)) continue;

@@ -94,11 +94,13 @@ export class WtStream {
     }
   }
 
-  /** Queue bytes; false once more than the high-water mark waits for QUIC. */
-  write(chunk: Uint8Array): boolean {
+  /** Queue bytes (a string as UTF-8); false once more than the high-water mark waits for QUIC. */
+  write(chunk: Uint8Array | string): boolean {
     if (this.#writeDone)
       throw new Error(`stream ${this.id} cannot be written (ended or receive-only)`);
-    if (chunk.length > 0) this.#host.quic.write(this.id, chunk);
+    const bytes = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
+    if (!(bytes instanceof Uint8Array)) throw new TypeError('write a Uint8Array or a string');
+    if (bytes.length > 0) this.#host.quic.write(this.id, bytes);
     return this.bufferedAmount < HIGH_WATER_MARK;
   }
 

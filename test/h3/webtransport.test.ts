@@ -322,3 +322,87 @@ test('a server without WebTransport: the client says so; a WebSocket answer to a
     await confused.close();
   }
 });
+
+test('a stream nobody reads is bounded: the writer stalls, the server holds at most the windows', async (t) => {
+  const held: import('../../src/h3/wt-stream.js').WtStream[] = [];
+  const srv = await server(() =>
+    webtransport(
+      {
+        handleStream(s) {
+          held.push(s); // no sink: never read
+        },
+      },
+      null,
+    ),
+  );
+  try {
+    const wt = client(srv.port);
+    await wt.ready;
+    const s = await wt.createBidirectionalStream();
+    const w = s.writable.getWriter();
+    const chunk = new Uint8Array(256 * 1024);
+    let written = 0;
+    const writing = (async () => {
+      for (let i = 0; i < 128; i++) {
+        await w.write(chunk); // 32 MiB in all, if nothing held it back
+        written += chunk.length;
+      }
+    })();
+    // give it time to run into the stream's and the connection's windows
+    await new Promise((r) => setTimeout(r, 1500));
+    const conn = [...srv.connections][0]!;
+    const received = conn.quic.stats().bytesReceived;
+    t.is(held.length, 1);
+    t.true(written < 16 * 1024 * 1024, `the writer went on to ${written} bytes`);
+    // the stream's window autotunes up to 4 MiB, the connection's to 24 MiB: far below 32
+    t.true(received < 12 * 1024 * 1024, `the server took ${received} bytes`);
+    wt.close();
+    await wt.closed;
+    await writing.catch(() => {});
+  } finally {
+    await srv.close();
+  }
+});
+
+test('a datagram flood is bounded: what the application cannot take is dropped, the session lives', async (t) => {
+  let got = 0;
+  const srv = await server(() =>
+    webtransport(
+      {
+        handleDatagram() {
+          got++;
+        },
+        handleStream(s) {
+          s.setSink({
+            onData: (c) => s.write(c),
+            onEnd: () => s.end(),
+            onAbort() {},
+            onDrain() {},
+            onClose() {},
+          });
+        },
+      },
+      null,
+    ),
+  );
+  try {
+    const wt = client(srv.port);
+    await wt.ready;
+    const w = wt.datagrams.writable.getWriter();
+    const d = new Uint8Array(1000);
+    for (let i = 0; i < 20_000; i++) void w.write(d);
+    await w.ready;
+    await until(() => got > 0, 3000, 'some datagrams arrive');
+    // the session still answers on a stream after the flood
+    const s = await wt.createBidirectionalStream();
+    const sw = s.writable.getWriter();
+    await sw.write(enc.encode('after the flood'));
+    await sw.close();
+    t.is(dec.decode(await readAll(s.readable)), 'after the flood');
+    t.true(got <= 20_000);
+    wt.close();
+    await wt.closed;
+  } finally {
+    await srv.close();
+  }
+});
