@@ -449,6 +449,9 @@ class H3Handshake<S> {
         );
       },
       onDrain() {},
+      onStopped() {
+        // the server stopped reading the CONNECT: its answer (a 4xx) still comes
+      },
       onClose: () => {
         if (!this.#settled) {
           this.#fail(new WebSocketError('WS_ERR_HANDSHAKE', 'the stream closed before a response'));

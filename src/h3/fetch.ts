@@ -122,6 +122,9 @@ export async function fetchH3(
               reject(err);
             },
             onDrain() {},
+            onStopped() {
+              // the server stopped reading the request: its answer still comes (a 425, a 413)
+            },
             onClose() {
               if (status === 0) reject(new Error('the stream closed before a response'));
             },

@@ -51,6 +51,11 @@ export interface H3StreamSink {
   onAbort(err: H3Error): void;
   /** Bytes queued by `sendData` have all been handed to QUIC. */
   onDrain(): void;
+  /**
+   * Client, before the response: the server stopped reading the request (STOP_SENDING),
+   * and its response may still come (RFC 9114 §4.1.1). A sink without it gets `onAbort`.
+   */
+  onStopped?(code: number | null): void;
   /** The stream is done in both directions; nothing more will be delivered. */
   onClose(): void;
 }
@@ -60,6 +65,7 @@ type Pending =
   | { t: 'data'; chunk: Uint8Array }
   | { t: 'end' }
   | { t: 'abort'; err: H3Error }
+  | { t: 'stopped'; code: number | null }
   | { t: 'close' };
 
 /** While no sink is set, a stream pauses reading once this much is waiting. */
@@ -306,6 +312,7 @@ export class H3Stream {
       // their request terminated abruptly". The STOP_SENDING may overtake the response
       // (it is small: before address validation it fits where the response does not)
       this.#writeDone = true;
+      this.#emit({ t: 'stopped', code });
       this.#maybeClose();
       return;
     }
@@ -386,6 +393,17 @@ export class H3Stream {
         return;
       case 'abort':
         s.onAbort(p.err);
+        return;
+      case 'stopped':
+        if (s.onStopped) s.onStopped(p.code);
+        else {
+          this.#abortReported = true;
+          s.onAbort(
+            new H3Error(p.code ?? H3_REQUEST_CANCELLED, 'the peer stopped reading the stream', {
+              scope: 'stream',
+            }),
+          );
+        }
         return;
       case 'close':
         s.onClose();

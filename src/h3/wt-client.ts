@@ -336,6 +336,9 @@ export class WebTransport {
             onAbort: (err) =>
               reject(new WebTransportError(`the session request failed: ${err.message}`)),
             onDrain() {},
+            onStopped() {
+              // the server stopped reading the CONNECT: its answer still comes
+            },
             onClose: () => reject(new WebTransportError('the stream closed before a response')),
           });
         }),
