@@ -9,12 +9,13 @@
 //                 [-- --seconds S] [-- --conns N (idle connections)]
 //
 // Prints markdown tables and writes bench/results/latest.md and latest.json (quick or
-// --only runs write quick*.md / latest-<sections>.md instead, never over a full run).
+// --only runs write quick*.md / latest-<sections>.md instead, never over a full run),
+// then a chart of each table beside them (bench/charts.ts: latest.echo.svg, …).
 
 import { type ChildProcess, fork, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureCerts } from '../src/dev/certs.js';
 import { fdLimits, withFds } from './procs.js';
@@ -800,6 +801,15 @@ async function main(): Promise<void> {
     stdio: 'ignore',
   });
   log(`wrote bench/results/${name}.md and ${name}.json`);
+  // loaded here, after the measurements: Vega is large and none of them needs it
+  const { renderResultCharts } = await import('./charts.js');
+  try {
+    const svgs = await renderResultCharts(jsonPath);
+    log(`wrote ${svgs.map((p) => `bench/results/${basename(p)}`).join(', ') || 'no chart'}`);
+  } catch (err) {
+    log(`charts: failed: ${(err as Error).message}`);
+    process.exitCode = 1;
+  }
 }
 
 main().catch((err) => {
