@@ -10,12 +10,14 @@
 //
 // Prints markdown tables and writes bench/results/latest.md and latest.json (quick or
 // --only runs write quick*.md / latest-<sections>.md instead, never over a full run),
-// then a chart of each table beside them (bench/charts.ts: latest.echo.svg, …).
+// then a chart of each table beside them (bench/charts.ts: latest.echo.svg, …). On a
+// terminal, a status line on stderr shows the section, the step under way and the time.
 
 import { type ChildProcess, fork, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { basename, dirname, join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { ensureCerts } from '../src/dev/certs.js';
 import { fdLimits, withFds } from './procs.js';
@@ -60,9 +62,83 @@ const SECONDS = Number(opt('seconds') ?? (QUICK ? 1 : 3));
 const IDLE_CONNS = Number(opt('conns') ?? (QUICK ? 2000 : 10000));
 const ECHO_CONNS = 50;
 
+// ── progress ─────────────────────────────────────────────────────────────────
+
+/**
+ * Progress on a terminal, as `omniws conformance` shows it (src/conformance/command.ts):
+ * one line on stderr that rewrites itself, `0:42 [2/9] memory: ws +deflate: opening 10000
+ * connections`, redrawn every second and kept below the lines that log() prints. Off a
+ * terminal it writes nothing: stderr gets the same lines as before, stdout and the files
+ * are not touched.
+ */
+function progress(out: NodeJS.WriteStream) {
+  const tty = out.isTTY === true;
+  const t0 = Date.now();
+  let head = '';
+  let step = '';
+  let shown = false;
+  let timer: NodeJS.Timeout | undefined;
+  const clear = () => {
+    if (shown) out.write('\r\x1b[K');
+    shown = false;
+  };
+  const draw = () => {
+    if (!tty || !head) return;
+    const s = Math.floor((Date.now() - t0) / 1000);
+    const line = `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')} ${head}${step ? `: ${step}` : ''}`;
+    out.write(`\r\x1b[K${line.slice(0, (out.columns || 80) - 1)}`);
+    shown = true;
+  };
+  return {
+    section(name: string, i: number, n: number): void {
+      head = `[${i}/${n}] ${name}`;
+      step = '';
+      draw();
+      if (tty && !timer) {
+        timer = setInterval(draw, 1000);
+        timer.unref();
+      }
+    },
+    step(what: string): void {
+      step = what.trim();
+      draw();
+    },
+    /** Anything else written to the terminal goes through here, above the status line. */
+    print(write: () => void): void {
+      clear();
+      write();
+      draw();
+    },
+    done(): void {
+      clearInterval(timer);
+      timer = undefined;
+      head = '';
+      clear();
+    },
+  };
+}
+
+const status = progress(process.stderr);
+
 const log = (line: string): void => {
-  process.stderr.write(`${line}\n`);
+  status.print(() => process.stderr.write(`${line}\n`));
 };
+
+/** A child's stderr, line by line through log(); its last line is the step under way. */
+function forward(stream: Readable): void {
+  let rest = '';
+  stream.setEncoding('utf8');
+  stream.on('data', (d: string) => {
+    const lines = (rest + d).split('\n');
+    rest = lines.pop() ?? '';
+    for (const l of lines) log(l);
+    const last = lines.filter((l) => l.trim()).at(-1);
+    if (last) status.step(last);
+  });
+  stream.on('end', () => {
+    if (rest) log(rest);
+  });
+}
 
 // ── helpers ──────────────────────────────────────────────────────────────────
 
@@ -220,7 +296,7 @@ const json: Record<string, unknown> = {};
 
 function emit(md: string): void {
   report.push(md);
-  console.log(`${md}\n`);
+  status.print(() => console.log(`${md}\n`));
 }
 
 function machine(): Record<string, string | number> {
@@ -281,8 +357,10 @@ async function echo(): Promise<void> {
   );
   const servers = new Map<string, Server>();
   try {
+    status.step('starting the servers');
     for (const k of ECHO_KINDS) servers.set(k, await Server.start(k));
     // JIT warm-up, not reported
+    status.step('warming up');
     for (const k of ECHO_KINDS) {
       await echoRun(servers.get(k)!, 1024, 16, false, 1);
       await echoRun(servers.get(k)!, 64 * 1024, 4, true, 0.5);
@@ -298,6 +376,7 @@ async function echo(): Promise<void> {
         for (let r = 0; r < ROUNDS; r++) {
           const got: Record<string, number> = {};
           for (const k of rotate(ECHO_KINDS, r)) {
+            status.step(`${binary ? 'binary' : 'text'} ${c.label}, round ${r + 1}/${ROUNDS}, ${k}`);
             const out = await echoRun(servers.get(k)!, c.size, c.window, binary, SECONDS);
             per[k]!.push(out);
             got[k] = out.msgsPerSec;
@@ -379,6 +458,7 @@ async function memory(): Promise<void> {
     for (const kind of MEM_KINDS) {
       // the floor does not negotiate extensions: measured once
       if (deflate && kind === 'http-raw') continue;
+      status.step(`${kind}${deflate ? ' +deflate' : ''}: opening ${conns} connections`);
       const server = await Server.start(kind, deflate ? ['--deflate'] : [], fds);
       try {
         const before = await server.mem();
@@ -490,6 +570,7 @@ async function codec(): Promise<void> {
   for (let r = 0; r < ROUNDS; r++) {
     const got: Record<string, number> = {};
     for (const impl of rotate(impls, r)) {
+      status.step(`round ${r + 1}/${ROUNDS}, ${impl}`);
       const out = await runJson<{ MBps: number }>(
         script,
         [impl, '--seconds', String(s)],
@@ -533,6 +614,7 @@ async function setup(certs: string | undefined): Promise<void> {
       const got: Record<string, number> = {};
       const gotCpu: Record<string, number> = {};
       for (const k of rotate(kinds, r)) {
+        status.step(`h1, round ${r + 1}/${ROUNDS}, ${k}`);
         const server = servers.get(k)!;
         const args = ['--mode', 'setup', '--url', server.url, '--conns', '16'];
         args.push('--seconds', String(SECONDS));
@@ -585,6 +667,7 @@ async function setup(certs: string | undefined): Promise<void> {
       for (let r = 0; r < ROUNDS; r++) {
         const got: Record<string, number> = {};
         for (const http of rotate(['2', '1'], r)) {
+          status.step(`TLS, round ${r + 1}/${ROUNDS}, h${http}`);
           const out = await run(http, SECONDS);
           h2per[http]!.push(out.perSec);
           got[http] = out.perSec;
@@ -630,11 +713,18 @@ async function external(section: 'h2' | 'h3'): Promise<void> {
   }
   log(`${section}: running bench/${section}.ts`);
   const child = spawn(process.execPath, [script, '--seconds', String(Math.min(SECONDS, 2))], {
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
+  forward(child.stderr);
   let out = '';
   child.stdout.on('data', (d) => {
     out += d;
+    // its table grows a row per case: the last line printed is the latest step
+    const last = out
+      .split('\n')
+      .filter((l) => l.trim() && !l.startsWith('| -'))
+      .at(-1);
+    if (last) status.step(last.replace(/[|\s]+/g, ' '));
   });
   const code = await withTimeout(
     new Promise<number | null>((resolve) => child.once('close', resolve)),
@@ -678,8 +768,9 @@ async function script(name: 'fanout' | 'scale' | 'lab' | 'webtransport'): Promis
   const child = spawn(
     process.execPath,
     [join(HERE, `${name}.js`), '--rounds', String(ROUNDS), '--seconds', String(SECONDS)],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
+    { stdio: ['ignore', 'pipe', 'pipe'] },
   );
+  forward(child.stderr);
   let out = '';
   child.stdout.on('data', (d) => {
     out += d;
@@ -758,6 +849,7 @@ async function main(): Promise<void> {
   let tmp: string | undefined;
   try {
     if (want('setup') && existsSync(join(HERE, 'h2-setup.js'))) {
+      status.section('certificates', 0, only.length);
       tmp = mkdtempSync(join(os.tmpdir(), 'omniws-bench-'));
       certs = (await ensureCerts(tmp)).dir;
     }
@@ -775,8 +867,9 @@ async function main(): Promise<void> {
       ['lab', () => script('lab')],
       ['webtransport', () => script('webtransport')],
     ];
-    for (const [name, run] of sections) {
-      if (!want(name)) continue;
+    const wanted = sections.filter(([name]) => want(name));
+    for (const [i, [name, run]] of wanted.entries()) {
+      status.section(name, i + 1, wanted.length);
       try {
         await run();
       } catch (err) {
@@ -789,6 +882,7 @@ async function main(): Promise<void> {
     targets();
   } finally {
     if (tmp) rmSync(tmp, { recursive: true, force: true });
+    status.done();
   }
   // a full run is `latest`; quick and partial runs do not overwrite it
   const name = `${QUICK ? 'quick' : 'latest'}${opt('only') ? `-${only.join('+')}` : ''}`;
