@@ -833,10 +833,10 @@ async function main(): Promise<void> {
   json.machine = m;
   const deadline = setTimeout(
     () => {
-      console.error('bench: over 20 minutes; giving up');
+      console.error('bench: over 30 minutes; giving up');
       process.exit(1);
     },
-    20 * 60 * 1000,
+    30 * 60 * 1000,
   );
   deadline.unref();
   emit(
