@@ -68,9 +68,24 @@ async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; rt: number }>
   return { value, rt: roundTrips(performance.now() - t0) };
 }
 
+/**
+ * The fewest round trips of `n` runs of `fn`: a stall of the machine (CI runs heavy
+ * tests beside this file) only ever adds time, so the least is the protocol's count.
+ * Every run's value goes to `check`.
+ */
+async function fewest<T>(n: number, fn: () => Promise<T>, check: (v: T) => void): Promise<number> {
+  let least = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < n; i++) {
+    const { value, rt } = await timed(fn);
+    check(value);
+    least = Math.min(least, rt);
+  }
+  return least;
+}
+
 /** Wait until the pool's connection closed (and gave its ticket). */
 async function drained(pool: H3Pool): Promise<void> {
-  await until(() => pool.size === 0, 3000);
+  await until(() => pool.size === 0, 10_000);
 }
 
 test.serial(
@@ -81,37 +96,73 @@ test.serial(
     const url = `https://localhost:${lab.port}/x`;
     const tls = { ca: certs.ca, servername: 'localhost' };
     try {
-      // with early data on the client
+      // a full handshake each time: a pool of its own, so no ticket
+      const full = await fewest(
+        3,
+        async () => {
+          const pool = new ConnectionPool<PooledConnection>();
+          const r = await fetchH3(url, {
+            tls,
+            quic: { earlyData: true },
+            h3Pool: pool,
+            sessionIdleTimeout: 1,
+          });
+          await drained(pool);
+          return r;
+        },
+        (r) => {
+          t.is(r.status, 200);
+          t.is(r.body.toString(), 'GET /x');
+          t.false(r.resumed);
+          t.false(r.earlyData);
+        },
+      );
+      t.is(full, 2, 'a full handshake, then the request: two round trips');
+      t.true(seen.every((s) => !s.early));
+      // with a ticket and early data on both sides: the GET rides the 0-RTT packets
       const pool = new ConnectionPool<PooledConnection>();
       const get = () =>
         fetchH3(url, { tls, quic: { earlyData: true }, h3Pool: pool, sessionIdleTimeout: 1 });
-      const first = await timed(get);
-      t.is(first.value.status, 200);
-      t.is(first.value.body.toString(), 'GET /x');
-      t.false(first.value.resumed);
-      t.false(first.value.earlyData);
-      // at least two (a slow handshake's signature may cost more): 0-RTT below takes one
-      t.true(first.rt >= 2, `a full handshake, then the request: ${first.rt} round trips`);
+      await get();
       await drained(pool);
-      const second = await timed(get);
-      t.is(second.value.body.toString(), 'GET /x');
-      t.true(second.value.resumed);
-      t.true(second.value.earlyData, 'the GET left in the 0-RTT packets');
-      t.is(second.rt, 1, 'request and handshake in one round trip');
-      t.deepEqual(seen, [
-        { method: 'GET', early: false },
-        { method: 'GET', early: true },
-      ]);
-
+      const before = seen.length;
+      const early = await fewest(
+        3,
+        async () => {
+          const r = await get();
+          await drained(pool);
+          return r;
+        },
+        (r) => {
+          t.is(r.body.toString(), 'GET /x');
+          t.true(r.resumed);
+          t.true(r.earlyData, 'the GET left in the 0-RTT packets');
+        },
+      );
+      t.is(early, 1, 'request and handshake in one round trip');
+      t.deepEqual(
+        seen.slice(before).map((s) => s.early),
+        [true, true, true],
+        'the server handed each GET over from early data',
+      );
       // the same server, a client without early data: resumption alone saves no round trip
       const plain = new ConnectionPool<PooledConnection>();
       const getPlain = () => fetchH3(url, { tls, h3Pool: plain, sessionIdleTimeout: 1 });
-      t.true((await timed(getPlain)).rt >= 2);
+      await getPlain();
       await drained(plain);
-      const resumed = await timed(getPlain);
-      t.true(resumed.value.resumed);
-      t.false(resumed.value.earlyData);
-      t.is(resumed.rt, 2);
+      const resumed = await fewest(
+        3,
+        async () => {
+          const r = await getPlain();
+          await drained(plain);
+          return r;
+        },
+        (r) => {
+          t.true(r.resumed);
+          t.false(r.earlyData);
+        },
+      );
+      t.is(resumed, 2);
       t.false(seen.at(-1)!.early);
     } finally {
       await lab.close();
@@ -129,8 +180,8 @@ test.serial(
     const tls = { ca: certs.ca, servername: 'localhost' };
     try {
       const pool = new ConnectionPool<PooledConnection>();
-      const post = (earlyData: 'safe' | 'always') =>
-        fetchH3(url, {
+      const post = async (earlyData: 'safe' | 'always') => {
+        const r = await fetchH3(url, {
           tls,
           quic: { earlyData: true },
           h3Pool: pool,
@@ -139,23 +190,33 @@ test.serial(
           body: 'b',
           earlyData,
         });
+        await drained(pool);
+        return r;
+      };
       await post('safe');
-      await drained(pool);
       // 'safe': the client itself holds the POST until the handshake completed
-      const held = await timed(() => post('safe'));
-      t.false(held.value.earlyData);
-      t.true(held.value.resumed);
-      t.is(held.rt, 2);
-      await drained(pool);
+      const held = await fewest(
+        2,
+        () => post('safe'),
+        (r) => {
+          t.false(r.earlyData);
+          t.true(r.resumed);
+        },
+      );
+      t.is(held, 2);
       // 'always': the POST rides 0-RTT; the server ('wait', the default) acts on it only
       // once the handshake completed, so the answer still takes two round trips
-      const early = await timed(() => post('always'));
-      t.true(early.value.earlyData);
-      t.is(early.value.status, 200);
-      t.is(early.rt, 2);
-      t.deepEqual(
-        seen.map((s) => s.early),
-        [false, false, false],
+      const early = await fewest(
+        2,
+        () => post('always'),
+        (r) => {
+          t.true(r.earlyData);
+          t.is(r.status, 200);
+        },
+      );
+      t.is(early, 2);
+      t.true(
+        seen.every((s) => !s.early),
         'no POST was handed to the application from early data',
       );
     } finally {
@@ -247,26 +308,34 @@ for (const policy of ['wait', 'reject'] as const) {
       const lab = await startLab({ target: { host: '127.0.0.1', port: srv.port }, delay: DELAY });
       try {
         const ticket = await ticketFrom(lab.port);
+        await until(() => srv.connections.size === 0, 10_000, 'the ticket connection closed');
         seen.length = 0;
-        const t0 = performance.now();
-        const { q, h3 } = await rawClient(lab.port, ticket);
-        t.true(q.earlyData, 'the client writes before the handshake completed');
-        const answer = await ask(h3, WS_CONNECT, false);
-        const rt = roundTrips(answer.at - t0);
+        // twice, the fewer round trips counting: a stall of the machine only adds time
+        const times: number[] = [];
+        for (let i = 0; i < 2; i++) {
+          const t0 = performance.now();
+          const { q, h3 } = await rawClient(lab.port, ticket);
+          t.true(q.earlyData, 'the client writes before the handshake completed');
+          const answer = await ask(h3, WS_CONNECT, false);
+          t.is(answer.status, policy === 'reject' ? '425' : '200');
+          times.push(answer.at - t0);
+          // the CONNECTION_CLOSE goes through the relay too: the server learns it and lets go
+          q.close(0);
+          await until(() => srv.connections.size === 0, 10_000, 'the server saw the close');
+        }
+        const least = roundTrips(Math.min(...times));
         if (policy === 'reject') {
           // RFC 8470 §5.2: 425 Too Early, in the first round trip; the handler never saw it
-          t.is(answer.status, '425');
-          t.is(rt, 1);
+          t.is(least, 1);
           t.deepEqual(seen, []);
         } else {
           // held until the client's Finished arrived: accepted, but a round trip later
-          t.is(answer.status, '200');
-          t.is(rt, 2);
-          t.deepEqual(seen, [{ method: 'CONNECT', early: false }]);
+          t.is(least, 2);
+          t.deepEqual(seen, [
+            { method: 'CONNECT', early: false },
+            { method: 'CONNECT', early: false },
+          ]);
         }
-        // the CONNECTION_CLOSE goes through the relay too: the server learns it and lets go
-        q.close(0);
-        await until(() => srv.connections.size === 0, 3000, 'the server saw the close');
       } finally {
         await lab.close();
         await srv.close();
