@@ -34,6 +34,7 @@ import type { QuicConnection } from '../../src/h3/quic.js';
 import { listenQuic } from '../../src/h3/quic-server.js';
 import { encodeVarint } from '../../src/h3/varint.js';
 import { type H3Listener, listenH3 } from '../../src/server/h3-server.js';
+import { buffered, type Request } from '../../src/server/handler.js';
 import { Opcode } from '../../src/ws/frame.js';
 import { ok, reply } from '../../src/ws/handler.js';
 import type { Session } from '../../src/ws/session.js';
@@ -95,10 +96,13 @@ function websocketRequest(): Header[] {
 
 /** Open a raw peer, let `act` misbehave, and return the code the server closed with. */
 async function closedWith(
-  act: (conn: Awaited<ReturnType<typeof rawPeer>>['conn']) => void | Promise<void>,
+  act: (
+    conn: Awaited<ReturnType<typeof rawPeer>>['conn'],
+    rec: Awaited<ReturnType<typeof rawPeer>>['rec'],
+  ) => void | Promise<void>,
 ): Promise<number> {
   const { conn, rec } = await rawPeer(l.port, certs);
-  await act(conn);
+  await act(conn, rec);
   const info = await Promise.race([
     rec.closed,
     delay(3000).then(() => {
@@ -154,10 +158,15 @@ test('H3_CLOSED_CRITICAL_STREAM: the control stream ends (FIN) or is reset', asy
     H3_CLOSED_CRITICAL_STREAM,
   );
   t.is(
-    await closedWith(async (c) => {
+    await closedWith(async (c, rec) => {
       const id = c.openStream('uni')!;
       c.write(id, control(SETTINGS));
-      await delay(30);
+      // the reset must come after the server has read the stream's type: a RESET_STREAM
+      // that arrives first discards the unread bytes, and an unknown stream may be reset.
+      // A request answered after it proves the server has read what was sent before it.
+      const req = c.openStream('bidi')!;
+      c.write(req, encodeHeadersFrame(encodeFieldSection(get('/before-reset'))), true);
+      await rec.waitFin(req);
       c.resetStream(id, 0x100);
     }),
     H3_CLOSED_CRITICAL_STREAM,
@@ -383,11 +392,15 @@ test('on the wire: a close handshake ends with FIN both ways and no reset; an ab
 });
 
 test('GOAWAY names the next request stream; requests at or above it get H3_REQUEST_REJECTED', async (t) => {
+  // the paths whose header sections the server has read (handle sees a request at its HEADERS)
+  const seen: string[] = [];
   const own = await listenH3({
-    cert: certs.cert,
-    key: certs.key,
+    tls: { cert: certs.cert, key: certs.key },
     hosts: ['127.0.0.1'],
-    onRequest: () => ({ status: 204 }),
+    handle: (req: Request) => {
+      seen.push(req.path);
+      return buffered(204);
+    },
   });
   t.teardown(() => own.close());
   const { conn, rec } = await rawPeer(own.port, certs);
@@ -395,10 +408,11 @@ test('GOAWAY names the next request stream; requests at or above it get H3_REQUE
   const first = conn.openStream('bidi')!;
   conn.write(first, encodeHeadersFrame(encodeFieldSection(get('/a'))), true);
   await rec.waitFin(first);
-  // a request in flight when GOAWAY is sent still completes
+  // a request in flight when GOAWAY is sent still completes; GOAWAY goes once the server has
+  // read its HEADERS (a fixed wait is not enough on a loaded machine: the GOAWAY then names it)
   const slow = conn.openStream('bidi')!;
   conn.write(slow, encodeHeadersFrame(encodeFieldSection(get('/b'))));
-  await delay(30);
+  await until(() => seen.includes('/b'));
   own.goaway();
   await until(() => framesOf(rec.bytes(3), 1).some((f) => f.type === 'goaway'));
   const goaway = framesOf(rec.bytes(3), 1).find((f) => f.type === 'goaway');
