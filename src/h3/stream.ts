@@ -20,6 +20,7 @@ import {
   RequestStreamValidator,
   type Role,
 } from './frames.js';
+import { HeldEvents } from './held-events.js';
 import { qlogHeaders } from './qlog.js';
 import { decodeFieldSection, encodeFieldSection, type Header } from './qpack.js';
 import type { QuicConnection } from './quic.js';
@@ -68,9 +69,6 @@ type Pending =
   | { t: 'stopped'; code: number | null }
   | { t: 'close' };
 
-/** While no sink is set, a stream pauses reading once this much is waiting. */
-const PENDING_PAUSE_BYTES = 64 * 1024;
-
 /** A request stream (client-initiated bidirectional) from either side. */
 export class H3Stream {
   readonly id: number;
@@ -79,10 +77,7 @@ export class H3Stream {
   readonly #decoder: FrameDecoder;
   readonly #validator: RequestStreamValidator;
   #sink: H3StreamSink | null = null;
-  #pending: Pending[] = [];
-  #pendingBytes = 0;
-  #pausedForSink = false;
-  #userPaused = false;
+  readonly #held: HeldEvents<Pending>;
   #headersSeen = false;
   #headTimer: NodeJS.Timeout | null = null;
   #tunnel = false;
@@ -98,6 +93,7 @@ export class H3Stream {
     this.id = id;
     this.#validator = new RequestStreamValidator(connection.role);
     this.#decoder = new FrameDecoder({ maxFrameSize, validator: this.#validator });
+    this.#held = new HeldEvents(quic, id);
   }
 
   get closed(): boolean {
@@ -121,14 +117,7 @@ export class H3Stream {
   /** Start delivering events (those kept so far first). */
   setSink(sink: H3StreamSink): void {
     this.#sink = sink;
-    const pending = this.#pending;
-    this.#pending = [];
-    this.#pendingBytes = 0;
-    for (const p of pending) this.#deliver(p);
-    if (this.#pausedForSink) {
-      this.#pausedForSink = false;
-      if (!this.#userPaused && !this.#closed) this.#quic.resumeStream(this.id);
-    }
+    this.#held.release((p) => this.#deliver(p), this.#closed);
   }
 
   /** Send a header section; with `end`, our side ends with it. */
@@ -205,13 +194,11 @@ export class H3Stream {
   }
 
   pause(): void {
-    this.#userPaused = true;
-    this.#quic.pauseStream(this.id);
+    this.#held.pause();
   }
 
   resume(): void {
-    this.#userPaused = false;
-    if (!this.#pausedForSink) this.#quic.resumeStream(this.id);
+    this.#held.resume();
   }
 
   /**
@@ -361,14 +348,7 @@ export class H3Stream {
       this.#deliver(p);
       return;
     }
-    this.#pending.push(p);
-    if (p.t === 'data') {
-      this.#pendingBytes += p.chunk.length;
-      if (this.#pendingBytes > PENDING_PAUSE_BYTES && !this.#pausedForSink) {
-        this.#pausedForSink = true;
-        this.#quic.pauseStream(this.id);
-      }
-    }
+    this.#held.hold(p, p.t === 'data' ? p.chunk.length : 0);
   }
 
   #deliver(p: Pending): void {

@@ -5,6 +5,7 @@
 // peer. Writing never drops: what QUIC cannot take waits, `write` returns false above
 // `highWaterMark`, and `onDrain` says when it is worth writing again.
 
+import { HeldEvents } from './held-events.js';
 import type { QuicConnection } from './quic.js';
 import { h3ToWtCode, WT_SESSION_GONE, wtToH3Code } from './wt-wire.js';
 
@@ -31,8 +32,6 @@ export interface WtStreamHost {
 }
 
 const HIGH_WATER_MARK = 64 * 1024;
-/** While nobody reads, a stream stops reading once this much waits. */
-const MAX_PENDING = 64 * 1024;
 
 type Pending =
   | { t: 'data'; chunk: Uint8Array }
@@ -47,19 +46,17 @@ export class WtStream {
   readonly incoming: boolean;
   readonly #host: WtStreamHost;
   #sink: WtStreamSink | null = null;
-  #pending: Pending[] = [];
-  #pendingBytes = 0;
+  readonly #held: HeldEvents<Pending>;
   #readDone: boolean;
   #writeDone: boolean;
   #closed = false;
-  #paused = false;
-  #pausedForSink = false;
 
   constructor(host: WtStreamHost, id: number, kind: 'bidi' | 'uni', incoming: boolean) {
     this.#host = host;
     this.id = id;
     this.kind = kind;
     this.incoming = incoming;
+    this.#held = new HeldEvents(host.quic, id);
     // a unidirectional stream has one side only
     this.#readDone = kind === 'uni' && !incoming;
     this.#writeDone = kind === 'uni' && incoming;
@@ -84,14 +81,7 @@ export class WtStream {
   /** Start delivering events (those kept so far first). */
   setSink(sink: WtStreamSink): void {
     this.#sink = sink;
-    const pending = this.#pending;
-    this.#pending = [];
-    this.#pendingBytes = 0;
-    for (const p of pending) this.#deliver(p);
-    if (this.#pausedForSink) {
-      this.#pausedForSink = false;
-      if (!this.#paused && !this.#closed) this.#host.quic.resumeStream(this.id);
-    }
+    this.#held.release((p) => this.#deliver(p), this.#closed);
   }
 
   /** Queue bytes (a string as UTF-8); false once more than the high-water mark waits for QUIC. */
@@ -128,18 +118,16 @@ export class WtStream {
     if (this.#readDone) return;
     this.#readDone = true;
     this.#host.quic.stopSending(this.id, Number(wtToH3Code(code)));
-    this.#pending = [];
+    this.#held.clear();
     this.#maybeClose();
   }
 
   pause(): void {
-    this.#paused = true;
-    this.#host.quic.pauseStream(this.id);
+    this.#held.pause();
   }
 
   resume(): void {
-    this.#paused = false;
-    if (!this.#pausedForSink) this.#host.quic.resumeStream(this.id);
+    this.#held.resume();
   }
 
   // ── from the session ──────────────────────────────────────────────────────
@@ -200,14 +188,7 @@ export class WtStream {
       this.#deliver(p);
       return;
     }
-    this.#pending.push(p);
-    if (p.t === 'data') {
-      this.#pendingBytes += p.chunk.length;
-      if (this.#pendingBytes > MAX_PENDING && !this.#pausedForSink) {
-        this.#pausedForSink = true;
-        this.#host.quic.pauseStream(this.id);
-      }
-    }
+    this.#held.hold(p, p.t === 'data' ? p.chunk.length : 0);
   }
 
   #deliver(p: Pending): void {
