@@ -7,8 +7,9 @@
 // its message budget or time budget is spent; several WebSockets (or raw streams) share
 // one QUIC connection. Numbers are comparisons within one run, not absolute truths.
 //
-//   npx tsc -p . && node dist/bench/h3.js [--seconds 2]
+//   npx tsc -p . && node dist/bench/h3.js [--seconds 2] [--only '10 streams']
 
+import dgram from 'node:dgram';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -41,12 +42,26 @@ const CASES: Case[] = [
 
 const secondsArg = process.argv.indexOf('--seconds');
 const SECONDS = secondsArg > 0 ? Number(process.argv[secondsArg + 1]) : 2;
+// --only TEXT: the cases whose name contains TEXT (a profile of one case)
+const onlyArg = process.argv.indexOf('--only');
+const ONLY = onlyArg > 0 ? process.argv[onlyArg + 1] : undefined;
 const INTERNAL_ERROR = 0x102;
 
 interface Result {
   messages: number;
   ms: number;
+  /** UDP datagrams both sides sent during the measurement. */
+  datagrams: number;
 }
+
+// every datagram either side sends, counted: datagrams per echo shows how well the
+// driver fills its packets (an ACK alone, then the answer, costs two)
+let datagramsSent = 0;
+const send = dgram.Socket.prototype.send as (...a: unknown[]) => void;
+dgram.Socket.prototype.send = function (this: dgram.Socket, ...a: unknown[]) {
+  datagramsSent++;
+  return send.apply(this, a);
+} as typeof dgram.Socket.prototype.send;
 
 function noop(): void {}
 
@@ -97,12 +112,14 @@ async function runH3(url: string, c: Case, ca: Buffer): Promise<Result> {
     });
   }
   const t0 = performance.now();
+  const d0 = datagramsSent;
   for (const start of starts) start();
   await Promise.all(finished);
   const ms = performance.now() - t0;
+  const datagrams = datagramsSent - d0;
   for (const s of sockets) s.close();
   await Promise.all(sockets.map((s) => s.closed));
-  return { messages: received, ms };
+  return { messages: received, ms, datagrams };
 }
 
 /** Raw bidirectional QUIC streams on one connection: the server writes back what it reads. */
@@ -157,6 +174,7 @@ async function runRaw(port: number, c: Case, ca: Buffer): Promise<Result> {
     state.set(id, { sent: 0, got: 0, bytes: 0, done, finished });
   }
   const t0 = performance.now();
+  const d0 = datagramsSent;
   for (const [id, s] of state) {
     for (let w = 0; w < c.window && s.sent < perStream; w++) {
       s.sent++;
@@ -165,13 +183,19 @@ async function runRaw(port: number, c: Case, ca: Buffer): Promise<Result> {
   }
   await Promise.all([...state.values()].map((s) => s.finished));
   const ms = performance.now() - t0;
+  const datagrams = datagramsSent - d0;
   conn.close(0x100);
   await conn.whenGone();
-  return { messages: received, ms };
+  return { messages: received, ms, datagrams };
 }
 
 function rate(r: Result): number {
   return r.messages / (r.ms / 1000);
+}
+
+/** UDP datagrams (both sides) per echoed message. */
+function perEcho(r: Result): string {
+  return (r.datagrams / Math.max(1, r.messages)).toFixed(2);
 }
 
 function fmt(perSec: number, size: number): string {
@@ -213,7 +237,7 @@ async function main(): Promise<void> {
     });
     const url = `wss://127.0.0.1:${h3.port}/echo`;
     const rows: string[][] = [];
-    for (const c of CASES) {
+    for (const c of CASES.filter((k) => ONLY === undefined || k.name.includes(ONLY))) {
       // warm-up, then the two kinds back to back
       await runRaw(raw.port, { ...c, messages: Math.min(c.messages, 200) }, ca);
       await runH3(url, { ...c, messages: Math.min(c.messages, 200) }, ca);
@@ -224,13 +248,20 @@ async function main(): Promise<void> {
         fmt(rate(w), c.size),
         fmt(rate(r), c.size),
         `${((rate(w) / rate(r)) * 100).toFixed(0)}%`,
+        `${perEcho(w)} / ${perEcho(r)}`,
       ]);
       process.stderr.write(`h3 bench: ${c.name} done\n`);
     }
     closeH3Connections();
     await h3.close();
     await raw.close(0x100);
-    const head = ['case', 'WebSocket over HTTP/3', 'raw QUIC stream', 'h3 / raw'];
+    const head = [
+      'case',
+      'WebSocket over HTTP/3',
+      'raw QUIC stream',
+      'h3 / raw',
+      'datagrams per echo, h3 / raw',
+    ];
     const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
     const line = (cells: string[]) =>
       `| ${cells.map((x, i) => x.padEnd(widths[i]!)).join(' | ')} |`;

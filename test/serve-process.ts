@@ -9,23 +9,51 @@ import { fileURLToPath } from 'node:url';
 
 const bin = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'omniws.js');
 
-/** A TCP port nothing listens on (bound once, then released). */
-export async function freeTcpPort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
+// Ports for servers that must be told theirs before they start (another process, a
+// restart on the same port). Not port 0's pick released: the kernel hands the same range
+// (ip_local_port_range, 32768-60999) to every outgoing connection, and with thousands of
+// them in the tests beside, one took a port between its release and the server's bind
+// (EADDRINUSE). These come from below that range, from a cursor that starts at a random
+// place in each test process, and are checked free on TCP and UDP (h3 shares the number).
+const LOW = 20_000;
+const HIGH = 32_000;
+let cursor = LOW + Math.floor(Math.random() * (HIGH - LOW));
+
+function nextCandidate(): number {
+  cursor = cursor >= HIGH ? LOW : cursor + 1;
+  return cursor;
 }
 
-/** A UDP port nothing is bound to (bound once, then released). */
-export async function freeUdpPort(): Promise<number> {
-  const s = dgram.createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
-  const port = s.address().port;
-  await new Promise<void>((r) => s.close(r));
-  return port;
+async function tcpFree(port: number): Promise<boolean> {
+  const s = net.createServer();
+  return new Promise((resolve) => {
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
 }
+
+async function udpFree(port: number): Promise<boolean> {
+  const s = dgram.createSocket('udp4');
+  return new Promise((resolve) => {
+    s.once('error', () => {
+      s.close();
+      resolve(false);
+    });
+    s.bind(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+}
+
+/** A port free on TCP and UDP on 127.0.0.1, outside the range the kernel picks from. */
+export async function freeTcpPort(): Promise<number> {
+  for (let i = 0; i < 200; i++) {
+    const port = nextCandidate();
+    if ((await tcpFree(port)) && (await udpFree(port))) return port;
+  }
+  throw new Error(`no free port between ${LOW} and ${HIGH}`);
+}
+
+/** The same, for a UDP server: free on both. */
+export const freeUdpPort = freeTcpPort;
 
 /**
  * `omniws serve` with its TLS endpoint (h1, h2, h3) on `port` and its certificates in

@@ -44,7 +44,7 @@ import {
 import { qlogSettingName, qlogSettings } from './qlog.js';
 import { DecoderStreamParser, fieldSectionSize, type Header, parseEncoderStream } from './qpack.js';
 import { describeClose, type QuicCloseInfo, type QuicConnection } from './quic.js';
-import { H3Stream, type H3StreamHost } from './stream.js';
+import { type Corked, H3Stream, type H3StreamHost } from './stream.js';
 import { decodeVarint, decodeVarintBig } from './varint.js';
 import type { WtSession } from './wt-session.js';
 import {
@@ -190,6 +190,9 @@ export class H3Connection implements H3StreamHost {
   /** Peer bidirectional streams whose first varint has not arrived whole. */
   readonly #bidiHeads = new Map<number, Uint8Array>();
   readonly #orphans = new Map<number, Orphan>();
+  /** Writers holding this tick's writes (WebSocket transports): src/h3/transport.ts. */
+  #corked: Corked[] = [];
+  #uncorkQueued = false;
 
   constructor(quic: QuicConnection, opts: H3ConnectionOptions, events: H3ConnectionEvents = {}) {
     this.role = opts.role;
@@ -532,6 +535,27 @@ export class H3Connection implements H3StreamHost {
       if (!this.#closed) this.#events.onIdle?.();
     }
   }
+
+  /** @internal Hold `c`'s writes until the next packets are made or the tick ends. */
+  cork(c: Corked): void {
+    this.#corked.push(c);
+    if (this.#uncorkQueued) return;
+    this.#uncorkQueued = true;
+    queueMicrotask(this.#uncorkAll);
+  }
+
+  /** @internal QUIC is about to make packets: what was corked goes with them. */
+  beforeFlush(): void {
+    if (this.#corked.length > 0) this.#uncorkAll();
+  }
+
+  readonly #uncorkAll = (): void => {
+    this.#uncorkQueued = false;
+    const list = this.#corked;
+    if (list.length === 0) return;
+    this.#corked = [];
+    for (const c of list) c.uncork();
+  };
 
   /** @internal A stream's consumer threw: reset the stream with H3_INTERNAL_ERROR. */
   streamFailed(s: H3Stream, err: unknown): void {

@@ -721,8 +721,9 @@ export class DriverConnection implements QuicConnection {
   #flush(): void {
     if (this.#gone) return;
     try {
-      if (this.#open && !this.#closeReported && this.#streams.hasPending()) {
-        this.#streams.push();
+      if (this.#open && !this.#closeReported) {
+        this.#handler?.beforeFlush?.();
+        if (this.#streams.hasPending()) this.#streams.push();
       }
       this.#sendPackets();
       // after the packets: stream data quiche has taken but not sent yet would be dropped

@@ -121,6 +121,11 @@ export interface QuicConnectionHandler {
   onHandshakeDone?(): void;
   /** A QUIC DATAGRAM frame's payload (with `datagrams` on both sides). */
   onDatagram?(data: Uint8Array): void;
+  /**
+   * Packets are about to be made: hand QUIC what was corked (written but held for the
+   * end of the tick), so that the answers to a batch of packets leave with its ACK.
+   */
+  beforeFlush?(): void;
 }
 
 export type StreamKind = 'bidi' | 'uni';

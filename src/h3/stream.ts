@@ -38,6 +38,16 @@ export interface H3StreamHost {
   streamClosed(s: H3Stream): void;
   /** The stream's consumer threw. */
   streamFailed(s: H3Stream, err: unknown): void;
+  /**
+   * Call `c.uncork()` before the connection's next packets are made, or at the end of
+   * this tick, whichever comes first.
+   */
+  cork(c: Corked): void;
+}
+
+/** A writer that holds a tick's writes to hand them to QUIC at once. */
+export interface Corked {
+  uncork(): void;
 }
 
 /** What a request stream's reader receives. */

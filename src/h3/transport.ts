@@ -99,7 +99,7 @@ export class H3Transport implements Transport {
     if (this.#ended || this.#closed || this.#stream.writableEnded) return false;
     if (this.#corked === null) {
       this.#corked = [];
-      queueMicrotask(() => this.uncork());
+      this.#stream.connection.cork(this);
     }
     if (chunks instanceof Uint8Array) {
       this.#corked.push(chunks);
