@@ -14,7 +14,9 @@ export { describeClose } from '../h3/quic.js';
 export type {
   WebTransportBidirectionalStream,
   WebTransportCloseInfo,
+  WebTransportConnectionStats,
   WebTransportDatagramDuplexStream,
+  WebTransportDatagramStats,
   WebTransportOptions,
 } from '../h3/wt-client.js';
 export { WebTransport, WebTransportError } from '../h3/wt-client.js';

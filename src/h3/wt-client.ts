@@ -58,6 +58,40 @@ export interface WebTransportCloseInfo {
   reason: string;
 }
 
+/** W3C WebTransportDatagramStats, as far as this stack knows them. */
+export interface WebTransportDatagramStats {
+  /** Incoming datagrams dropped because the reader was behind (beyond incomingHighWaterMark). */
+  droppedIncoming: number;
+  /** Incoming datagrams dropped for their age: none, there is no incomingMaxAge here. */
+  expiredIncoming: number;
+  /** Outgoing datagrams dropped for their age: none, there is no outgoingMaxAge here. */
+  expiredOutgoing: number;
+  // lostOutgoing is not given: quiche does not say which DATAGRAM frames were lost
+}
+
+/**
+ * W3C WebTransportConnectionStats of the QUIC connection under the session (with
+ * allowPooling, shared by every session on it). rttVariation is not given: the quiche
+ * binding reports the smoothed RTT only.
+ */
+export interface WebTransportConnectionStats {
+  /** When the figures were read (ms since the epoch). */
+  timestamp: number;
+  bytesSent: number;
+  packetsSent: number;
+  bytesLost: number;
+  packetsLost: number;
+  bytesReceived: number;
+  packetsReceived: number;
+  /** ms */
+  smoothedRtt: number;
+  /** ms: the least smoothed RTT seen (sampled every 100 ms of activity). */
+  minRtt: number;
+  /** The congestion controller's delivery rate estimate, bits/s. */
+  estimatedSendRate: number | null;
+  datagrams: WebTransportDatagramStats;
+}
+
 /** W3C WebTransportError: `source` 'session' or 'stream', `streamErrorCode` for a stream. */
 export class WebTransportError extends Error {
   override readonly name = 'WebTransportError';
@@ -274,6 +308,7 @@ export class WebTransport {
 
   readonly #queueLimit: () => number;
   readonly #datagramQueue: Uint8Array[] = [];
+  #droppedIncoming = 0;
 
   /** The session underneath (Node): its ID and the QUIC connection's statistics. */
   get session(): WtSession | null {
@@ -385,8 +420,34 @@ export class WebTransport {
   #datagram(d: Uint8Array): void {
     // W3C: a reader that is behind loses the oldest datagrams beyond incomingHighWaterMark
     this.#datagramQueue.push(d);
-    while (this.#datagramQueue.length > this.#queueLimit()) this.#datagramQueue.shift();
+    while (this.#datagramQueue.length > this.#queueLimit()) {
+      this.#datagramQueue.shift();
+      this.#droppedIncoming++;
+    }
     this.#drainDatagrams();
+  }
+
+  /**
+   * The connection's statistics (W3C getStats): bytes and packets each way and lost,
+   * RTTs, the send rate estimate, and what became of datagrams. Rejects before `ready`
+   * failed and once the session has ended.
+   */
+  async getStats(): Promise<WebTransportConnectionStats> {
+    await this.ready;
+    const st = this.#live().quic.stats();
+    return {
+      timestamp: Date.now(),
+      bytesSent: st.bytesSent,
+      packetsSent: st.packetsSent,
+      bytesLost: st.bytesLost,
+      packetsLost: st.packetsLost,
+      bytesReceived: st.bytesReceived,
+      packetsReceived: st.packetsReceived,
+      smoothedRtt: st.rtt,
+      minRtt: st.minRtt,
+      estimatedSendRate: st.deliveryRate > 0 ? st.deliveryRate * 8 : null,
+      datagrams: { droppedIncoming: this.#droppedIncoming, expiredIncoming: 0, expiredOutgoing: 0 },
+    };
   }
 
   #drainDatagrams(): void {

@@ -18,7 +18,7 @@ import {
 import { webtransport } from '../../src/server/webtransport.js';
 import { ok } from '../../src/ws/handler.js';
 import { makeCerts, removeCerts, type TestCerts } from '../certs.js';
-import { until } from '../helpers.js';
+import { delay, until } from '../helpers.js';
 
 let certs: TestCerts;
 test.before(async () => {
@@ -409,6 +409,51 @@ test('a datagram flood is bounded: what the application cannot take is dropped, 
     t.true(got <= 5_000);
     wt.close();
     await wt.closed;
+  } finally {
+    await srv.close();
+  }
+});
+
+test('getStats: the connection figures grow with traffic; datagrams a slow reader missed are counted', async (t) => {
+  const srv = await echoServer();
+  try {
+    const wt = client(srv.port);
+    const first = await wt.getStats();
+    t.true(first.packetsSent > 0 && first.packetsReceived > 0, 'the handshake counts');
+    t.true(first.smoothedRtt > 0);
+    t.true(first.minRtt > 0 && first.minRtt <= first.smoothedRtt);
+    t.is(first.datagrams.droppedIncoming, 0);
+
+    // 100 KB echoed on a stream: at least that much more each way
+    const s = await wt.createBidirectionalStream();
+    const sw = s.writable.getWriter();
+    void sw.write(new Uint8Array(100_000));
+    void sw.close();
+    t.is((await readAll(s.readable)).length, 100_000);
+    const after = await wt.getStats();
+    t.true(after.bytesSent - first.bytesSent >= 100_000);
+    t.true(after.bytesReceived - first.bytesReceived >= 100_000);
+    t.true(after.packetsSent > first.packetsSent);
+    t.true(after.timestamp >= first.timestamp);
+
+    // nobody reads: the readable takes one, the queue keeps the newest two, the rest is dropped
+    wt.datagrams.incomingHighWaterMark = 2;
+    const w = wt.datagrams.writable.getWriter();
+    for (let i = 0; i < 20; i++) await w.write(Uint8Array.of(i));
+    let dropped = 0;
+    for (const deadline = Date.now() + 5000; Date.now() < deadline; await delay(10)) {
+      dropped = (await wt.getStats()).datagrams.droppedIncoming;
+      if (dropped >= 17) break;
+    }
+    t.is(dropped, 17, 'the echoes beyond the queue counted as dropped');
+    const r = wt.datagrams.readable.getReader();
+    const kept = [];
+    for (let i = 0; i < 3; i++) kept.push((await r.read()).value![0]);
+    t.deepEqual(kept, [0, 18, 19]);
+
+    wt.close();
+    await wt.closed;
+    await t.throwsAsync(wt.getStats(), { instanceOf: WebTransportError });
   } finally {
     await srv.close();
   }
