@@ -10,6 +10,7 @@ import { CONFORMANCE_USAGE, conformanceCmd } from './conformance/command.js';
 import { describeServed, type InteropOptions, serveInterop } from './dev/interop.js';
 import { type Impairment, startLab } from './dev/lab.js';
 import { CONGESTION_CONTROLLERS, type CongestionControl } from './h3/congestion.js';
+import { fileTicketStore } from './h3/tickets.js';
 import { workerInfo } from './scale/cluster.js';
 import type { WebSocketError } from './ws/errors.js';
 import { type CloseReason, type Handler, ok } from './ws/handler.js';
@@ -23,7 +24,7 @@ const USAGE = `usage:
   omniws connect URL [--http1 | --http2 | --http3 | --auto] [--subprotocol P] [--header K:V]
                  [--origin O] [--insecure | --ca FILE] [--binary] [--ping MS] [--linger MS]
                  [--keylog FILE] [--qlog DIR] [--cc reno|cubic|bbr] [--stats]
-                 [--migrate-after MS]
+                 [--migrate-after MS] [--session-file FILE]
 ${CONFORMANCE_USAGE.split('\n').slice(1).join('\n')}
   omniws lab --to HOST:PORT [--port P] [--host H] [--loss PCT] [--delay MS] [--jitter MS]
              [--reorder PCT] [--rate R] [--seed N]`;
@@ -165,6 +166,9 @@ async function connectCmd(argv: string[]): Promise<number> {
       ...tlsOf(values),
       ...(values.keylog !== undefined && { keylog: values.keylog }),
       ...quicOf(values),
+      ...(values['session-file'] !== undefined && {
+        sessionStore: fileTicketStore(values['session-file']),
+      }),
       handler: printingHandler(received),
     });
   } catch (err) {
@@ -319,6 +323,7 @@ function parseConnectArgs(argv: string[]) {
       qlog: { type: 'string' },
       stats: { type: 'boolean', default: false },
       'migrate-after': { type: 'string' },
+      'session-file': { type: 'string' },
     },
   });
   const migrateAfter = values['migrate-after'];
@@ -327,6 +332,9 @@ function parseConnectArgs(argv: string[]) {
   }
   if (migrateAfter !== undefined && !values.http3) {
     throw new Error('--migrate-after moves a QUIC connection: add --http3');
+  }
+  if (values['session-file'] !== undefined && !values.http3) {
+    throw new Error('--session-file keeps QUIC session tickets: add --http3');
   }
   if (values.cc !== undefined && !isCc(values.cc)) {
     throw new Error(`--cc takes ${CONGESTION_CONTROLLERS.join(', ')}`);

@@ -3,7 +3,7 @@
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import dgram from 'node:dgram';
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -182,9 +182,28 @@ test('serve --keylog --cc bbr; connect --http3 --cc reno --keylog --stats: secre
   t.is(moved.code, 0, moved.stderr);
   t.is(moved.stdout, 'before\n');
   t.regex(moved.stderr, /^migrated to [0-9a-f.:]+:\d+$/m);
+  // --session-file: a second process resumes the session the first one was given
+  const tickets = join(dir, 'tickets.json');
+  const statsOf = (stderr: string) => {
+    const l = stderr.split('\n').find((x) => x.startsWith('stats '));
+    return JSON.parse(l?.slice('stats '.length) ?? 'null') as { resumed: boolean } | null;
+  };
+  const withTicketFile = ['--http3', '--ca', s.ca, '--session-file', tickets, '--stats'];
+  const fresh = await run(['connect', s.tls, ...withTicketFile, '--linger', '200'], 'one\n');
+  t.is(fresh.code, 0, fresh.stderr);
+  t.is(statsOf(fresh.stderr)?.resumed, false);
+  // a ticket stands in for the certificate check: for the owner's eyes only
+  t.is((await stat(tickets)).mode & 0o777, 0o600);
+  const again = await run(['connect', s.tls, ...withTicketFile, '--linger', '200'], 'two\n');
+  t.is(again.code, 0, again.stderr);
+  t.is(again.stdout, 'two\n');
+  t.is(statsOf(again.stderr)?.resumed, true);
   const noQuic = await run(['connect', s.plain, '--migrate-after', '50'], '');
   t.is(noQuic.code, 2);
   t.regex(noQuic.stderr, /--migrate-after moves a QUIC connection: add --http3/);
+  const noTickets = await run(['connect', s.plain, '--session-file', tickets], '');
+  t.is(noTickets.code, 2);
+  t.regex(noTickets.stderr, /--session-file keeps QUIC session tickets: add --http3/);
   // over HTTP/1.1 there is no QUIC path: says so
   const h1 = await run(['connect', s.plain, '--stats', '--linger', '100'], 'x\n');
   t.regex(h1.stderr, /stats: none over HTTP\/1\.1/);

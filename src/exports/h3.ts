@@ -11,6 +11,8 @@ export type { H3FetchOptions, H3FetchResponse } from '../h3/fetch.js';
 export { fetchH3 } from '../h3/fetch.js';
 export type { QuicCloseInfo, QuicConnection, QuicSettings } from '../h3/quic.js';
 export { describeClose } from '../h3/quic.js';
+export type { SessionTicketStore } from '../h3/tickets.js';
+export { fileTicketStore } from '../h3/tickets.js';
 export type {
   WebTransportBidirectionalStream,
   WebTransportCloseInfo,

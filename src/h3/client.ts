@@ -36,6 +36,7 @@ import type { Header } from './qpack.js';
 import type { QuicConnection, QuicSettings } from './quic.js';
 import { connectQuic } from './quic-client.js';
 import type { H3Stream, H3StreamSink } from './stream.js';
+import type { SessionTicketStore } from './tickets.js';
 import { H3Transport } from './transport.js';
 import { buildH3Request, checkH3Response, type H3Headers, validateH3Response } from './upgrade.js';
 
@@ -53,6 +54,11 @@ export interface H3ClientOptions<S> extends ClientOptions<S> {
   h3Pool?: H3Pool;
   /** @internal WebTransport connections: its SETTINGS and QUIC datagrams (wt-client.ts). */
   webtransport?: boolean;
+  /**
+   * Where session tickets are kept besides the pool's memory, so that a new process
+   * resumes too (`fileTicketStore(path)`, `omniws connect --session-file`).
+   */
+  sessionStore?: SessionTicketStore;
 }
 
 // Connections are shared between equal TLS options and equal QUIC settings, by value
@@ -66,6 +72,7 @@ function poolKey(u: ParsedUrl, opts: H3ClientOptions<unknown>): string {
 export class PooledConnection implements Pooled {
   readonly key: string;
   readonly #pool: H3Pool;
+  readonly #store: SessionTicketStore | undefined;
   h3: H3Connection | null = null;
   /** Resolves once the server's SETTINGS arrived. */
   readonly ready: Promise<H3Connection>;
@@ -85,6 +92,7 @@ export class PooledConnection implements Pooled {
   constructor(pool: H3Pool, key: string, u: ParsedUrl, opts: H3ClientOptions<unknown>) {
     this.key = key;
     this.#pool = pool;
+    this.#store = opts.sessionStore;
     this.#idleTimeout = opts.sessionIdleTimeout ?? pool.idleTimeout ?? DEFAULT_SESSION_IDLE_TIMEOUT;
     this.opened = new Promise((resolve) => {
       this.#onOpened = resolve;
@@ -120,7 +128,7 @@ export class PooledConnection implements Pooled {
         alpn: ['h3'],
         internalErrorCode: H3_INTERNAL_ERROR,
         timeout: Math.max(1, deadline - Date.now()),
-        session: ticketsOf(this.#pool).get(this.key),
+        session: ticketsOf(this.#pool).get(this.key) ?? this.#store?.get(this.key),
         ...((opts.quic || opts.keylog !== undefined || opts.webtransport) && {
           settings: {
             ...(opts.keylog !== undefined && { keylog: opts.keylog }),
@@ -172,7 +180,11 @@ export class PooledConnection implements Pooled {
   /** Keep the server's session ticket for the next connection to the same origin (RFC 8446 §4.6.1). */
   #keepTicket(q: QuicConnection): void {
     const ticket = q.session();
-    if (ticket !== null && ticket.length > 0) ticketsOf(this.#pool).set(this.key, ticket);
+    if (ticket === null || ticket.length === 0) return;
+    const known = ticketsOf(this.#pool).get(this.key);
+    if (known !== undefined && Buffer.from(known).equals(ticket)) return;
+    ticketsOf(this.#pool).set(this.key, ticket);
+    this.#store?.set(this.key, ticket);
   }
 
   get usable(): boolean {
