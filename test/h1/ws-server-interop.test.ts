@@ -4,7 +4,7 @@ import test from 'ava';
 import { listen } from '../../src/server/h1-server.js';
 import type { WebSocketRoute } from '../../src/server/handler.js';
 import { ok, reply, stop } from '../../src/ws/handler.js';
-import { delay, recorder, wsClient } from '../helpers.js';
+import { delay, recorder, until, wsClient } from '../helpers.js';
 
 async function serve(route: WebSocketRoute, extra: Record<string, unknown> = {}) {
   return listen({ routes: { '/ws': route }, ...extra });
@@ -79,6 +79,8 @@ test('ping/pong: auto-pong with the payload; handleControl sees pings and pongs'
   const ping = new Promise<Buffer>((r) => peer.ws.once('ping', r));
   peer.ws.send('p1');
   t.is((await ping).toString(), 'p1');
+  // ws answers our ping with a pong; it reaches the server a moment later (longer when loaded)
+  await until(() => rec.controls.length >= 2, 5000, 'the pong');
   await delay(50);
   t.deepEqual(
     rec.controls.map((c) => [c.type, c.data.toString()]),
