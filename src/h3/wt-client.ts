@@ -24,6 +24,7 @@ import type { QuicSettings } from './quic.js';
 import { checkH3Response } from './upgrade.js';
 import { type WtCloseInfo, WtSession } from './wt-session.js';
 import type { WtStream } from './wt-stream.js';
+import { encodeAvailableProtocols, isWtProtocol, parseWtProtocol } from './wt-wire.js';
 
 /** Options of `new WebTransport(url, options)`: the W3C ones that apply, and Node's. */
 export interface WebTransportOptions {
@@ -50,6 +51,12 @@ export interface WebTransportOptions {
   handshakeTimeout?: number;
   /** With `allowPooling`: the pool (an Agent's `h3Pool`). */
   h3Pool?: H3Pool;
+  /**
+   * Application protocols to offer, most wanted first (W3C; WT-Available-Protocols); the
+   * server's pick is `protocol` once `ready`. Duplicates or names that are not
+   * printable ASCII throw a SyntaxError.
+   */
+  protocols?: readonly string[];
 }
 
 /** `closed` resolves with this after a clean close. */
@@ -239,6 +246,13 @@ export class WebTransport {
   #done = false;
 
   constructor(url: string | URL, options: WebTransportOptions = {}) {
+    const protocols = options.protocols ?? [];
+    if (new Set(protocols).size !== protocols.length || !protocols.every(isWtProtocol)) {
+      throw new DOMException(
+        `protocols must be distinct, non-empty printable ASCII: ${JSON.stringify(protocols)}`,
+        'SyntaxError',
+      );
+    }
     this.ready = new Promise((resolve, reject) => {
       this.#resolveReady = resolve;
       this.#rejectReady = reject;
@@ -310,6 +324,11 @@ export class WebTransport {
   readonly #datagramQueue: Uint8Array[] = [];
   #droppedIncoming = 0;
 
+  /** The application protocol the server chose from `protocols` ('' when none, or before `ready`). */
+  get protocol(): string {
+    return this.#session?.protocol ?? '';
+  }
+
   /** The session underneath (Node): its ID and the QUIC connection's statistics. */
   get session(): WtSession | null {
     return this.#session;
@@ -355,15 +374,18 @@ export class WebTransport {
         // servers of draft-02 (as Chromium speaks it) look for this
         ['sec-webtransport-http3-draft02', '1'],
       ];
+      if (options.protocols?.length) {
+        fields.push(['wt-available-protocols', encodeAvailableProtocols(options.protocols)]);
+      }
       for (const [k, v] of Object.entries(options.headers ?? {})) fields.push([k.toLowerCase(), v]);
       const stream = h3.request(fields);
-      const status = await Promise.race([
-        new Promise<number>((resolve, reject) => {
+      const [status, answer] = await Promise.race([
+        new Promise<[number, Header[]]>((resolve, reject) => {
           stream.setSink({
             onHeaders: (f) => {
               const check = checkH3Response(f);
               if (!check.ok) reject(new WebTransportError(`malformed response: ${check.error}`));
-              else if (check.status! >= 200) resolve(check.status!);
+              else if (check.status! >= 200) resolve([check.status!, f]);
             },
             onData() {},
             onEnd: () =>
@@ -383,8 +405,13 @@ export class WebTransport {
         stream.reset(H3_REQUEST_CANCELLED);
         throw Object.assign(new WebTransportError(`the server answered ${status}`), { status });
       }
+      const picked = chosenProtocol(answer, options.protocols ?? []);
+      if (picked instanceof Error) {
+        stream.reset(H3_REQUEST_CANCELLED);
+        throw picked;
+      }
       stream.becomeTunnel();
-      const session = new WtSession(h3, stream, 'client');
+      const session = new WtSession(h3, stream, 'client', {}, picked);
       this.#session = session;
       session.setEvents({
         onStream: (s) => this.#incoming(s),
@@ -549,4 +576,24 @@ function checkHashes(
     if (v.equals(digest)) return;
   }
   throw new WebTransportError("the server's certificate matches none of serverCertificateHashes");
+}
+
+/**
+ * The protocol a response's WT-Protocol names: null when it names none (or is not a
+ * String: ignored, RFC 9651 §4.2), an error when it names one that was not offered.
+ */
+function chosenProtocol(
+  fields: readonly Header[],
+  offered: readonly string[],
+): string | null | Error {
+  const value = fields.find(([k]) => k === 'wt-protocol')?.[1];
+  if (value === undefined) return null;
+  const p = parseWtProtocol(value);
+  if (p === null) return null;
+  if (!offered.includes(p)) {
+    return new WebTransportError(
+      `the server chose a protocol that was not offered: ${JSON.stringify(p)}`,
+    );
+  }
+  return p;
 }

@@ -69,6 +69,8 @@ export class WtSession implements WtStreamHost {
   readonly id: number;
   readonly role: 'client' | 'server';
   readonly quic: QuicConnection;
+  /** The application protocol agreed on (WT-Protocol), or null when none was. */
+  readonly protocol: string | null;
   readonly #conn: WtConnection;
   readonly #connect: H3Stream;
   readonly #streams = new Map<number, WtStream>();
@@ -85,8 +87,10 @@ export class WtSession implements WtStreamHost {
     connect: H3Stream,
     role: 'client' | 'server',
     limits: WtSessionLimits = {},
+    protocol: string | null = null,
   ) {
     this.#conn = conn;
+    this.protocol = protocol;
     this.quic = conn.quic;
     this.#connect = connect;
     this.id = connect.id;

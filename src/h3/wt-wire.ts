@@ -266,3 +266,93 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
 }
 
 export { encodeVarint };
+
+// ── application protocols (draft-ietf-webtrans-http3-13 and later, §3.3) ─────────────
+// The client offers `WT-Available-Protocols`, a Structured Field List of Strings (RFC
+// 9651 §3.1, §3.3.3); the server picks one of them into `WT-Protocol`, a String. The
+// W3C API's `protocols` option and `protocol` attribute ride on them.
+
+/** Whether `p` can be an offered protocol: a non-empty Structured Field String (printable ASCII). */
+export function isWtProtocol(p: string): boolean {
+  return p.length > 0 && p.length <= 512 && /^[\x20-\x7e]+$/.test(p);
+}
+
+/** `p` as a Structured Field String: quoted, with `\` and `"` escaped. */
+export function sfString(p: string): string {
+  return `"${p.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
+}
+
+/** The value of WT-Available-Protocols for `protocols`. */
+export function encodeAvailableProtocols(protocols: readonly string[]): string {
+  return protocols.map(sfString).join(', ');
+}
+
+/**
+ * Parse one Structured Field String at `i` of `s`: [value, index after it], or null when
+ * it is not one.
+ */
+function parseSfString(s: string, i: number): [string, number] | null {
+  if (s[i] !== '"') return null;
+  let out = '';
+  for (let j = i + 1; j < s.length; j++) {
+    const c = s[j]!;
+    if (c === '\\') {
+      const n = s[j + 1];
+      if (n !== '"' && n !== '\\') return null;
+      out += n;
+      j++;
+    } else if (c === '"') {
+      return [out, j + 1];
+    } else if (c < ' ' || c > '~') {
+      return null;
+    } else {
+      out += c;
+    }
+  }
+  return null;
+}
+
+/**
+ * The protocols a WT-Available-Protocols value offers, in order; null when the value is
+ * not a List of Strings (RFC 9651: a field that fails to parse is ignored whole).
+ * Parameters on a member are allowed and dropped.
+ */
+export function parseAvailableProtocols(value: string): string[] | null {
+  const s = value.trim();
+  const out: string[] = [];
+  if (s === '') return out;
+  let i = 0;
+  for (;;) {
+    const r = parseSfString(s, i);
+    if (r === null) return null;
+    out.push(r[0]);
+    const after = skipParameters(s, r[1]);
+    if (after === null) return null;
+    i = after;
+    while (s[i] === ' ' || s[i] === '\t') i++;
+    if (i === s.length) return out;
+    if (s[i] !== ',') return null;
+    i++;
+    while (s[i] === ' ' || s[i] === '\t') i++;
+    if (i === s.length) return null; // a trailing comma
+  }
+}
+
+/** The protocol a WT-Protocol value names; null when it is not a String. */
+export function parseWtProtocol(value: string): string | null {
+  const s = value.trim();
+  const r = parseSfString(s, 0);
+  if (r === null) return null;
+  return skipParameters(s, r[1]) === s.length ? r[0] : null;
+}
+
+/** Past a member's parameters (`;key` or `;key=value`, dropped) from `i`; null when malformed. */
+function skipParameters(s: string, i: number): number | null {
+  let at = i;
+  while (s[at] === ';') {
+    const m = /^;\s*[a-z*][a-z0-9_.*-]*(=("(?:[^"\\]|\\.)*"|[^,;\s]+))?/.exec(s.slice(at));
+    if (m === null) return null;
+    at += m[0].length;
+  }
+  return at;
+}

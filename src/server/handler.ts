@@ -123,6 +123,11 @@ export interface Request extends RequestInfo {
    * an HTTP/3 server with WebTransport on (then `webtransport(…)` may be the answer).
    */
   readonly protocol?: string;
+  /**
+   * WebTransport: the application protocols the client offers (WT-Available-Protocols),
+   * in its order of preference; `webtransport(…, { protocol })` picks one.
+   */
+  readonly protocols?: readonly string[];
   readonly tls: TlsInfo | undefined;
   readonly body: BodyReader;
 }
@@ -247,6 +252,8 @@ export interface WebTransportResponse<S = any> {
   readonly state: S;
   readonly limits: WtSessionLimits;
   readonly headers?: ResponseHeaders | undefined;
+  /** The application protocol chosen from `req.protocols` (WT-Protocol). */
+  readonly protocol?: string | undefined;
 }
 
 /**

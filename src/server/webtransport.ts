@@ -12,6 +12,7 @@ import type { H3Stream } from '../h3/stream.js';
 import type { H3Headers } from '../h3/upgrade.js';
 import { type WtCloseInfo, WtSession, type WtSessionLimits } from '../h3/wt-session.js';
 import type { WtStream } from '../h3/wt-stream.js';
+import { isWtProtocol, parseAvailableProtocols, sfString } from '../h3/wt-wire.js';
 import { errorResponse, statusResponse } from './answers.js';
 import { Body } from './body.js';
 import type { HandleContext } from './context.js';
@@ -36,6 +37,11 @@ export type {
 /** Options of `webtransport()`: the session's limits and extra response headers. */
 export interface WebTransportAnswerOptions extends WtSessionLimits {
   headers?: ResponseHeaders;
+  /**
+   * The application protocol of the session, one of `req.protocols` (sent back as
+   * WT-Protocol). One the client did not offer is refused with an error: 500.
+   */
+  protocol?: string;
 }
 
 /** Accept a WebTransport session: `handler` runs on it from `state`. */
@@ -44,9 +50,12 @@ export function webtransport<S>(
   state: S,
   opts: WebTransportAnswerOptions = {},
 ): WebTransportResponse<S> {
-  const { headers, ...limits } = opts;
+  const { headers, protocol, ...limits } = opts;
   if (headers) checkHeaders(headers);
-  return { type: 'webtransport', handler, state, limits, headers };
+  if (protocol !== undefined && !isWtProtocol(protocol)) {
+    throw new TypeError(`not a WebTransport protocol name: ${JSON.stringify(protocol)}`);
+  }
+  return { type: 'webtransport', handler, state, limits, headers, protocol };
 }
 
 /** WebTransport on an HTTP/3 server: `serve({ webtransport })`, `listenH3({ webtransport })`. */
@@ -63,9 +72,16 @@ export async function serveWebTransport(
   ctx: HandleContext,
   maxSessions: number,
 ): Promise<void> {
+  // a field that is not a List of Strings is ignored (RFC 9651 §4.2)
+  const offered = headers['wt-available-protocols'];
+  const protocols =
+    offered === undefined
+      ? []
+      : (parseAvailableProtocols(Array.isArray(offered) ? offered.join(', ') : offered) ?? []);
   const req: Request = {
     ...h3Request(stream, headers, new Body(null, 0, 0), false),
     protocol: 'webtransport',
+    protocols,
   };
   const report = (err: Error) => ctx.opts.onError?.(err);
   const refuse = (status: number, text: string) =>
@@ -94,7 +110,16 @@ export async function serveWebTransport(
     report(err as Error);
     return refuse(500, 'Internal Server Error\n');
   }
+  if (res.protocol !== undefined && !protocols.includes(res.protocol)) {
+    report(
+      new Error(
+        `webtransport(): protocol ${JSON.stringify(res.protocol)} was not offered (${protocols.join(', ') || 'none was'})`,
+      ),
+    );
+    return refuse(500, 'Internal Server Error\n');
+  }
   const response: Header[] = [[':status', '200']];
+  if (res.protocol !== undefined) response.push(['wt-protocol', sfString(res.protocol)]);
   // draft-02 clients (Chromium's first WebTransport) look for which draft we speak
   if (headers['sec-webtransport-http3-draft02'] !== undefined) {
     response.push(['sec-webtransport-http3-draft', 'draft02']);
@@ -104,7 +129,7 @@ export async function serveWebTransport(
   }
   stream.sendHeaders(response);
   stream.becomeTunnel();
-  const session = new WtSession(h3, stream, 'server', res.limits);
+  const session = new WtSession(h3, stream, 'server', res.limits, res.protocol ?? null);
   const { handler, state } = res;
   session.setEvents({
     onStream: (s) => {

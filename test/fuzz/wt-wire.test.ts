@@ -6,13 +6,18 @@ import fc from 'fast-check';
 import {
   CapsuleParser,
   decodeDatagram,
+  encodeAvailableProtocols,
   encodeCapsule,
   encodeCloseCapsule,
   encodeDatagram,
   encodeDrainCapsule,
   encodeStreamHeader,
   h3ToWtCode,
+  isWtProtocol,
+  parseAvailableProtocols,
+  parseWtProtocol,
   readSessionId,
+  sfString,
   WtWireError,
   wtToH3Code,
 } from '../../src/h3/wt-wire.js';
@@ -117,4 +122,55 @@ test('stream headers and datagrams round-trip; WebTransport codes map into HTTP/
   t.is(h3ToWtCode(0x100), null);
   t.throws(() => readSessionId(Uint8Array.of(0x02), 0), { instanceOf: WtWireError });
   t.throws(() => encodeCloseCapsule(1, 'x'.repeat(1025)), { instanceOf: RangeError });
+});
+
+const protocolName = fc
+  .string({
+    minLength: 1,
+    maxLength: 24,
+    unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)),
+  })
+  .filter(isWtProtocol);
+
+test('property: WT-Available-Protocols and WT-Protocol written by us parse back to what went in', (t) => {
+  fc.assert(
+    fc.property(fc.uniqueArray(protocolName, { maxLength: 6 }), (list) => {
+      const back = parseAvailableProtocols(encodeAvailableProtocols(list));
+      return (
+        JSON.stringify(back) === JSON.stringify(list) &&
+        list.every((p) => parseWtProtocol(sfString(p)) === p)
+      );
+    }),
+    { numRuns: 2000 },
+  );
+  t.pass();
+});
+
+test('property: any field value parses to a list of strings or null, never throws', (t) => {
+  fc.assert(
+    fc.property(fc.string({ maxLength: 80 }), (v) => {
+      const list = parseAvailableProtocols(v);
+      const one = parseWtProtocol(v);
+      return (
+        (list === null || list.every((x) => typeof x === 'string')) &&
+        (one === null || typeof one === 'string')
+      );
+    }),
+    { numRuns: 5000 },
+  );
+  t.pass();
+});
+
+test('WT-Available-Protocols: RFC 9651 List of Strings, parameters dropped, anything else ignored', (t) => {
+  t.deepEqual(parseAvailableProtocols('"chat", "chat-v2"'), ['chat', 'chat-v2']);
+  t.deepEqual(parseAvailableProtocols('"moqt-16";v=1, "a\\"b"'), ['moqt-16', 'a"b']);
+  t.deepEqual(parseAvailableProtocols(''), []);
+  for (const bad of ['chat', '"chat",', '"chat" "x"', '"unterminated', '"a\\x"', '("a" "b")']) {
+    t.is(parseAvailableProtocols(bad), null, bad);
+  }
+  t.is(parseWtProtocol('"chat"'), 'chat');
+  t.is(parseWtProtocol('"chat";x=1'), 'chat');
+  t.is(parseWtProtocol('"chat", "b"'), null);
+  t.is(parseWtProtocol('chat'), null);
+  t.is(sfString('a"b\\c'), '"a\\"b\\\\c"');
 });

@@ -458,3 +458,68 @@ test('getStats: the connection figures grow with traffic; datagrams a slow reade
     await srv.close();
   }
 });
+
+test('protocols: the client offers WT-Available-Protocols, the server picks one into WT-Protocol', async (t) => {
+  const offers: (readonly string[] | undefined)[] = [];
+  const errors: Error[] = [];
+  const srv = await listenH3({
+    tls: { cert: certs.cert, key: certs.key },
+    hosts: ['127.0.0.1'],
+    webtransport: true,
+    onError: (err) => void errors.push(err),
+    handle(req) {
+      offers.push(req.protocols);
+      if (req.pathname === '/unoffered')
+        return webtransport(wtEchoHandler, null, { protocol: 'nope' });
+      if (req.pathname === '/forged') {
+        return webtransport(wtEchoHandler, null, { headers: { 'wt-protocol': '"forged"' } });
+      }
+      const pick = req.protocols?.includes('chat-v2') ? 'chat-v2' : req.protocols?.[0];
+      return webtransport(wtEchoHandler, null, pick === undefined ? {} : { protocol: pick });
+    },
+  });
+  try {
+    const both = client(srv.port, '/wt', { protocols: ['chat', 'chat-v2'] });
+    t.is(both.protocol, '', 'nothing agreed before ready');
+    await both.ready;
+    t.is(both.protocol, 'chat-v2');
+    t.deepEqual(offers.at(-1), ['chat', 'chat-v2']);
+    both.close();
+    await both.closed;
+
+    const none = client(srv.port, '/wt');
+    await none.ready;
+    t.is(none.protocol, '');
+    t.deepEqual(offers.at(-1), []);
+    none.close();
+    await none.closed;
+
+    // the server may only pick what was offered: its own mistake is a 500 and an error
+    const bad = client(srv.port, '/unoffered', { protocols: ['chat'] });
+    const refused = await t.throwsAsync(bad.ready, { instanceOf: WebTransportError });
+    t.is((refused as WebTransportError & { status?: number }).status, 500);
+    t.regex(errors.at(-1)?.message ?? '', /protocol "nope" was not offered/);
+
+    // a server that names one anyway (a raw header): the client refuses the session
+    const forged = client(srv.port, '/forged', { protocols: ['chat'] });
+    await t.throwsAsync(forged.ready, {
+      instanceOf: WebTransportError,
+      message: /chose a protocol that was not offered: "forged"/,
+    });
+
+    // W3C: duplicates or names that are not printable ASCII throw at once
+    for (const protocols of [['a', 'a'], [''], ['é']]) {
+      let thrown: unknown;
+      try {
+        client(srv.port, '/wt', { protocols });
+      } catch (err) {
+        thrown = err;
+      }
+      // a DOMException, which is not an Error on every Node version
+      t.is((thrown as DOMException | undefined)?.name, 'SyntaxError', JSON.stringify(protocols));
+    }
+    t.throws(() => webtransport(wtEchoHandler, null, { protocol: '' }), { instanceOf: TypeError });
+  } finally {
+    await srv.close();
+  }
+});
