@@ -107,7 +107,11 @@ export function interopHandler(opts: InteropHandlerOptions = {}): RequestHandler
   const roomDeflate = deflate && { serverNoContextTakeover: true };
   return (req) => {
     if (req.protocol === 'webtransport') {
-      if (req.pathname === '/wt/echo') return webtransport(wtEchoHandler, null);
+      if (req.pathname === '/wt/echo') {
+        // the client's first choice of application protocol, if it offered any
+        const first = req.protocols?.[0];
+        return webtransport(wtEchoHandler, null, first === undefined ? {} : { protocol: first });
+      }
       if (req.pathname === '/wt/close') return webtransport(wtCloseHandler, closeAsked(req.query));
       return buffered(404, { 'content-type': 'text/plain; charset=utf-8' }, 'not found\n');
     }

@@ -150,6 +150,16 @@ async function webTransportChecks() {
     return { pass: false, http: '3', detail: 'no datagram came back' };
   });
   if (wt) wt.close({ closeCode: 0, reason: '' });
+  // application protocols (WT-Available-Protocols / WT-Protocol), where the browser has them
+  if ('protocol' in WebTransport.prototype) {
+    await check('WebTransport application protocol', async () => {
+      const s = new WebTransport(wtBase + '/wt/echo', { protocols: ['omniws-echo', 'other'] });
+      await s.ready;
+      const picked = s.protocol;
+      s.close({ closeCode: 0, reason: '' });
+      return { pass: picked === 'omniws-echo', http: '3', detail: 'protocol ' + JSON.stringify(picked) };
+    });
+  }
   await check('WebTransport close 4001 "bye" from the server', async () => {
     const s = new WebTransport(wtBase + '/wt/close?code=4001&reason=bye');
     await s.ready;

@@ -42,8 +42,15 @@ test.serial(
         const title = await page.title();
         const results = (await page.evaluate('window.interopResults')) as CheckResult[];
         t.is(title, 'interop: pass', JSON.stringify(results));
-        // the WebSocket checks, and over TLS the four WebTransport ones (HTTP/3, same port)
-        t.is(results.length, endpoint.secure ? 10 : 6);
+        // the WebSocket checks, and over TLS the five WebTransport ones (HTTP/3, same port;
+        // Chromium has application protocols, so the page checks them too)
+        t.is(results.length, endpoint.secure ? 11 : 6);
+        if (endpoint.secure) {
+          t.is(
+            results.find((r) => r.name === 'WebTransport application protocol')?.detail,
+            'protocol "omniws-echo"',
+          );
+        }
         // Chromium offers permessage-deflate; the interop server accepts it on h1 and h2
         t.regex(results.find((r) => r.name === 'extensions')?.detail ?? '', /^permessage-deflate/);
         for (const r of results) {
@@ -96,8 +103,8 @@ test.serial('interop page passes in Chromium over HTTP/3 (RFC 9220)', async (t) 
       await page.evaluate('(performance.getEntriesByType("navigation")[0] || {}).nextHopProtocol'),
       'h3',
     );
-    t.is(results.length, 10);
-    t.is(results.filter((r) => r.name.startsWith('WebTransport')).length, 4);
+    t.is(results.length, 11);
+    t.is(results.filter((r) => r.name.startsWith('WebTransport')).length, 5);
     for (const r of results) t.is(r.http, '3', `${r.name}: ${r.detail ?? ''}`);
   } finally {
     await browser.close();
@@ -137,7 +144,7 @@ test.serial(
       });
       const results = (await page.evaluate('window.interopResults')) as CheckResult[];
       t.is(await page.title(), 'interop: pass', JSON.stringify(results));
-      t.is(results.length, 10);
+      t.is(results.length, 11);
       for (const r of results) t.is(r.http, '3', `${r.name}: ${r.detail ?? ''}`);
       t.true(
         r.fromServer.some((p) => p.type === 'retry'),
