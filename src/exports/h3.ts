@@ -16,6 +16,7 @@ export { fileTicketStore } from '../h3/tickets.js';
 export type {
   WebTransportBidirectionalStream,
   WebTransportCloseInfo,
+  WebTransportCongestionControl,
   WebTransportConnectionStats,
   WebTransportDatagramDuplexStream,
   WebTransportDatagramStats,

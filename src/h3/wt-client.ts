@@ -57,7 +57,16 @@ export interface WebTransportOptions {
    * printable ASCII throw a SyntaxError.
    */
   protocols?: readonly string[];
+  /**
+   * W3C hint: 'throughput' runs the connection on CUBIC, 'low-latency' on BBR (which
+   * keeps queues short), 'default' on the QUIC settings' controller. An explicit
+   * `quic.cc` wins, and `congestionControl` then says 'default'.
+   */
+  congestionControl?: WebTransportCongestionControl;
 }
+
+export type WebTransportCongestionControl = 'default' | 'throughput' | 'low-latency';
+const CONTROLLER_OF = { throughput: 'cubic', 'low-latency': 'bbr' } as const;
 
 /** `closed` resolves with this after a clean close. */
 export interface WebTransportCloseInfo {
@@ -232,6 +241,8 @@ export class WebTransport {
   readonly datagrams: WebTransportDatagramDuplexStream;
   readonly incomingBidirectionalStreams: ReadableStream<WebTransportBidirectionalStream>;
   readonly incomingUnidirectionalStreams: ReadableStream<ReadableStream<Uint8Array>>;
+  /** The congestion control hint in force (W3C): what was asked, or 'default'. */
+  readonly congestionControl: WebTransportCongestionControl;
   #session: WtSession | null = null;
   #pooled: PooledConnection | null = null;
   #closeRequested: WebTransportCloseInfo | null = null;
@@ -246,6 +257,12 @@ export class WebTransport {
   #done = false;
 
   constructor(url: string | URL, options: WebTransportOptions = {}) {
+    const hint = options.congestionControl ?? 'default';
+    if (hint !== 'default' && !(hint in CONTROLLER_OF)) {
+      throw new TypeError(`congestionControl is 'default', 'throughput' or 'low-latency'`);
+    }
+    this.congestionControl =
+      hint !== 'default' && options.quic?.cc === undefined ? hint : 'default';
     const protocols = options.protocols ?? [];
     if (new Set(protocols).size !== protocols.length || !protocols.every(isWtProtocol)) {
       throw new DOMException(
@@ -339,7 +356,14 @@ export class WebTransport {
     const tls = { ...options.tls, ...(hashes && { rejectUnauthorized: false }) };
     const opts = {
       tls,
-      ...(options.quic && { quic: options.quic }),
+      ...((options.quic || this.congestionControl !== 'default') && {
+        quic: {
+          ...(this.congestionControl !== 'default' && {
+            cc: CONTROLLER_OF[this.congestionControl],
+          }),
+          ...options.quic,
+        },
+      }),
       handshakeTimeout: options.handshakeTimeout ?? 15_000,
       webtransport: true,
       h3Pool: options.allowPooling ? options.h3Pool : new ConnectionPool<PooledConnection>(),

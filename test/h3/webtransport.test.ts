@@ -523,3 +523,32 @@ test('protocols: the client offers WT-Available-Protocols, the server picks one 
     await srv.close();
   }
 });
+
+test('congestionControl: throughput runs on CUBIC, low-latency on BBR; an explicit quic.cc wins', async (t) => {
+  const srv = await echoServer();
+  try {
+    const cases: [ConstructorParameters<typeof WebTransport>[1], string, string][] = [
+      [{ congestionControl: 'throughput', quic: { cc: 'reno' } }, 'default', 'reno'],
+      [{ congestionControl: 'throughput' }, 'throughput', 'cubic'],
+      [{ congestionControl: 'low-latency' }, 'low-latency', 'bbr'],
+      [{ quic: { cc: 'reno' } }, 'default', 'reno'],
+    ];
+    for (const [extra, hint, cc] of cases) {
+      const wt = client(srv.port, '/wt/echo', extra);
+      t.is(wt.congestionControl as string, hint, JSON.stringify(extra));
+      await wt.ready;
+      t.is(wt.session!.quic.stats().cc as string, cc, JSON.stringify(extra));
+      wt.close();
+      await wt.closed;
+    }
+    t.throws(
+      () =>
+        client(srv.port, '/wt/echo', {
+          congestionControl: 'fast' as unknown as 'default',
+        }),
+      { instanceOf: TypeError },
+    );
+  } finally {
+    await srv.close();
+  }
+});
