@@ -1,6 +1,6 @@
 // Installs the real peers the interop tests drive, when they are missing: Debian's
 // chromium, firefox-esr (with libnss3-tools), redis-server, python3-websockets,
-// python3-hypercorn, haproxy, nghttp2-proxy, tshark and curl (apt, as root).
+// python3-hypercorn, haproxy, nghttp2-proxy, tshark, openssl and curl (apt, as root).
 // Never fails the run by itself: the tests that need a peer report what is missing.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -23,6 +23,8 @@ if (!existsSync('/usr/sbin/haproxy')) want.push('haproxy');
 if (!existsSync('/usr/sbin/nghttpx') && !existsSync('/usr/bin/nghttpx')) want.push('nghttp2-proxy');
 // tshark decrypts a capture with omniws's key log (test/h3/keylog.test.ts)
 if (!existsSync('/usr/bin/tshark')) want.push('tshark');
+// openssl makes the short-lived ECDSA certificates of the serverCertificateHashes tests
+if (!existsSync('/usr/bin/openssl')) want.push('openssl');
 const curl = spawnSync('sh', ['-c', 'command -v curl'], { stdio: 'ignore' });
 if (curl.status !== 0) want.push('curl');
 if (want.length === 0 || process.env.OMNIWS_NO_APT) process.exit(0);

@@ -8,7 +8,7 @@
 // Streams are WHATWG streams (Node's globals) over WtStream: reading pauses QUIC when the
 // readable's queue is full, writing waits for the stream to drain.
 
-import { createHash } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
 import { type ParsedUrl, parseWsUrl } from '../h1/client.js';
 import { ConnectionPool } from '../h2/pool.js';
 import {
@@ -592,14 +592,46 @@ function checkHashes(
   if (!leaf)
     throw new WebTransportError('the server sent no certificate to check its hash against');
   const digest = createHash('sha256').update(leaf).digest();
-  for (const h of hashes) {
-    if (h.algorithm.toLowerCase() !== 'sha-256') continue;
+  const matches = hashes.some((h) => {
+    if (h.algorithm.toLowerCase() !== 'sha-256') return false;
     const v = ArrayBuffer.isView(h.value)
       ? Buffer.from(h.value.buffer, h.value.byteOffset, h.value.byteLength)
       : Buffer.from(h.value);
-    if (v.equals(digest)) return;
+    return v.equals(digest);
+  });
+  if (!matches) {
+    throw new WebTransportError("the server's certificate matches none of serverCertificateHashes");
   }
-  throw new WebTransportError("the server's certificate matches none of serverCertificateHashes");
+  const unfit = unfitForHashes(leaf, Date.now());
+  if (unfit) throw new WebTransportError(`serverCertificateHashes: the certificate ${unfit}`);
+}
+
+/** The W3C limit on a certificate's validity period when it is trusted by its hash. */
+const HASHED_CERT_MAX_DAYS = 14;
+
+/**
+ * Why a certificate trusted by its hash does not meet the W3C's custom certificate
+ * requirements (an ECDSA P-256 key, valid now, for at most 14 days), or null when it
+ * does: browsers refuse such certificates, so a server tested here fails as it would there.
+ */
+export function unfitForHashes(der: Uint8Array, now: number): string | null {
+  let x: X509Certificate;
+  try {
+    x = new X509Certificate(der);
+  } catch {
+    return 'does not parse as X.509';
+  }
+  const key = x.publicKey;
+  if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
+    return `has a ${key.asymmetricKeyType ?? 'unknown'} key, not ECDSA P-256`;
+  }
+  const from = Date.parse(x.validFrom);
+  const to = Date.parse(x.validTo);
+  if (now < from || now > to) return `is not valid now (${x.validFrom} to ${x.validTo})`;
+  if (to - from > HASHED_CERT_MAX_DAYS * 86_400_000) {
+    return `is valid for more than ${HASHED_CERT_MAX_DAYS} days (${x.validFrom} to ${x.validTo})`;
+  }
+  return null;
 }
 
 /**

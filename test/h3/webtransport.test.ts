@@ -2,11 +2,16 @@
 // through the one request handler. Every stream kind, datagrams, close codes both ways,
 // many sessions on one connection, a refusal with 403, and the limits.
 
+import { spawnSync } from 'node:child_process';
+import { createHash, X509Certificate } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import test from 'ava';
 import { wtEchoHandler } from '../../src/dev/wt-echo.js';
 import { ConnectionPool } from '../../src/h2/pool.js';
 import { closeH3Connections, type PooledConnection } from '../../src/h3/client.js';
-import { WebTransport, WebTransportError } from '../../src/h3/wt-client.js';
+import { unfitForHashes, WebTransport, WebTransportError } from '../../src/h3/wt-client.js';
 import type { WtCloseInfo } from '../../src/h3/wt-session.js';
 import { type H3Listener, listenH3 } from '../../src/server/h3-server.js';
 import {
@@ -550,5 +555,90 @@ test('congestionControl: throughput runs on CUBIC, low-latency on BBR; an explic
     );
   } finally {
     await srv.close();
+  }
+});
+
+/** A self-signed certificate for localhost made by openssl: `key` 'ec' (P-256) or 'rsa'. */
+async function opensslCert(
+  t: { teardown(f: () => Promise<void>): void },
+  key: 'ec' | 'rsa',
+  days: number,
+): Promise<{ cert: Buffer; key: Buffer; sha256: Buffer }> {
+  const dir = await mkdtemp(join(tmpdir(), 'omniws-wt-hash-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const r = spawnSync(
+    '/usr/bin/openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      key === 'ec' ? 'ec' : 'rsa:2048',
+      ...(key === 'ec' ? ['-pkeyopt', 'ec_paramgen_curve:prime256v1'] : []),
+      '-keyout',
+      join(dir, 'key.pem'),
+      '-out',
+      join(dir, 'cert.pem'),
+      '-days',
+      String(days),
+      '-nodes',
+      '-subj',
+      '/CN=localhost',
+      '-addext',
+      'subjectAltName=DNS:localhost',
+    ],
+    { encoding: 'utf8' },
+  );
+  if (r.status !== 0) throw new Error(`openssl: ${r.stderr || r.error}`);
+  const cert = await readFile(join(dir, 'cert.pem'));
+  return {
+    cert,
+    key: await readFile(join(dir, 'key.pem')),
+    sha256: createHash('sha256').update(new X509Certificate(cert).raw).digest(),
+  };
+}
+
+test('serverCertificateHashes: a matching hash of a short-lived ECDSA certificate is trusted; W3C limits hold', async (t) => {
+  const kinds = [
+    ['ec', 10, null],
+    ['ec', 30, /valid for more than 14 days/],
+    ['rsa', 10, /has a rsa key, not ECDSA P-256/],
+  ] as const;
+  for (const [kind, days, refused] of kinds) {
+    const c = await opensslCert(t, kind, days);
+    const srv = await listenH3({
+      tls: { cert: c.cert, key: c.key },
+      hosts: ['127.0.0.1'],
+      webtransport: true,
+      handle: () => webtransport(wtEchoHandler, null),
+    });
+    try {
+      // no CA: the hash alone vouches for the server
+      const wt = new WebTransport(`https://localhost:${srv.port}/wt/echo`, {
+        serverCertificateHashes: [{ algorithm: 'sha-256', value: c.sha256 }],
+      });
+      if (refused) {
+        await t.throwsAsync(wt.ready, { instanceOf: WebTransportError, message: refused });
+        continue;
+      }
+      await wt.ready;
+      // the same certificate three weeks on: expired, refused
+      const raw = new X509Certificate(c.cert).raw;
+      t.regex(unfitForHashes(raw, Date.now() + 21 * 86_400_000) ?? '', /is not valid now/);
+      t.is(unfitForHashes(raw, Date.now()), null);
+      const s = await wt.createBidirectionalStream();
+      const w = s.writable.getWriter();
+      void w.write(enc.encode('trusted by hash'));
+      void w.close();
+      t.is(dec.decode(await readAll(s.readable)), 'trusted by hash');
+      wt.close();
+      await wt.closed;
+      // another hash: refused before any request goes out
+      const other = new WebTransport(`https://localhost:${srv.port}/wt/echo`, {
+        serverCertificateHashes: [{ algorithm: 'sha-256', value: new Uint8Array(32) }],
+      });
+      await t.throwsAsync(other.ready, { instanceOf: WebTransportError, message: /matches none/ });
+    } finally {
+      await srv.close();
+    }
   }
 });
