@@ -2,11 +2,7 @@
 // through the one request handler. Every stream kind, datagrams, close codes both ways,
 // many sessions on one connection, a refusal with 403, and the limits.
 
-import { spawnSync } from 'node:child_process';
-import { createHash, X509Certificate } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { X509Certificate } from 'node:crypto';
 import test from 'ava';
 import { wtEchoHandler } from '../../src/dev/wt-echo.js';
 import { ConnectionPool } from '../../src/h2/pool.js';
@@ -22,7 +18,7 @@ import {
 } from '../../src/server/handler.js';
 import { webtransport } from '../../src/server/webtransport.js';
 import { ok } from '../../src/ws/handler.js';
-import { makeCerts, removeCerts, type TestCerts } from '../certs.js';
+import { makeCerts, opensslCert, removeCerts, type TestCerts } from '../certs.js';
 import { delay, until } from '../helpers.js';
 
 let certs: TestCerts;
@@ -557,45 +553,6 @@ test('congestionControl: throughput runs on CUBIC, low-latency on BBR; an explic
     await srv.close();
   }
 });
-
-/** A self-signed certificate for localhost made by openssl: `key` 'ec' (P-256) or 'rsa'. */
-async function opensslCert(
-  t: { teardown(f: () => Promise<void>): void },
-  key: 'ec' | 'rsa',
-  days: number,
-): Promise<{ cert: Buffer; key: Buffer; sha256: Buffer }> {
-  const dir = await mkdtemp(join(tmpdir(), 'omniws-wt-hash-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const r = spawnSync(
-    '/usr/bin/openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      key === 'ec' ? 'ec' : 'rsa:2048',
-      ...(key === 'ec' ? ['-pkeyopt', 'ec_paramgen_curve:prime256v1'] : []),
-      '-keyout',
-      join(dir, 'key.pem'),
-      '-out',
-      join(dir, 'cert.pem'),
-      '-days',
-      String(days),
-      '-nodes',
-      '-subj',
-      '/CN=localhost',
-      '-addext',
-      'subjectAltName=DNS:localhost',
-    ],
-    { encoding: 'utf8' },
-  );
-  if (r.status !== 0) throw new Error(`openssl: ${r.stderr || r.error}`);
-  const cert = await readFile(join(dir, 'cert.pem'));
-  return {
-    cert,
-    key: await readFile(join(dir, 'key.pem')),
-    sha256: createHash('sha256').update(new X509Certificate(cert).raw).digest(),
-  };
-}
 
 test('serverCertificateHashes: a matching hash of a short-lived ECDSA certificate is trusted; W3C limits hold', async (t) => {
   const kinds = [

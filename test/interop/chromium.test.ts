@@ -1,14 +1,22 @@
 // Chromium runs the interop page of `omniws serve` over ws:// (HTTP/1.1), wss://
 // (HTTP/2, RFC 8441) and HTTP/3 (RFC 9220), the last also behind a QUIC Retry; every
-// check passes and the server announces the HTTP version of each WebSocket.
+// check passes and the server announces the HTTP version of each WebSocket. Then
+// WebTransport trusted by serverCertificateHashes, with no certificate flag at all.
 
 import { mkdtemp } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
+import { chromium } from 'playwright-core';
 import { serveInterop } from '../../src/dev/interop.js';
+import { wtEchoHandler } from '../../src/dev/wt-echo.js';
+import { listenH3 } from '../../src/server/h3-server.js';
+import { webtransport } from '../../src/server/webtransport.js';
+import { opensslCert } from '../certs.js';
 import { relay } from '../h3/helpers.js';
-import { chromiumMissing, launchChromium } from './browser.js';
+import { CHROMIUM, chromiumMissing, launchChromium } from './browser.js';
 
 interface CheckResult {
   name: string;
@@ -158,6 +166,71 @@ test.serial(
       await browser.close();
       r.close();
       await served.close();
+    }
+  },
+);
+
+test.serial(
+  'Chromium trusts our HTTP/3 server by serverCertificateHashes alone, and refuses what our client refuses',
+  async (t) => {
+    const missing = chromiumMissing();
+    if (missing) {
+      t.fail(missing);
+      return;
+    }
+    // no certificate flag, no developer mode: the page (http://localhost, a secure context)
+    // vouches for the server by the hash of its short-lived ECDSA certificate, as sites do
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--no-first-run'],
+    });
+    t.teardown(() => browser.close());
+    for (const [days, trusted] of [
+      [10, true],
+      [30, false],
+    ] as const) {
+      const c = await opensslCert(t, 'ec', days);
+      const srv = await listenH3({
+        tls: { cert: c.cert, key: c.key },
+        host: ['127.0.0.1', '::1'],
+        webtransport: true,
+        handle: () => webtransport(wtEchoHandler, null),
+      });
+      const page = `<!doctype html><script>
+window.result = (async () => {
+  try {
+    const wt = new WebTransport('https://localhost:${srv.port}/wt/echo', {
+      serverCertificateHashes: [{ algorithm: 'sha-256', value: new Uint8Array(${JSON.stringify([...c.sha256])}) }],
+    });
+    await wt.ready;
+    const s = await wt.createBidirectionalStream();
+    const w = s.writable.getWriter();
+    await w.write(new TextEncoder().encode('by hash'));
+    await w.close();
+    const { value } = await s.readable.getReader().read();
+    wt.close();
+    return 'echo ' + new TextDecoder().decode(value);
+  } catch (e) {
+    return 'refused ' + e.name;
+  }
+})();
+</script>`;
+      const http1 = createServer((_req, res) => {
+        res.setHeader('content-type', 'text/html; charset=utf-8');
+        res.end(page);
+      });
+      await new Promise<void>((r) => http1.listen(0, '127.0.0.1', r));
+      try {
+        const p = await browser.newPage();
+        await p.goto(`http://localhost:${(http1.address() as AddressInfo).port}/`);
+        const result = (await p.evaluate('window.result')) as string;
+        t.is(result, trusted ? 'echo by hash' : 'refused WebTransportError', `${days} days`);
+        await p.close();
+      } finally {
+        http1.close();
+        await srv.close();
+      }
     }
   },
 );
