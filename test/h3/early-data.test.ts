@@ -68,14 +68,24 @@ async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; rt: number }>
   return { value, rt: roundTrips(performance.now() - t0) };
 }
 
+/** Runs of one measurement at most: a loaded machine may stall several in a row. */
+const MAX_RUNS = 5;
+
 /**
- * The fewest round trips of `n` runs of `fn`: a stall of the machine (CI runs heavy
- * tests beside this file) only ever adds time, so the least is the protocol's count.
- * Every run's value goes to `check`.
+ * The fewest round trips of runs of `fn`, run until one takes `expected` or fewer (at
+ * most MAX_RUNS): a stall of the machine (CI runs heavy tests beside this file) only
+ * ever adds time, so the least is the protocol's count. A protocol that takes more
+ * round trips than `expected` gives more in every run, and one that takes fewer shows
+ * it in the first: the caller's t.is(least, expected) sees either. Every run's value
+ * goes to `check`.
  */
-async function fewest<T>(n: number, fn: () => Promise<T>, check: (v: T) => void): Promise<number> {
+async function fewest<T>(
+  expected: number,
+  fn: () => Promise<T>,
+  check: (v: T) => void,
+): Promise<number> {
   let least = Number.POSITIVE_INFINITY;
-  for (let i = 0; i < n; i++) {
+  for (let i = 0; i < MAX_RUNS && least > expected; i++) {
     const { value, rt } = await timed(fn);
     check(value);
     least = Math.min(least, rt);
@@ -98,7 +108,7 @@ test.serial(
     try {
       // a full handshake each time: a pool of its own, so no ticket
       const full = await fewest(
-        3,
+        2,
         async () => {
           const pool = new ConnectionPool<PooledConnection>();
           const r = await fetchH3(url, {
@@ -127,7 +137,7 @@ test.serial(
       await drained(pool);
       const before = seen.length;
       const early = await fewest(
-        3,
+        1,
         async () => {
           const r = await get();
           await drained(pool);
@@ -140,9 +150,8 @@ test.serial(
         },
       );
       t.is(early, 1, 'request and handshake in one round trip');
-      t.deepEqual(
-        seen.slice(before).map((s) => s.early),
-        [true, true, true],
+      t.true(
+        seen.length > before && seen.slice(before).every((s) => s.early),
         'the server handed each GET over from early data',
       );
       // the same server, a client without early data: resumption alone saves no round trip
@@ -151,7 +160,7 @@ test.serial(
       await getPlain();
       await drained(plain);
       const resumed = await fewest(
-        3,
+        2,
         async () => {
           const r = await getPlain();
           await drained(plain);
@@ -310,9 +319,10 @@ for (const policy of ['wait', 'reject'] as const) {
         const ticket = await ticketFrom(lab.port);
         await until(() => srv.connections.size === 0, 10_000, 'the ticket connection closed');
         seen.length = 0;
-        // twice, the fewer round trips counting: a stall of the machine only adds time
+        // the fewest round trips of runs until one takes the protocol's count (fewest())
+        const expected = policy === 'reject' ? 1 : 2;
         const times: number[] = [];
-        for (let i = 0; i < 2; i++) {
+        for (let i = 0; i < MAX_RUNS && roundTrips(Math.min(...times)) > expected; i++) {
           const t0 = performance.now();
           const { q, h3 } = await rawClient(lab.port, ticket);
           t.true(q.earlyData, 'the client writes before the handshake completed');
@@ -331,10 +341,8 @@ for (const policy of ['wait', 'reject'] as const) {
         } else {
           // held until the client's Finished arrived: accepted, but a round trip later
           t.is(least, 2);
-          t.deepEqual(seen, [
-            { method: 'CONNECT', early: false },
-            { method: 'CONNECT', early: false },
-          ]);
+          t.is(seen.length, times.length);
+          t.true(seen.every((s) => s.method === 'CONNECT' && !s.early));
         }
       } finally {
         await lab.close();
