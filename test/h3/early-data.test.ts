@@ -329,9 +329,10 @@ for (const policy of ['wait', 'reject'] as const) {
           const answer = await ask(h3, WS_CONNECT, false);
           t.is(answer.status, policy === 'reject' ? '425' : '200');
           times.push(answer.at - t0);
-          // the CONNECTION_CLOSE goes through the relay too: the server learns it and lets go
+          // each run is a connection of its own: the next does not wait for the server to
+          // let this one go (a CONNECTION_CLOSE is one UDP packet through the relay, and a
+          // lost one leaves the server to its idle timeout, as RFC 9000 §10.2 allows)
           q.close(0);
-          await until(() => srv.connections.size === 0, 10_000, 'the server saw the close');
         }
         const least = roundTrips(Math.min(...times));
         if (policy === 'reject') {
