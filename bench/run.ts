@@ -701,7 +701,7 @@ async function setup(certs: string | undefined): Promise<void> {
 
 /**
  * Another engineer's bench script (bench/h2.ts, bench/h3.ts), run as is. Its table is
- * kept as printed; rows ending in a ratio (0.84) or a percentage (54%) are parsed.
+ * kept as printed; in each row the rightmost ratio (0.84) or percentage (54%) is parsed.
  */
 async function external(section: 'h2' | 'h3'): Promise<void> {
   const script = join(HERE, `${section}.js`);
@@ -743,8 +743,14 @@ async function external(section: 'h2' | 'h3'): Promise<void> {
           .map((c) => c.trim())
           .filter(Boolean)
       : line.split(/\s{2,}/).map((c) => c.trim());
-    const last = cells.at(-1) ?? '';
-    const m = /^(\d+(?:\.\d+)?)(%?)$/.exec(last);
+    // the rightmost cell that is a ratio or a percentage (columns after it, such as h3's
+    // datagrams per echo, are kept in the table but are not the ratio)
+    const found = cells
+      .slice(1)
+      .reverse()
+      .map((c) => /^(\d+(?:\.\d+)?)(%?)$/.exec(c))
+      .find((x) => x !== null);
+    const m = found ?? null;
     if (!m || cells.length < 3) continue;
     ratios[cells[0]!] = Number(m[1]) / (m[2] ? 100 : 1);
   }
