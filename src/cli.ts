@@ -117,12 +117,11 @@ async function serveCmd(argv: string[]): Promise<number> {
     opts.key = readFileSync(values.key);
   }
   const served = await serveInterop(opts);
-  if (!quiet) for (const line of describeServed(served)) console.log(line);
+  // the signals are ours before the lines that say we are up: whoever reads them may
+  // send one at once
+  const stopped = untilStopped();
   const group = served.workers;
   if (group) {
-    console.log(
-      `workers: ${group.count} (pids ${group.pids.join(', ')}); SIGUSR2 restarts them in turn`,
-    );
     process.on('SIGUSR2', () => {
       console.log('restarting workers in turn');
       group.restartAll().then(
@@ -131,10 +130,13 @@ async function serveCmd(argv: string[]): Promise<number> {
       );
     });
   }
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', () => resolve());
-    process.once('SIGTERM', () => resolve());
-  });
+  if (!quiet) for (const line of describeServed(served)) console.log(line);
+  if (group) {
+    console.log(
+      `workers: ${group.count} (pids ${group.pids.join(', ')}); SIGUSR2 restarts them in turn`,
+    );
+  }
+  await stopped;
   if (!quiet) console.log('shutting down: closing sessions with 1001');
   await served.close();
   // a worker keeps its channel to the primary open: leave now (the primary forks another
@@ -409,20 +411,27 @@ async function labCmd(argv: string[]): Promise<number> {
       seed: num(values.seed) ?? 1,
       ...impairment,
     });
-    what = `loss ${values.loss ?? 0}%, delay ${values.delay ?? 0} ms, jitter ${values.jitter ?? 0} ms, reorder ${values.reorder ?? 0}%, rate ${values.rate ?? 'unlimited'}`;
-    console.log(`lab: udp ${lab.host}:${lab.port} → ${to[1]}:${to[2]} (${what}), each way`);
+    what = `${to[1]}:${to[2]} (loss ${values.loss ?? 0}%, delay ${values.delay ?? 0} ms, jitter ${values.jitter ?? 0} ms, reorder ${values.reorder ?? 0}%, rate ${values.rate ?? 'unlimited'})`;
   } catch (err) {
     console.error(`omniws lab: ${(err as Error).message}\n${USAGE}`);
     return Exit.Usage;
   }
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', () => resolve());
-    process.once('SIGTERM', () => resolve());
-  });
+  // listening for the signals before saying we are up: whoever reads that line may stop us
+  const stopped = untilStopped();
+  console.log(`lab: udp ${lab.host}:${lab.port} → ${what}, each way`);
+  await stopped;
   const c = lab.counters;
   console.log(`lab: up ${JSON.stringify(c.up)}, down ${JSON.stringify(c.down)}`);
   await lab.close();
   return Exit.Ok;
+}
+
+/** Resolves on the first SIGINT or SIGTERM (listening from now on). */
+function untilStopped(): Promise<void> {
+  return new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
 }
 
 /** HTTP/3's QUIC settings from --cc, --qlog and --early-data (none when none is given). */

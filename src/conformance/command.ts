@@ -237,6 +237,12 @@ async function clientCmd(argv: string[], version?: string): Promise<number> {
     await server.close();
     return failed === 0 ? 0 : 1;
   }
+  // the signals are ours before the lines that say we are up: whoever reads them may
+  // send one at once
+  const stopped = new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
   const page = `https://localhost:${server.tlsPort}/`;
   console.log(`conformance cases for clients: ${cases.length}`);
   console.log(`  ws://  (HTTP/1.1)         ${plain}/runCase?case=N&agent=NAME (Autobahn's URLs)`);
@@ -254,10 +260,7 @@ async function clientCmd(argv: string[], version?: string): Promise<number> {
   console.log(
     `reports: http://localhost:${server.port}/report/${values.report ? ` and ${values.report}/` : ''}`,
   );
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
+  await stopped;
   await server.close();
   return 0;
 }
